@@ -1,0 +1,349 @@
+"""Agreements and findings: terms in YAML (checked against a published JSON
+Schema) evaluated clause by clause against each incident.
+
+For every incident and agreement the evaluator checks, in order: was the
+agreement ever in force; is the date inside the window; is the territory
+covered; is the asset class covered; is the attacker a bound party; is the
+target the other party's. Each check is a trace step naming the fact used.
+Where the terms carry alternatives (a disputed start date), every reading
+is evaluated; if readings disagree, the verdict is ``indeterminate`` and
+says which ambiguity decides it and how.
+
+Verdicts (DESIGN.md): not_covered, consistent_with_violation, alleged,
+contested, indeterminate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+
+from truce.errors import TermsError
+from truce.records import Claim, Finding, Incident, Reading, TraceStep, canonical_json, other_party
+
+ENGINE_VERSION = "terms/0.1.0"
+_OCCUPIED_REGIONS = {"UA-43", "UA-40"}
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    title: str
+    data: dict[str, Any]
+    path: str
+    digest: str
+
+    @property
+    def parties(self) -> list[str]:
+        return list(self.data["parties"])
+
+    @property
+    def commitments(self) -> list[dict[str, Any]]:
+        return list(self.data["commitments"])
+
+    @property
+    def ambiguities(self) -> list[dict[str, Any]]:
+        return list(self.data.get("ambiguities") or [])
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return sorted(self.data.get("status_history") or [], key=lambda s: s["date"])
+
+    def ever_in_force(self) -> bool:
+        return any(s["status"] == "in_force" for s in self.statuses())
+
+
+# --- loading ------------------------------------------------------------------------------
+
+def _schema() -> dict[str, Any]:
+    with resources.files("truce").joinpath("data", "schemas", "agreement.schema.json").open(encoding="utf-8") as fh:
+        return json.load(fh)  # type: ignore[no-any-return]
+
+
+def _plain(v: Any) -> Any:
+    """YAML dates → ISO strings, so the schema (and JSON) see one representation."""
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()[:10]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def load_agreement(path: Path | str) -> Agreement:
+    """Read and validate one terms file; errors name the file and the offending field path."""
+    import jsonschema
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TermsError(f"cannot read terms file: {e.strerror}", path=str(path)) from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise TermsError(f"invalid YAML: {getattr(e, 'problem', e)}", path=str(path),
+                         line=mark.line + 1 if mark else None) from e
+    if not isinstance(raw, dict):
+        raise TermsError("terms must be a YAML mapping", path=str(path))
+    data = _plain(raw)
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data),
+                    key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        e = max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise TermsError(f"{_path(e.absolute_path)}: {e.message}", path=str(path))
+    for amb in data.get("ambiguities") or []:
+        field_ = amb["field"]
+        for alt in amb["alternatives"]:
+            is_date = isinstance(alt["value"], str)
+            if (field_.startswith("window") and not is_date) or (field_ == "commitments.assets" and is_date):
+                raise TermsError(f"ambiguities[{amb['id']}].alternatives[{alt['id']}].value: "
+                                 f"wrong kind of value for {field_}", path=str(path))
+    digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    return Agreement(id=data["id"], title=data["title"], data=data, path=str(path), digest=digest)
+
+
+def load_agreements(extra: Iterable[str | Path] = ()) -> list[Agreement]:
+    base = Path(str(resources.files("truce").joinpath("data", "agreements")))
+    files = sorted(base.glob("*.yaml"))
+    for p in extra:
+        p = Path(p)
+        files += sorted(p.glob("*.y*ml")) if p.is_dir() else [p]
+    out: dict[str, Agreement] = {}
+    for f in files:
+        a = load_agreement(f)
+        out[a.id] = a  # a user file with the same id replaces the shipped terms
+    return [out[k] for k in sorted(out)]
+
+
+# --- evaluation ---------------------------------------------------------------------------
+
+def _readings(a: Agreement) -> list[dict[str, str]]:
+    ambs = a.ambiguities
+    if not ambs:
+        return [{}]
+    combos = itertools.product(*[[alt["id"] for alt in amb["alternatives"]] for amb in ambs])
+    return [dict(zip([amb["id"] for amb in ambs], combo)) for combo in combos]
+
+
+def _resolved(a: Agreement, commitment: dict[str, Any], reading: dict[str, str]) -> dict[str, Any]:
+    c = {**commitment, "window": dict(commitment["window"])}
+    for amb in a.ambiguities:
+        alt = next(x for x in amb["alternatives"] if x["id"] == reading[amb["id"]])
+        if amb["field"] == "window.start":
+            c["window"]["start"] = alt["value"]
+        elif amb["field"] == "window.end":
+            c["window"]["end"] = alt["value"]
+        elif amb["field"] == "commitments.assets":
+            c["assets"] = list(alt["value"])
+    return c
+
+
+def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence[Claim],
+           affiliations: dict[str, str | None], occupied: bool) -> tuple[str, list[TraceStep], str | None]:
+    """One reading of one commitment → (verdict, trace, fact it hinges on)."""
+    steps: list[TraceStep] = []
+    cid = c["id"]
+
+    def step(cond: str, fact: str, result: str, note: str = "") -> None:
+        steps.append(TraceStep(clause=f"{a.id}/{cid}", condition=cond, fact=fact, result=result, note=note))
+
+    statuses = a.statuses()
+    if not a.ever_in_force():
+        trail = " → ".join(f"{s['status']} ({s['date']})" for s in statuses) or "no status recorded"
+        step("the agreement entered into force", f"status history: {trail}", "fail",
+             "talks that never produced a commitment in force bind no one")
+        return "not_covered", steps, None
+    step("the agreement entered into force",
+         "in force from " + ", ".join(s["date"] for s in statuses if s["status"] == "in_force"), "pass")
+
+    start, end = c["window"].get("start"), c["window"].get("end")
+    if incident.date is None:
+        step("incident date inside the window", "incident date unknown", "unknown")
+        return "indeterminate", steps, "incident date"
+    inside = (start is None or incident.date >= start) and (end is None or incident.date <= end)
+    step("incident date inside the window", f"{incident.date} vs window {start or '…'} – {end or '…'}",
+         "pass" if inside else "fail")
+    if not inside:
+        return "not_covered", steps, None
+
+    if incident.country is None:
+        step("target inside the covered territory", "target country unknown", "unknown")
+        return "indeterminate", steps, "target country"
+    terr = incident.country in c["territory"]
+    step("target inside the covered territory", f"target in {incident.country}; covered: {', '.join(c['territory'])}",
+         "pass" if terr else "fail")
+    if not terr:
+        return "not_covered", steps, None
+
+    ftype = incident.facility_type
+    if ftype is None or ftype == "other_energy":
+        step("asset class covered", f"asset type not stated ({ftype or 'none'})", "unknown",
+             "reports name an energy facility without saying what kind")
+        return "indeterminate", steps, "asset type"
+    covered = ftype in c["assets"]
+    step("asset class covered", f"{ftype}" + (f" ({incident.facility_name})" if incident.facility_name else ""),
+         "pass" if covered else "fail")
+    if not covered:
+        return "not_covered", steps, None
+
+    attacker = incident.attacker
+    if attacker is None:
+        why = "responsibility disputed" if incident.attacker_basis == "disputed" else "no report names the attacker"
+        step("attacker is a bound party", why, "unknown")
+        return ("contested" if incident.attacker_basis == "disputed" else "indeterminate"), steps, "attacker"
+    bound = attacker in c["bound"]
+    step("attacker is a bound party", f"attacker {attacker} ({incident.attacker_basis})", "pass" if bound else "fail")
+    if not bound:
+        return "not_covered", steps, None
+
+    if attacker == incident.country:
+        if occupied or incident.region_code in _OCCUPIED_REGIONS:
+            step("target is the other party's infrastructure",
+                 f"target in {incident.region_code}, territory of {incident.country} under the other party's control",
+                 "unknown", "the parties dispute whose infrastructure this is")
+            return "indeterminate", steps, "control of occupied territory"
+        step("target is the other party's infrastructure", f"{attacker} struck a target in {incident.country}", "fail")
+        return "not_covered", steps, None
+    step("target is the other party's infrastructure", f"{attacker} → target in {incident.country}", "pass")
+
+    if incident.grade == "discounted":
+        step("the incident is established", "grade discounted: " + "; ".join(incident.grade_reasons), "fail")
+        return "not_covered", steps, None
+    if incident.grade == "contested":
+        step("the incident is established", "grade contested: " + "; ".join(incident.grade_reasons), "unknown")
+        return "contested", steps, None
+    victim = incident.country
+    attributing = {affiliations.get(cl.report_id) for cl in claims
+                   if cl.attacker == attacker and cl.attacker_basis == "stated"}
+    acknowledged = any(cl.acknowledged_by == attacker for cl in claims)
+    neutral = bool(attributing & {"neutral", "international"})
+    by_attacker_side = attacker in attributing
+    if incident.attacker_basis == "inferred":
+        attribution = "inferred from the target's side of the front only"
+        attributed = False
+    elif acknowledged or by_attacker_side:
+        attribution, attributed = f"acknowledged by {attacker}", True
+    elif neutral:
+        attribution, attributed = "attributed by a neutral or international source", True
+    else:
+        attribution = f"attributed only by the other side ({victim} sources)"
+        attributed = False
+    step("attribution", attribution, "pass" if attributed else "unknown")
+    step("the incident is established", f"grade {incident.grade}: " + "; ".join(incident.grade_reasons),
+         "pass" if incident.grade in ("fair", "confirmed") else "unknown")
+    if incident.grade in ("fair", "confirmed") and attributed:
+        return "consistent_with_violation", steps, None
+    return "alleged", steps, None
+
+
+def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
+             affiliations: dict[str, str | None] | None = None, *, occupied: bool = False) -> Finding:
+    """One incident against one agreement, every reading of its alternatives.
+
+    ``claims`` are the incident's claims and ``affiliations`` maps their report ids
+    to source affiliations (for attribution); ``occupied`` says the target lies in
+    territory controlled by the other party (from the registry's status)."""
+    affiliations = affiliations or {}
+    readings: list[Reading] = []
+    traces: dict[str, list[TraceStep]] = {}
+    verdicts: list[str] = []
+    hinge: str | None = None
+    for rd in _readings(a):
+        per_commit = []
+        for c in a.commitments:
+            v, steps, h = _check(incident, a, _resolved(a, c, rd), claims, affiliations, occupied)
+            per_commit.append((v, steps, h))
+        # an incident violates the agreement if any commitment says so; else the most informative result
+        order = ("consistent_with_violation", "alleged", "contested", "indeterminate", "not_covered")
+        v, steps, h = min(per_commit, key=lambda x: order.index(x[0]))
+        key = canonical_json(rd)
+        traces[key] = steps
+        readings.append(Reading(alternatives=rd, verdict=v, note=h or ""))
+        verdicts.append(v)
+        hinge = hinge or h
+    distinct = sorted(set(verdicts))
+    base = traces[canonical_json(readings[0].alternatives)]
+    if len(distinct) == 1:
+        verdict = distinct[0]
+        hinges = hinge if verdict == "indeterminate" else None
+        trace = list(base)
+    else:
+        verdict = "indeterminate"
+        deciding = _deciding(a, readings)
+        hinges = "; ".join(deciding)
+        trace = list(base) + [TraceStep(clause=f"{a.id}/readings", condition="readings of the disputed terms agree",
+                                        fact=" | ".join(f"{_label(r.alternatives)}: {r.verdict}" for r in readings),
+                                        result="fail", note=hinges)]
+    evidence = tuple({"report_id": cl.report_id, "claim": cl.claim_id, "joined_because": cl.joined_because}
+                     for cl in incident.claims)
+    return Finding(incident_id=incident.id, agreement_id=a.id, verdict=verdict, trace=tuple(trace),
+                   readings=tuple(readings) if len(readings) > 1 else (), hinges_on=hinges,
+                   evidence=evidence, engine=f"{ENGINE_VERSION}; terms {a.digest[:12]}")
+
+
+def _label(alts: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in alts.items()) or "terms"
+
+
+def _deciding(a: Agreement, readings: Sequence[Reading]) -> list[str]:
+    """Which ambiguities change the verdict, and how each of their alternatives decides."""
+    out = []
+    for amb in a.ambiguities:
+        by_alt: dict[str, set[str]] = {}
+        for r in readings:
+            by_alt.setdefault(r.alternatives[amb["id"]], set()).add(r.verdict)
+        if len({frozenset(v) for v in by_alt.values()}) > 1:
+            held = {alt["id"]: alt.get("held_by") for alt in amb["alternatives"]}
+            parts = [f"{k}{' (' + held[k] + ')' if held.get(k) else ''} → {'/'.join(sorted(v))}" for k, v in by_alt.items()]
+            out.append(f"{amb.get('question') or amb['field']}: " + ", ".join(parts))
+    return out or ["readings disagree"]
+
+
+def finding_digest(f: Finding) -> str:
+    return hashlib.sha256(canonical_json(f.to_dict()).encode()).hexdigest()
+
+
+# --- status history -----------------------------------------------------------------------
+
+def status_history(a: Agreement, claims: Sequence[Claim], externals: dict[str, tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """The agreement's status over time: its terms' history plus every negotiation claim
+    about it, each with its evidence and source (``externals``: report id → (external id, source))."""
+    rows: list[dict[str, Any]] = []
+    for i, s in enumerate(a.statuses()):
+        rows.append({"agreement_id": a.id, "claim_id": f"terms:{i}", "status": s["status"], "date": s["date"],
+                     "source": s.get("source"), "evidence": s.get("note") or "", "report_id": None,
+                     "origin": "terms"})
+    for c in claims:
+        if c.kind != "negotiation" or c.agreement_id != a.id or not c.status:
+            continue
+        ext, src = externals.get(c.report_id, (c.report_id, None))
+        rows.append({"agreement_id": a.id, "claim_id": c.id, "status": c.status, "date": c.date,
+                     "source": src, "evidence": " ".join(e.text for e in c.evidence)[:600], "report_id": ext,
+                     "parties": list(c.parties), "mediator": c.mediator, "conditions": list(c.conditions),
+                     "salience": c.salience, "origin": "report"})
+    rows.sort(key=lambda r: (r["date"] or "9999", r["claim_id"]))
+    return rows
+
+
+def accusation_summary(claims: Sequence[Claim], a: Agreement) -> list[Claim]:
+    """Accusations of violating this agreement (by date)."""
+    return sorted((c for c in claims if c.kind == "accusation" and c.accuser and c.accused and
+                   c.accused in a.parties and other_party(c.accused) == c.accuser),
+                  key=lambda c: (c.date or "9999", c.id))

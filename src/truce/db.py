@@ -1,0 +1,478 @@
+"""The one ``Database`` class: all SQL lives here (SQLAlchemy Core).
+
+SQLite by default (zero setup), PostgreSQL for a team; the same schema and
+the same tests on both. Migrations are ordered functions recorded in
+``schema_migrations``. Writes are upserts keyed on stable ids inside
+transactions, so a crash never leaves half a batch and re-running the
+pipeline is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from truce.config import database_url
+from truce.errors import StorageError
+from truce.records import Claim, Finding, Incident, LedgerEntry, Report, canonical_json
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("applied_at", sa.String(40), nullable=False),
+)
+reports = sa.Table(
+    "reports", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=True),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("source", sa.String(200)),
+    sa.Column("source_kind", sa.String(40)),
+    sa.Column("affiliation", sa.String(20)),
+    sa.Column("url", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("published", sa.String(40)),
+    sa.Column("language", sa.String(8)),
+    sa.Column("ingested_at", sa.String(40), nullable=False),
+)
+report_inputs = sa.Table(
+    "report_inputs", metadata,
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
+    sa.Column("external_id", sa.String(500), primary_key=True),
+    sa.Column("origin", sa.Text),
+)
+extractions = sa.Table(
+    "extractions", metadata,
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
+    sa.Column("extractor", sa.String(100), nullable=False),
+    sa.Column("n_claims", sa.Integer, nullable=False),
+    sa.Column("extracted_at", sa.String(40), nullable=False),
+)
+claims = sa.Table(
+    "claims", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), nullable=False, index=True),
+    sa.Column("idx", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("date", sa.String(10), index=True),
+    sa.Column("country", sa.String(2)),
+    sa.Column("region_code", sa.String(10)),
+    sa.Column("facility_id", sa.String(100)),
+    sa.Column("facility_type", sa.String(40)),
+    sa.Column("extractor", sa.String(100), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("date", sa.String(10), index=True),
+    sa.Column("country", sa.String(2)),
+    sa.Column("region_code", sa.String(10)),
+    sa.Column("facility_id", sa.String(100)),
+    sa.Column("facility_type", sa.String(40)),
+    sa.Column("grade", sa.String(20), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+incident_claims = sa.Table(
+    "incident_claims", metadata,
+    sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), primary_key=True),
+    sa.Column("claim_id", sa.String(80), primary_key=True),
+    sa.Column("joined_because", sa.Text, nullable=False),
+)
+findings = sa.Table(
+    "findings", metadata,
+    sa.Column("incident_id", sa.String(40), primary_key=True),
+    sa.Column("agreement_id", sa.String(100), primary_key=True),
+    sa.Column("verdict", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("evaluated_at", sa.String(40), nullable=False),
+)
+agreement_status = sa.Table(
+    "agreement_status", metadata,
+    sa.Column("agreement_id", sa.String(100), primary_key=True),
+    sa.Column("claim_id", sa.String(80), primary_key=True),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("date", sa.String(10)),
+    sa.Column("data", sa.Text, nullable=False),
+)
+ledger = sa.Table(
+    "ledger", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+)
+ledger_head = sa.Table(
+    "ledger_head", metadata,
+    sa.Column("name", sa.String(20), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+facilities_extra = sa.Table(
+    "facilities_extra", metadata,
+    sa.Column("id", sa.String(100), primary_key=True),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+
+def _m001_initial(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
+                                      incident_claims, findings, agreement_status, ledger, ledger_head])
+
+
+def _m002_facilities_extra(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[facilities_extra])
+
+
+MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
+    ("001_initial", _m001_initial),
+    ("002_facilities_extra", _m002_facilities_extra),
+)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+class Database:
+    """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
+    ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction."""
+
+    def __init__(self, url: str | None = None, *, memory: bool = False, engine: Engine | None = None,
+                 tracer: Callable[[str, Any], None] | None = None):
+        if engine is not None:
+            self.engine = engine
+        else:
+            target = "sqlite://" if memory else database_url(url or "truce.db")
+            kwargs: dict[str, Any] = {}
+            if target.startswith("sqlite"):
+                kwargs["connect_args"] = {"timeout": 30}
+                if memory:
+                    from sqlalchemy.pool import StaticPool
+
+                    kwargs["poolclass"] = StaticPool
+            try:
+                self.engine = sa.create_engine(target, future=True, **kwargs)
+            except (sa.exc.ArgumentError, ImportError) as e:
+                raise StorageError(f"cannot use database URL {target!r}: {e}") from e
+        self.dialect = self.engine.dialect.name
+        if tracer is not None:
+            sa.event.listen(self.engine, "before_cursor_execute",
+                            lambda conn, cursor, stmt, params, context, many: tracer(stmt, params))
+        if self.dialect == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._conn: Connection | None = None
+        self.migrate()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def atomic(self) -> Iterator[Connection]:
+        """One transaction; nested calls join the outer one."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        try:
+            with self.engine.begin() as conn:
+                self._conn = conn
+                try:
+                    yield conn
+                finally:
+                    self._conn = None
+        except sa.exc.OperationalError as e:
+            raise StorageError(f"database error: {e.orig}") from e
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns their names."""
+        applied: list[str] = []
+        with self.atomic() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+            done = {r[0] for r in conn.execute(sa.select(schema_migrations.c.name))}
+            for name, fn in MIGRATIONS:
+                if name not in done:
+                    fn(conn)
+                    conn.execute(schema_migrations.insert().values(name=name, applied_at=now()))
+                    applied.append(name)
+        return applied
+
+    def migrations(self) -> list[str]:
+        with self.atomic() as conn:
+            return [r[0] for r in conn.execute(sa.select(schema_migrations.c.name).order_by(schema_migrations.c.name))]
+
+    # --- generic upsert ------------------------------------------------------------------
+
+    def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
+                keys: Sequence[str], update: bool = True) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as ins
+        else:
+            from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
+        for chunk in _chunks(rows, 500):
+            stmt = ins(table).values(list(chunk))
+            cols = [c for c in chunk[0] if c not in keys]
+            if update and cols:
+                stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                                  set_={c: stmt.excluded[c] for c in cols})
+            else:
+                stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+            conn.execute(stmt)
+
+    # --- reports ---------------------------------------------------------------------
+
+    def add_reports(self, items: Iterable[Report], raw: dict[str, bytes] | None = None) -> tuple[int, int]:
+        """Store reports (new content once; every external id recorded). Returns (new, seen)."""
+        items = list(items)
+        if not items:
+            return 0, 0
+        with self.atomic() as conn:
+            ids = [r.id for r in items]
+            existing = set()
+            for chunk in _chunks(ids, 500):
+                existing |= {r[0] for r in conn.execute(sa.select(reports.c.id).where(reports.c.id.in_(chunk)))}
+            stamp = now()
+            new_rows = {}
+            for r in items:
+                if r.id in existing or r.id in new_rows:
+                    continue
+                new_rows[r.id] = dict(id=r.id, text=r.text, raw=(raw or {}).get(r.id), content_type=r.content_type,
+                                      source=r.source, source_kind=r.source_kind, affiliation=r.affiliation,
+                                      url=r.url, title=r.title, published=r.published, language=r.language,
+                                      ingested_at=stamp)
+            self._upsert(conn, reports, list(new_rows.values()), ["id"], update=False)
+            self._upsert(conn, report_inputs,
+                         [dict(report_id=r.id, external_id=r.external_id, origin=r.origin) for r in items],
+                         ["report_id", "external_id"], update=False)
+        return len(new_rows), len(items) - len(new_rows)
+
+    def report_count(self) -> int:
+        with self.atomic() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar_one())
+
+    def reports(self, ids: Iterable[str] | None = None) -> list[Report]:
+        """Reports with their canonical external id (the smallest one they were ingested with)."""
+        with self.atomic() as conn:
+            ext: dict[str, tuple[str, str | None]] = {}
+            for rid, eid, origin in conn.execute(sa.select(report_inputs.c.report_id, report_inputs.c.external_id,
+                                                           report_inputs.c.origin)):
+                if rid not in ext or eid < ext[rid][0]:
+                    ext[rid] = (eid, origin)
+            q = sa.select(reports).order_by(reports.c.id)
+            rows = []
+            if ids is None:
+                rows = list(conn.execute(q).mappings())
+            else:
+                for chunk in _chunks(list(ids), 500):
+                    rows += list(conn.execute(q.where(reports.c.id.in_(chunk))).mappings())
+        out = []
+        for r in rows:
+            eid, origin = ext.get(r["id"], (r["id"], None))
+            out.append(Report(id=r["id"], text=r["text"], external_id=eid, source=r["source"],
+                              source_kind=r["source_kind"] or "unknown", affiliation=r["affiliation"],
+                              url=r["url"], title=r["title"], published=r["published"], language=r["language"],
+                              content_type=r["content_type"], origin=origin))
+        return out
+
+    def report_raw(self, report_id: str) -> bytes | None:
+        with self.atomic() as conn:
+            r = conn.execute(sa.select(reports.c.raw).where(reports.c.id == report_id)).first()
+            return bytes(r[0]) if r and r[0] is not None else None
+
+    def reports_to_extract(self, extractor: str) -> list[str]:
+        with self.atomic() as conn:
+            j = reports.outerjoin(extractions, reports.c.id == extractions.c.report_id)
+            q = sa.select(reports.c.id).select_from(j).where(
+                sa.or_(extractions.c.report_id.is_(None), extractions.c.extractor != extractor)).order_by(reports.c.id)
+            return [r[0] for r in conn.execute(q)]
+
+    # --- claims --------------------------------------------------------------------------
+
+    def replace_claims(self, report_id: str, extractor: str, items: Sequence[Claim]) -> None:
+        with self.atomic() as conn:
+            conn.execute(claims.delete().where(claims.c.report_id == report_id))
+            rows = [dict(id=c.id, report_id=c.report_id, idx=c.index, kind=c.kind, date=c.date, country=c.country,
+                         region_code=c.region_code, facility_id=c.facility_id, facility_type=c.facility_type,
+                         extractor=c.extractor or extractor, data=canonical_json(c.to_dict())) for c in items]
+            if rows:
+                conn.execute(claims.insert(), rows)
+            self._upsert(conn, extractions, [dict(report_id=report_id, extractor=extractor, n_claims=len(items),
+                                                  extracted_at=now())], ["report_id"])
+
+    def claims(self, kinds: Sequence[str] | None = None) -> list[Claim]:
+        with self.atomic() as conn:
+            q = sa.select(claims.c.data).order_by(claims.c.report_id, claims.c.idx)
+            if kinds:
+                q = q.where(claims.c.kind.in_(list(kinds)))
+            return [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
+
+    def claim_count(self) -> int:
+        with self.atomic() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(claims)).scalar_one())
+
+    # --- incidents -------------------------------------------------------------------------
+
+    def replace_incidents(self, items: Sequence[Incident]) -> tuple[list[str], list[str]]:
+        """Make the stored incidents exactly ``items``; returns (ids added or changed, ids removed)."""
+        with self.atomic() as conn:
+            old = {r[0]: r[1] for r in conn.execute(sa.select(incidents.c.id, incidents.c.data))}
+            new = {i.id: canonical_json(i.to_dict()) for i in items}
+            removed = sorted(set(old) - set(new))
+            changed = sorted(k for k, v in new.items() if old.get(k) != v)
+            for chunk in _chunks(removed, 500):
+                conn.execute(incident_claims.delete().where(incident_claims.c.incident_id.in_(chunk)))
+                conn.execute(incidents.delete().where(incidents.c.id.in_(chunk)))
+            stamp = now()
+            by_id = {i.id: i for i in items}
+            for chunk in _chunks(changed, 500):
+                conn.execute(incident_claims.delete().where(incident_claims.c.incident_id.in_(chunk)))
+            rows = []
+            links = []
+            for iid in changed:
+                i = by_id[iid]
+                rows.append(dict(id=i.id, date=i.date, country=i.country, region_code=i.region_code,
+                                 facility_id=i.facility_id, facility_type=i.facility_type, grade=i.grade,
+                                 data=new[iid], updated_at=stamp))
+                links += [dict(incident_id=i.id, claim_id=c.claim_id, joined_because=c.joined_because) for c in i.claims]
+            self._upsert(conn, incidents, rows, ["id"])
+            self._upsert(conn, incident_claims, links, ["incident_id", "claim_id"])
+        return changed, removed
+
+    def incidents(self) -> list[Incident]:
+        with self.atomic() as conn:
+            q = sa.select(incidents.c.data, incidents.c.updated_at).order_by(incidents.c.date, incidents.c.id)
+            return [Incident.from_dict(json.loads(r[0])) for r in conn.execute(q)]
+
+    def incident_updated_at(self) -> dict[str, str]:
+        with self.atomic() as conn:
+            return {r[0]: r[1] for r in conn.execute(sa.select(incidents.c.id, incidents.c.updated_at))}
+
+    # --- findings ------------------------------------------------------------------------------
+
+    def findings(self, agreement_id: str | None = None) -> list[tuple[Finding, str]]:
+        with self.atomic() as conn:
+            q = sa.select(findings.c.data, findings.c.evaluated_at).order_by(findings.c.agreement_id, findings.c.incident_id)
+            if agreement_id:
+                q = q.where(findings.c.agreement_id == agreement_id)
+            return [(Finding.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
+
+    def finding_digests(self) -> dict[tuple[str, str], str]:
+        with self.atomic() as conn:
+            return {(r[0], r[1]): r[2] for r in conn.execute(sa.select(findings.c.incident_id, findings.c.agreement_id,
+                                                                       findings.c.digest))}
+
+    def replace_findings(self, items: Sequence[tuple[Finding, str]]) -> None:
+        """Store findings (with their digests); findings of incidents that no longer exist are removed."""
+        with self.atomic() as conn:
+            keep = {(f.incident_id, f.agreement_id) for f, _ in items}
+            old = {(r[0], r[1]) for r in conn.execute(sa.select(findings.c.incident_id, findings.c.agreement_id))}
+            for iid, aid in sorted(old - keep):
+                conn.execute(findings.delete().where(sa.and_(findings.c.incident_id == iid, findings.c.agreement_id == aid)))
+            stamp = now()
+            self._upsert(conn, findings, [dict(incident_id=f.incident_id, agreement_id=f.agreement_id, verdict=f.verdict,
+                                               digest=d, data=canonical_json(f.to_dict()), evaluated_at=stamp)
+                                          for f, d in items], ["incident_id", "agreement_id"])
+
+    # --- agreement status history --------------------------------------------------------------
+
+    def replace_agreement_status(self, rows: Sequence[dict[str, Any]]) -> None:
+        with self.atomic() as conn:
+            conn.execute(agreement_status.delete())
+            if rows:
+                conn.execute(agreement_status.insert(), [dict(agreement_id=r["agreement_id"], claim_id=r["claim_id"],
+                                                              status=r["status"], date=r.get("date"),
+                                                              data=canonical_json(r)) for r in rows])
+
+    def agreement_status(self, agreement_id: str | None = None) -> list[dict[str, Any]]:
+        with self.atomic() as conn:
+            q = sa.select(agreement_status.c.data).order_by(agreement_status.c.date, agreement_status.c.claim_id)
+            if agreement_id:
+                q = q.where(agreement_status.c.agreement_id == agreement_id)
+            return [json.loads(r[0]) for r in conn.execute(q)]
+
+    # --- ledger ------------------------------------------------------------------------------------
+
+    def ledger_entries(self) -> list[LedgerEntry]:
+        with self.atomic() as conn:
+            rows = conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()
+            out = []
+            for r in rows:
+                try:
+                    payload = json.loads(r["payload"])
+                except json.JSONDecodeError:
+                    payload = {"__unparseable__": r["payload"]}
+                out.append(LedgerEntry(seq=r["seq"], kind=r["kind"], subject=r["subject"], payload=payload,
+                                       author=r["author"], created_at=r["created_at"], prev_hash=r["prev_hash"],
+                                       hash=r["hash"]))
+            return out
+
+    def ledger_raw(self) -> list[dict[str, Any]]:
+        """Rows as stored (payload text untouched), for verification."""
+        with self.atomic() as conn:
+            return [dict(r) for r in conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()]
+
+    def ledger_tail(self) -> tuple[int, str] | None:
+        with self.atomic() as conn:
+            r = conn.execute(sa.select(ledger.c.seq, ledger.c.hash).order_by(ledger.c.seq.desc()).limit(1)).first()
+            return (r[0], r[1]) if r else None
+
+    def ledger_head(self) -> tuple[int, str] | None:
+        with self.atomic() as conn:
+            r = conn.execute(sa.select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.name == "head")).first()
+            return (r[0], r[1]) if r else None
+
+    def ledger_append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert prepared entries (seq, hash computed by :mod:`truce.ledger`) and move the head."""
+        if not rows:
+            return
+        with self.atomic() as conn:
+            conn.execute(ledger.insert(), list(rows))
+            last = rows[-1]
+            self._upsert(conn, ledger_head, [dict(name="head", seq=last["seq"], hash=last["hash"])], ["name"])
+
+    # --- imported facilities -------------------------------------------------------------------
+
+    def add_facilities(self, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        with self.atomic() as conn:
+            self._upsert(conn, facilities_extra, [dict(id=i, origin=o, data=canonical_json(d)) for i, o, d in rows], ["id"])
+
+    def facilities(self) -> list[dict[str, Any]]:
+        with self.atomic() as conn:
+            return [json.loads(r[0]) for r in conn.execute(sa.select(facilities_extra.c.data).order_by(facilities_extra.c.id))]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]

@@ -1,0 +1,158 @@
+"""Per-sentence analysis shared by the claim builders: which cues, places,
+facility names, type terms, parties, weapons and dates each sentence holds.
+
+Nothing here decides what a claim is; :mod:`truce.extract.rules` and
+:mod:`truce.extract.negotiation` read these features and do.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from truce.extract.dates import DateFinder, DateMention, PubDate, parse_published
+from truce.extract.language import LanguageDetector
+from truce.extract.lexicon import CUE_LISTS, Lexicon
+from truce.gazetteer import Gazetteer, PlaceMention
+from truce.records import Facility
+from truce.registry import Registry
+from truce.text import KeyMaker, Match, Sentence, Token, split_sentences
+
+
+@dataclass
+class Services:
+    """Everything the extractor reads; built once per process (see :func:`truce.config.load_context`)."""
+
+    km: KeyMaker
+    lexicons: dict[str, Lexicon]
+    gazetteer: Gazetteer
+    registry: Registry
+    detector: LanguageDetector
+    date_finders: dict[str, DateFinder] = field(default_factory=dict)
+
+    def dates(self, lang: str) -> DateFinder:
+        f = self.date_finders.get(lang)
+        if f is None:
+            f = self.date_finders[lang] = DateFinder(lang, self.lexicons[lang].dates)
+        return f
+
+
+@dataclass
+class FacilityName:
+    tok_start: int
+    tok_end: int
+    start: int
+    end: int
+    facilities: list[Facility]
+    alias: str
+
+
+@dataclass
+class TypeTerm:
+    tok_start: int
+    tok_end: int
+    start: int
+    end: int
+    type: str
+    phrase: str
+
+
+@dataclass(eq=False)
+class SentenceInfo:
+    index: int
+    sent: Sentence
+    tokens: list[Token]
+    cues: dict[str, list[Match]]
+    places: list[PlaceMention]
+    facility_names: list[FacilityName]
+    type_terms: list[TypeTerm]
+    attackers: list[tuple[int, str]]  # (char offset, party)
+    acknowledgers: list[tuple[int, str]]
+    weapons: list[str]
+    countries: list[str]
+    dates: list[DateMention]
+    background: bool = False
+    neg: dict[str, list[Match]] = field(default_factory=dict)
+    lang: str = "en"
+
+    def has(self, *names: str) -> bool:
+        return any(self.cues.get(n) for n in names)
+
+    @property
+    def start(self) -> int:
+        return self.sent.start
+
+    @property
+    def end(self) -> int:
+        return self.sent.end
+
+    def regions(self) -> list[PlaceMention]:
+        return [p for p in self.places if p.is_region]
+
+
+@dataclass
+class Document:
+    report_id: str
+    text: str
+    title: str
+    lang: str
+    pub: PubDate
+    sentences: list[SentenceInfo]
+    title_info: SentenceInfo | None
+    dates: list[DateMention]
+    patterns: dict = field(default_factory=dict)
+
+
+def analyse(services: Services, report_id: str, text: str, *, title: str | None = None,
+            published: object = None, language: str | None = None) -> Document:
+    lang = language if language in services.lexicons else services.detector.detect(
+        ((title or "") + "\n" + text) if text.strip() else (title or ""))
+    lex = services.lexicons[lang]
+    pub = parse_published(published)
+    sents = split_sentences(text)
+    tokens = services.km.tokenize(text, lang)
+    starts = [t.start for t in tokens]
+    dates = services.dates(lang).find(text, pub)
+    date_starts = [d.start for d in dates]
+    infos = []
+    for i, s in enumerate(sents):
+        a = bisect.bisect_left(starts, s.start)
+        b = bisect.bisect_left(starts, s.end)
+        toks = tokens[a:b]
+        da = bisect.bisect_left(date_starts, s.start)
+        db = bisect.bisect_left(date_starts, s.end)
+        infos.append(_sentence(services, lex, i, s, toks, text, dates[da:db]))
+    title_info = None
+    if title:
+        tt = services.km.tokenize(title, lang)
+        title_info = _sentence(services, lex, -1, Sentence(0, len(title), -1, title), tt, title,
+                               services.dates(lang).find(title, pub))
+    return Document(report_id, text, title or "", lang, pub, infos, title_info, dates, lex.patterns)
+
+
+def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Sequence[Token], text: str,
+              dates: list[DateMention]) -> SentenceInfo:
+    cues = {c: lex.cue(c, toks) for c in CUE_LISTS}
+    fac = [FacilityName(a, b, toks[a].start, toks[b - 1].end, fl, alias)
+           for a, b, fl, alias in services.registry.find_names(toks)]
+    terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
+             for m in lex.facility_types.find(toks)]
+    places = services.gazetteer.find(toks, text)
+    # A facility's own name ("Рязанский НПЗ") is not also a place mention of
+    # the town inside it; keep the facility reading.
+    fac_spans = [(f.tok_start, f.tok_end) for f in fac]
+    places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
+    return SentenceInfo(
+        index=i, sent=s, tokens=list(toks), cues=cues, places=places, facility_names=fac,
+        type_terms=[t for t in terms if not any(a <= t.tok_start < b for a, b in fac_spans)],
+        attackers=[(toks[m.start].start, m.payload) for m in lex.attacker.find(toks)],
+        acknowledgers=[(toks[m.start].start, m.payload) for m in lex.acknowledge.find(toks)],
+        weapons=[m.payload for m in lex.weapons.find(toks)],
+        countries=[m.payload for m in lex.countries.find(toks)],
+        dates=dates,
+        neg={"topic": lex.neg_topic.find(toks), "talks": lex.neg_talks.find(toks),
+             "status": lex.neg_status.find(toks), "mediators": lex.neg_mediators.find(toks),
+             "parties": lex.neg_parties.find(toks), "agreements": lex.neg_agreements.find(toks)},
+        lang=lex.language,
+    )

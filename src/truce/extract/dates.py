@@ -1,0 +1,290 @@
+"""Dates in report text, resolved against the publication date.
+
+Handles what dateparser misses in news about night attacks: "on the night
+of April 10-11", "overnight on Tuesday", "в ночь на 18 марта", "у ніч з 2 на
+3 лютого", "в ночь на среду", weekdays, dates without a year, "today",
+"вчора ввечері", "over three days". A night belongs to the date it ends on.
+A year is only ever taken from the text or implied by the publication date;
+with neither, the date stays unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+_MOSCOW = dt.timezone(dt.timedelta(hours=3))
+
+
+@dataclass(frozen=True)
+class PubDate:
+    """The publication date as far as it is known."""
+
+    date: dt.date | None
+    precision: str  # day | month | year | unknown
+
+    @property
+    def usable(self) -> bool:
+        return self.date is not None and self.precision == "day"
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int
+    end: int
+    text: str
+    date: dt.date | None
+    date_end: dt.date | None
+    precision: str  # day | month | year | week | interval
+    basis: str  # explicit | resolved_relative
+    night: bool = False
+
+
+def parse_published(value: Any) -> PubDate:
+    """ISO date, reduced precision (``2024-10``, ``2024``), datetime (converted to
+    Kyiv/Moscow summer time), or a free-form date understood by dateparser."""
+    if value is None or value == "":
+        return PubDate(None, "unknown")
+    if isinstance(value, dt.datetime):
+        return PubDate(_local(value).date(), "day")
+    if isinstance(value, dt.date):
+        return PubDate(value, "day")
+    s = str(value).strip()
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", s)
+    if m:
+        y, mo, d = m.groups()
+        try:
+            if d:
+                return PubDate(dt.date(int(y), int(mo), int(d)), "day")
+            if mo:
+                return PubDate(dt.date(int(y), int(mo), 1), "month")
+            return PubDate(dt.date(int(y), 1, 1), "year")
+        except ValueError:
+            return PubDate(None, "unknown")
+    try:
+        return PubDate(_local(dt.datetime.fromisoformat(s.replace("Z", "+00:00"))).date(), "day")
+    except ValueError:
+        pass
+    parsed = _dateparser(s)
+    return PubDate(parsed, "day") if parsed else PubDate(None, "unknown")
+
+
+def _local(d: dt.datetime) -> dt.datetime:
+    # Kyiv and Moscow share UTC+3 for most of the year; an hour's difference in
+    # winter never moves a date that matters at day precision for a night strike.
+    return d.astimezone(_MOSCOW) if d.tzinfo else d
+
+
+@lru_cache(maxsize=4096)
+def _dateparser(s: str) -> dt.date | None:
+    import dateparser
+
+    r = dateparser.parse(s, languages=["en", "uk", "ru"], settings={"PREFER_DATES_FROM": "past"})
+    return _local(r).date() if r else None
+
+
+class DateFinder:
+    """Compiled date patterns for one language (from the lexicon's ``dates`` words)."""
+
+    def __init__(self, lang: str, words: dict[str, Any]):
+        self.lang = lang
+        self.month_of: dict[str, int] = {}
+        for num, forms in words["months"].items():
+            for f in forms:
+                self.month_of[f.lower()] = int(num)
+        self.weekday_of: dict[str, int] = {}
+        for num, forms in words["weekdays"].items():
+            for f in forms:
+                self.weekday_of[f.lower().replace("’", "'")] = int(num)
+        self.numbers = {k.lower(): int(v) for k, v in (words.get("numbers") or {}).items()}
+        M = _alt(self.month_of)
+        W = _alt(self.weekday_of)
+        D = r"(?P<d>\d{1,2})(?:st|nd|rd|th|-?го|-?го|-?е)?"
+        D1 = r"(?P<d1>\d{1,2})(?:st|nd|rd|th|-?го)?"
+        Y = r"(?:,?\s*(?P<y>(?:19|20)\d{2})(?:\s*(?:року|р\.|года|г\.|рік|год))?)?"
+        N = _alt(self.numbers) + r"|\d+"
+        DW = _alt({w: 1 for w in words.get("days_word") or ["days"]})
+        AGO = _alt({w: 1 for w in words.get("ago") or ["ago"]})
+        pats: list[tuple[str, str]] = []
+        if lang == "en":
+            pats += [
+                ("night_range", rf"\b(?:on\s+|during\s+|in\s+)?the\s+night\s+(?:of|from|between)\s+{D1}\s*(?:to|into|and|-|–|—)\s*{D}\s+(?P<m>{M})\b{Y}"),
+                ("night_range", rf"\b(?:on\s+|during\s+|in\s+)?the\s+night\s+(?:of|from|between)\s+(?P<m>{M})\s+{D1}\s*(?:to|into|and|-|–|—)\s*{D}\b{Y}"),
+                ("night_date", rf"\b(?:on\s+|during\s+)?the\s+night\s+(?:of|to|into)\s+{D}\s+(?P<m>{M})\b{Y}"),
+                ("night_date", rf"\b(?:on\s+|during\s+)?the\s+night\s+(?:of|to|into)\s+(?P<m>{M})\s+{D}\b{Y}"),
+                ("night_date", rf"\bovernight\s+(?:on|into|to)\s+(?:\w+day,?\s+)?{D}\s+(?P<m>{M})\b{Y}"),
+                ("night_date", rf"\bovernight\s+(?:on|into|to)\s+(?:\w+day,?\s+)?(?P<m>{M})\s+{D}\b{Y}"),
+                ("night_weekday", rf"\b(?:overnight|(?:during\s+)?the\s+night)\s+(?:on|into|to|of)\s+(?P<w>{W})\b"),
+                ("weekday_night", rf"\b(?:on\s+|late\s+on\s+|early\s+on\s+)?(?P<w>{W})\s+night\b"),
+                ("date", rf"\b{D}\s+(?:of\s+)?(?P<m>{M})\b\.?{Y}"),
+                ("date", rf"\b(?P<m>{M})\.?\s+{D}\b{Y}"),
+            ]
+        else:
+            NIGHT = r"(?:у|в)\s+ніч|(?:в|во)\s+ночь|(?:у|в)\s+ночі"
+            pats += [
+                ("night_range", rf"(?:{NIGHT})\s+(?:з|с|со)\s+{D1}\s+(?:на|проти|по)\s+{D}\s+(?P<m>{M}){Y}"),
+                ("night_range", rf"(?:{NIGHT})\s+(?:з|с|со)\s+{D1}\s+(?P<m1>{M})\s+(?:на|проти|по)\s+{D}\s+(?P<m>{M}){Y}"),
+                ("night_date", rf"(?:{NIGHT})\s+(?:на|проти)\s+{D}\s+(?P<m>{M}){Y}"),
+                ("night_weekday", rf"(?:{NIGHT})\s+(?:(?:з|с|со)\s+\S+\s+)?(?:на|проти)\s+(?P<w>{W})"),
+                ("date", rf"(?<![\d.]){D}\s+(?P<m>{M}){Y}"),
+            ]
+        pats += [
+            ("iso", r"\b(?P<y>(?:19|20)\d{2})-(?P<mn>\d{2})-(?P<d>\d{2})\b"),
+            ("numeric", r"(?<![\d.])(?P<d>\d{1,2})\.(?P<mn>\d{1,2})\.(?P<y>(?:19|20)\d{2})\b"),
+            ("month_year", rf"(?:\b(?:in|at|from|since|until)\s+|\b(?:у|в|з|с|до|наприкінці|наприкінці)\s+)?(?P<m>{M})\s+(?P<y>(?:19|20)\d{{2}})\b"),
+            ("month", rf"\b(?:in|since|from|until|by|during|early|late|mid)[-\s]+(?P<m>{M})\b" if lang == "en" else rf"(?:^|\s)(?:у|в|на початку|наприкінці|в начале|в конце|в середине|в середині)\s+(?P<m>{M})(?=[\s,.;:!?]|$)"),
+            ("ago", rf"(?P<n>{N})\s+(?:{DW})\s+(?:{AGO})"),
+            ("over_days", r"\b(?:over|during|for)\s+(?:the\s+(?:past|last)\s+)?(?P<n>" + N + r")\s+(?:days|nights)\b" if lang == "en"
+             else r"(?:протягом|впродовж|за|в течение|на протяжении)\s+(?:(?:останніх|последних)\s+)?(?P<n>" + N + r")\s+(?:діб|доби|днів|суток|дней|ночей|ночей)"),
+            ("weekday", rf"(?:\b(?:on|last|this|early\s+on|late\s+on)\s+|(?:^|\s)(?:у|в|во|минулого|минулої|в минулий|в прошлый|в прошлую)\s+)(?P<w>{W})\b"),
+        ]
+        rel = []
+        for key in ("day_before_yesterday", "yesterday", "today", "night", "this_week", "last_week"):
+            for w in sorted(words.get(key) or [], key=len, reverse=True):
+                rel.append((key, w))
+        rel_re = "|".join(f"(?P<r{i}>{_word(w)})" for i, (_, w) in enumerate(rel))
+        self._rel_keys = [k for k, _ in rel]
+        self._patterns = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in pats]
+        self._rel = re.compile(rel_re, re.IGNORECASE) if rel_re else None
+
+    def find(self, text: str, pub: PubDate) -> list[DateMention]:
+        found: list[DateMention] = []
+        taken: list[tuple[int, int]] = []
+
+        def free(a: int, b: int) -> bool:
+            return all(b <= s or a >= e for s, e in taken)
+
+        for kind, rx in self._patterns:
+            for m in rx.finditer(text):
+                if not free(m.start(), m.end()):
+                    continue
+                dm = self._resolve(kind, m, pub)
+                if dm is not None:
+                    found.append(dm)
+                    taken.append((m.start(), m.end()))
+        if self._rel is not None:
+            for m in self._rel.finditer(text):
+                if not free(m.start(), m.end()):
+                    continue
+                key = next(self._rel_keys[int(g[1:])] for g, v in m.groupdict().items() if v)
+                dm = self._relative(key, m, pub)
+                if dm is not None:
+                    found.append(dm)
+                    taken.append((m.start(), m.end()))
+        found.sort(key=lambda d: d.start)
+        return found
+
+    # --- resolution ---------------------------------------------------------------
+
+    def _resolve(self, kind: str, m: re.Match[str], pub: PubDate) -> DateMention | None:
+        g = m.groupdict()
+        s, e, txt = m.start(), m.end(), m.group(0)
+        if kind in ("date", "night_date", "night_range", "iso", "numeric"):
+            month = int(g["mn"]) if g.get("mn") else self.month_of.get((g.get("m") or "").lower().rstrip("."))
+            if not month:
+                return None
+            try:
+                day = int(g["d"])
+            except (TypeError, ValueError):
+                return None
+            year = int(g["y"]) if g.get("y") else _infer_year(month, day, pub)
+            if year is None:
+                return DateMention(s, e, txt, None, None, "day", "explicit", kind.startswith("night"))
+            try:
+                d = dt.date(year, month, day)
+            except ValueError:
+                return None
+            basis = "explicit" if g.get("y") else "resolved_relative"
+            return DateMention(s, e, txt, d, None, "day", basis, kind.startswith("night"))
+        if kind in ("night_weekday", "weekday_night", "weekday"):
+            wd = self.weekday_of.get((g.get("w") or "").lower().replace("’", "'"))
+            if wd is None or not pub.usable:
+                return None
+            d = _last_weekday(pub.date, wd)  # type: ignore[arg-type]
+            return DateMention(s, e, txt, d, None, "day", "resolved_relative", kind != "weekday")
+        if kind in ("month_year", "month"):
+            month = self.month_of.get((g.get("m") or "").lower().rstrip("."))
+            if not month:
+                return None
+            year = int(g["y"]) if g.get("y") else _infer_year(month, 1, pub, month_only=True)
+            if year is None:
+                return None
+            return DateMention(s, e, txt, dt.date(year, month, 1), None, "month",
+                               "explicit" if g.get("y") else "resolved_relative")
+        if kind in ("ago", "over_days"):
+            n = _number(g.get("n"), self.numbers)
+            if n is None or not pub.usable or n > 60:
+                return None
+            base: dt.date = pub.date  # type: ignore[assignment]
+            if kind == "ago":
+                return DateMention(s, e, txt, base - dt.timedelta(days=n), None, "day", "resolved_relative")
+            return DateMention(s, e, txt, base - dt.timedelta(days=n - 1), base, "interval", "resolved_relative")
+        return None
+
+    def _relative(self, key: str, m: re.Match[str], pub: PubDate) -> DateMention | None:
+        if not pub.usable:
+            return None
+        base: dt.date = pub.date  # type: ignore[assignment]
+        txt = m.group(0)
+        if key == "today":
+            return DateMention(m.start(), m.end(), txt, base, None, "day", "resolved_relative")
+        if key == "night":
+            return DateMention(m.start(), m.end(), txt, base, None, "day", "resolved_relative", True)
+        if key == "yesterday":
+            return DateMention(m.start(), m.end(), txt, base - dt.timedelta(days=1), None, "day", "resolved_relative")
+        if key == "day_before_yesterday":
+            return DateMention(m.start(), m.end(), txt, base - dt.timedelta(days=2), None, "day", "resolved_relative")
+        if key == "this_week":
+            start = base - dt.timedelta(days=base.weekday())
+            return DateMention(m.start(), m.end(), txt, start, base, "week", "resolved_relative")
+        if key == "last_week":
+            start = base - dt.timedelta(days=base.weekday() + 7)
+            return DateMention(m.start(), m.end(), txt, start, start + dt.timedelta(days=6), "week", "resolved_relative")
+        return None
+
+
+def _alt(words: dict[str, Any]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+def _word(w: str) -> str:
+    esc = re.escape(w)
+    return rf"(?<![\w]){esc}(?![\w])"
+
+
+def _number(v: str | None, table: dict[str, int]) -> int | None:
+    if not v:
+        return None
+    if v.isdigit():
+        return int(v)
+    return table.get(v.lower())
+
+
+def _last_weekday(base: dt.date, wd: int) -> dt.date:
+    return base - dt.timedelta(days=(base.weekday() - wd) % 7)
+
+
+def _infer_year(month: int, day: int, pub: PubDate, *, month_only: bool = False) -> int | None:
+    """The year that puts the date closest to, and not well after, publication."""
+    if pub.date is None or pub.precision == "unknown":
+        return None
+    if pub.precision == "year":
+        return pub.date.year
+    y = pub.date.year
+    try:
+        d = dt.date(y, month, min(day, 28) if month_only else day)
+    except ValueError:
+        return None
+    # A date more than ~2 months after publication is read as last year's
+    # (a January report recalling "December"); forecasts ("will expire on 17
+    # April") stay in the publication year.
+    if (d - pub.date).days > 62:
+        return y - 1
+    return y
+
+
+def to_iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None

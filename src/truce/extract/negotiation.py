@@ -1,0 +1,208 @@
+"""Negotiation and accusation claims.
+
+A negotiation claim records talks about halting strikes on energy, their
+parties, mediator, status (proposed … expired), topic and stated conditions
+("no talks while Kursk is occupied"). An accusation claim records who
+accused whom of a violation and, where the report names it, the strike it
+means — linked to the strike claim from the same report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from truce.extract.analysis import Document, SentenceInfo, Services
+from truce.extract.dates import to_iso
+from truce.extract.targets import find_targets
+from truce.records import Claim, Evidence, other_party
+
+if TYPE_CHECKING:
+    from truce.extract.rules import _Context
+
+STATUS_PRIORITY = ("collapsed", "expired", "suspended", "violated_alleged", "in_force", "agreed",
+                   "proposed", "under_negotiation")
+DEFAULT_MEDIATOR = {"qatar-2024": "QA", "moratorium-2025-03": "US"}
+_ACCUSE_STEMS = ("accus", "blam", "обвин", "звинуват")
+_CONDITION_WORDS = ("until", "unless", "as long as", "while", "only if", "provided", "condition",
+                    "поки", "доки", "доти", "за умови", "лише якщо", "тільки якщо", "пока", "до тех пор",
+                    "при условии", "только если", "лишь если", "не може бути", "не может быть", "no talks", "не буде", "не будет")
+
+
+def _extractor_id() -> str:
+    from truce.extract.rules import EXTRACTOR_ID
+
+    return EXTRACTOR_ID
+
+
+def _is_negotiation(si: SentenceInfo, doc_topic: bool) -> bool:
+    talks = si.neg.get("talks")
+    if not talks:
+        return False
+    if si.neg.get("topic") or si.neg.get("agreements"):
+        return True
+    return doc_topic and bool(si.neg.get("status") or si.neg.get("mediators"))
+
+
+def _agreement_for(doc: Document, sents: list[SentenceInfo]) -> str | None:
+    votes: dict[str, int] = {}
+    for s in sents:
+        for m in s.neg.get("agreements", ()):
+            votes[m.payload] = votes.get(m.payload, 0) + 1
+    if votes:
+        return max(sorted(votes), key=lambda k: votes[k])
+    d = doc.pub.date
+    if d is None:
+        return None
+    if d.year == 2024:
+        return "qatar-2024"
+    if d.year == 2025 and 3 <= d.month <= 5:
+        return "moratorium-2025-03"
+    return None
+
+
+def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int) -> list[Claim]:
+    lead = ([doc.title_info] if doc.title_info else []) + doc.sentences[:2]
+    doc_topic = any(s.neg.get("topic") or s.neg.get("agreements") for s in lead)
+    sents = [s for s in doc.sentences if _is_negotiation(s, doc_topic)]
+    title_neg = doc.title_info is not None and _is_negotiation(doc.title_info, True)
+    if not sents:
+        return []
+    agreement = _agreement_for(doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
+    statuses: list[tuple[int, str, SentenceInfo]] = []
+    for s in sents:
+        for m in s.neg.get("status", ()):
+            statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
+    current = [x for x in statuses if not x[2].background] or statuses
+    if current:
+        current.sort(key=lambda x: (x[0], x[2].index))
+        _, status, where = current[0]
+    else:
+        status, where = "under_negotiation", sents[0]
+    parties = sorted({m.payload for s in sents for m in s.neg.get("parties", ())})
+    if agreement is not None or len(parties) < 2:
+        parties = sorted(set(parties) | {"UA", "RU"}) if agreement else parties
+    mediators = [m.payload for s in sents for m in s.neg.get("mediators", ())]
+    mediator = mediators[0] if mediators else DEFAULT_MEDIATOR.get(agreement or "")
+    if agreement in DEFAULT_MEDIATOR and DEFAULT_MEDIATOR[agreement] in mediators:
+        mediator = DEFAULT_MEDIATOR[agreement]
+    conditions = tuple(dict.fromkeys(
+        s.sent.text[:240] for s in sents
+        if any(w in s.sent.text.lower() for w in _CONDITION_WORDS) and s.neg.get("status")))
+    out = []
+    used: list[tuple[str, SentenceInfo]] = [(status, where)]
+    # a second status with its own date in its own sentence ("entered into force on 18 March … expired on 17 April")
+    for _, st, s in sorted(current, key=lambda x: x[2].index):
+        if st != status and all(st != u for u, _ in used) and any(d.date for d in s.dates) and s is not where:
+            used.append((st, s))
+            if len(used) == 2:
+                break
+    for k, (st, s) in enumerate(used):
+        dm = next((d for d in s.dates if d.date is not None), None)
+        date = dm.date if dm else (doc.pub.date if doc.pub.usable else None)
+        evid = [s] + [x for x in sents if x is not s][:2]
+        evid.sort(key=lambda x: x.start)
+        topic_s = s if s.neg.get("topic") else next((x for x in sents if x.neg.get("topic")), None)
+        out.append(Claim(
+            report_id=report_id, index=start_index + k, kind="negotiation", date=to_iso(date),
+            date_precision=dm.precision if dm else ("day" if date else "unknown"),
+            date_basis=dm.basis if dm else ("publication_date" if date else "unspecified"),
+            salience="background" if s.background else ("main" if k == 0 else "secondary"),
+            parties=tuple(parties), mediator=mediator, status=st,
+            topic=_span_text(doc, topic_s, topic_s.neg["topic"][0]) if topic_s else "strikes on energy infrastructure",
+            conditions=conditions, agreement_id=agreement,
+            evidence=tuple(Evidence(x.start, x.end, doc.text[x.start:x.end]) for x in evid),
+            confidence=0.7 if agreement else 0.5, extractor=_extractor_id(),
+            rule=f"negotiation/{st}", language=doc.lang))
+    return out
+
+
+def _span_text(doc: Document, si: SentenceInfo, m: Any) -> str:
+    a, b = m.span(si.tokens)
+    return doc.text[a:b]
+
+
+def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
+    found = [(si.tokens[m.start].start, m.payload) for m in si.neg.get("parties", ())]
+    found += si.attackers
+    return sorted(set(found))
+
+
+def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list[Claim],
+                      ctx: "_Context") -> list[Claim]:
+    """Accusations, linked to the report's strike claims; updates linked strikes'
+    attacker to "stated" (the accusation states it) in place of an inference."""
+    out: list[Claim] = []
+    seen: set[tuple[Any, ...]] = set()
+    by_sentence: dict[int, list[int]] = {}
+    for i, c in enumerate(claims):
+        if c.kind == "strike":
+            for e in c.evidence:
+                for s in doc.sentences:
+                    if s.start <= e.start < s.end:
+                        by_sentence.setdefault(s.index, []).append(i)
+    for si in doc.sentences:
+        cues = si.cues.get("accusation") or []
+        if not cues:
+            continue
+        accuse = [m for m in cues if si.tokens[m.start].norm.startswith(_ACCUSE_STEMS)]
+        accuse_type = bool(accuse)
+        if not accuse_type and not (si.has("negotiation_context") or si.neg.get("talks")):
+            continue  # "нарушена работа" is a disruption, not an accusation
+        cue_pos = si.tokens[(accuse or cues)[0].start].start
+        parties = _parties_in(si)
+        if not parties and not (si.neg.get("talks") or si.has("negotiation_context")):
+            continue
+        before = [p for pos, p in parties if pos < cue_pos]
+        after = [p for pos, p in parties if pos > cue_pos]
+        if accuse_type:
+            accuser = before[-1] if before else None
+            accused = next((p for p in after if p != accuser), None)
+        else:
+            accused = before[-1] if before else (after[0] if after else None)
+            accuser = next((p for p in before[:-1] + after if p != accused), None)
+        if accused is None and accuser is not None:
+            accused = other_party(accuser)
+        if accuser is None and accused is not None:
+            accuser = other_party(accused)
+        if accuser is None or accused is None or accuser == accused:
+            continue
+        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or []
+        target: Claim | None = None
+        if linked:
+            target = claims[linked[0]]
+            if target.attacker_basis != "stated":
+                claims[linked[0]] = replace(target, attacker=accused, attacker_basis="stated",
+                                            rule=target.rule + ";attacker-from-accusation")
+                target = claims[linked[0]]
+        else:
+            ts = find_targets(svc, doc, si, ctx.region_hint, ctx.country_hint)
+            ts = [t for t in ts if t.region_code or t.facility]
+            if ts:
+                t = ctx.place_target(ts[0], si)
+                target = Claim(report_id=report_id, index=-1, kind="strike", country=t.country,
+                               region_code=t.region_code, facility_id=t.facility.id if t.facility else None,
+                               facility_name=t.facility.name if t.facility else doc.text[t.start:t.end],
+                               facility_type=t.output_type)
+        key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None)
+        if key in seen:
+            continue
+        seen.add(key)
+        dm = next((d for d in si.dates if d.date is not None), None)
+        date = (target.date if target is not None and target.date else None) or (to_iso(dm.date) if dm else None) \
+            or (to_iso(doc.pub.date) if doc.pub.usable else None)
+        out.append(Claim(
+            report_id=report_id, index=len(claims) + len(out), kind="accusation", date=date,
+            date_precision="day" if date else "unknown",
+            date_basis=(target.date_basis if target is not None and target.date else ("explicit" if dm else "publication_date")),
+            country=target.country if target else None, region_code=target.region_code if target else None,
+            facility_id=target.facility_id if target else None,
+            facility_name=target.facility_name if target else None,
+            facility_type=target.facility_type if target else None,
+            accuser=accuser, accused=accused,
+            linked_claim=target.index if target is not None and target.index >= 0 else None,
+            salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
+            evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
+            confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
+            language=doc.lang))
+    return out

@@ -1,0 +1,471 @@
+"""The rule extractor: strike and interception claims from analysed sentences.
+
+Reading order for one report:
+
+1. mark background sentences (recaps: "Recall", "Нагадаємо", "Ранее", and
+   dates well before the report's main date);
+2. find energy targets per sentence (:mod:`truce.extract.targets`);
+3. keep a target only where the sentence (or its paragraph) reports an
+   attack, damage, fire or debris, and not only a threat, a denial, or a
+   list of interceptions;
+4. attach date, attacker (stated, else inferred — never mixed), the
+   acknowledging party, weapon, outcome and effects;
+5. merge mentions of one target into one claim with all its evidence;
+6. add interception claims, then negotiation and accusation claims
+   (:mod:`truce.extract.negotiation`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from truce.extract.analysis import Document, SentenceInfo, Services, analyse
+from truce.extract.dates import DateMention, to_iso
+from truce.extract.effects import effects_for
+from truce.extract.targets import GENERIC, Target, find_targets
+from truce.records import Claim, Effects, Evidence, Report, other_party
+from truce.registry import type_family
+
+RULES_VERSION = "0.1.0"
+EXTRACTOR_ID = f"rules/{RULES_VERSION}"
+
+_PARTLY_OCCUPIED = {"UA-14", "UA-09", "UA-23", "UA-65"}
+_OCCUPIED = {"UA-43", "UA-40"}
+_EVENT_CUES = ("attack", "damage", "fire", "debris", "destroyed")
+_HIT_CUES = ("damage", "fire", "debris", "destroyed")
+
+
+@dataclass
+class _Draft:
+    target: Target
+    sentences: list[SentenceInfo]
+    salience: str
+    date: DateMention | None
+    date_basis: str
+    outcome: str
+    attacker: str | None
+    attacker_basis: str | None
+    acknowledged_by: str | None
+    weapon: str | None
+    hedged: bool
+    denies: bool
+    retracted: bool
+    rules: list[str] = field(default_factory=list)
+    confidence: float = 0.6
+
+
+class RuleExtractor:
+    """Deterministic, offline; the rule that fired is recorded on each claim."""
+
+    name = "rules"
+    version = RULES_VERSION
+
+    def __init__(self, services: Services):
+        self.svc = services
+
+    @property
+    def id(self) -> str:
+        return EXTRACTOR_ID
+
+    def extract(self, report: Report) -> list[Claim]:
+        doc = analyse(self.svc, report.external_id, report.text, title=report.title,
+                      published=report.published, language=report.language)
+        return self.extract_document(doc, report.id, report.affiliation)
+
+    def extract_document(self, doc: Document, report_id: str, affiliation: str | None = None) -> list[Claim]:
+        from truce.extract.negotiation import accusation_claims, negotiation_claims
+
+        main_date = _main_date(doc)
+        _mark_background(doc, main_date)
+        context = _Context(doc, self.svc, main_date, affiliation)
+        drafts = self._strike_drafts(doc, context)
+        claims = _assemble(drafts, doc, report_id, main_date)
+        claims += _interceptions(doc, context, report_id, len(claims), bool(drafts))
+        claims += negotiation_claims(self.svc, doc, report_id, len(claims))
+        claims += accusation_claims(self.svc, doc, report_id, claims, context)
+        return claims
+
+    # --- strikes -------------------------------------------------------------------
+
+    def _strike_drafts(self, doc: Document, ctx: "_Context") -> list[_Draft]:
+        drafts: list[_Draft] = []
+        for si in doc.sentences:
+            targets = find_targets(self.svc, doc, si, ctx.region_hint, ctx.country_hint)
+            if not targets:
+                continue
+            decision = _event_decision(doc, si)
+            if decision is None:
+                continue
+            outcome, rule = decision
+            neg_ctx = si.has("negotiation_context") and not si.has("accusation")
+            for t in targets:
+                if t.generic and neg_ctx and not si.has("damage", "fire", "destroyed", "debris"):
+                    continue
+                if t.generic and si.has("negotiation_context") and t.region_code is None:
+                    continue
+                t = ctx.place_target(t, si)
+                if t.generic and t.region_code is None and not (
+                        si.has(*_HIT_CUES) or any(d.date for d in si.dates)):
+                    continue  # "attacks on energy" in general, not an event
+                if t.facility is None and neg_ctx and not any(d.date for d in si.dates):
+                    continue  # "Kyiv has struck Russian refineries" in a story about talks
+                date, basis = ctx.date_for(si)
+                attacker, abasis = ctx.attacker_for(si, t)
+                if t.country is None and abasis == "stated":
+                    t = replace(t, country=other_party(attacker))
+                drafts.append(_Draft(
+                    target=t, sentences=[si], salience="background" if si.background else "main",
+                    date=date, date_basis=basis, outcome=outcome, attacker=attacker,
+                    attacker_basis=abasis, acknowledged_by=ctx.acknowledged_for(si, attacker),
+                    weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=False,
+                    retracted=bool(si.cues.get("retraction")), rules=[f"{t.rule}/{rule}"],
+                    confidence=t.confidence))
+        return drafts
+
+
+def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
+    """(outcome, rule) when the sentence reports an event on its targets, else None."""
+    hit = si.has(*_HIT_CUES)
+    attack = si.has("attack")
+    if not hit and not attack:
+        prev = _prev_in_paragraph(doc, si)
+        # "Russia launched 90 missiles overnight. Among the targets: the Burshtyn TPP …"
+        if prev is not None and prev.has(*_EVENT_CUES) and not prev.has("threat", "negation") and si.has("target_list"):
+            return ("unknown", "context-attack")
+        return None
+    if si.has("threat") and not hit:
+        return None
+    if si.has("negation") and not si.has("destroyed", "fire", "debris"):
+        # "drones attacked the refinery; no damage" – an attempt, not a hit
+        return ("attempted", "attack+denial") if attack else None
+    if si.has("interception") and not hit:
+        return ("attempted", "attack+interception")
+    if hit:
+        return ("hit", "damage-cue")
+    return ("unknown", "attack-cue")
+
+
+def _prev_in_paragraph(doc: Document, si: SentenceInfo) -> SentenceInfo | None:
+    if si.index <= 0:
+        return None
+    prev = doc.sentences[si.index - 1]
+    return prev if prev.sent.paragraph == si.sent.paragraph else None
+
+
+def _main_date(doc: Document) -> DateMention | None:
+    """The date of what the report is mainly about: the lead's first date, else the title's."""
+    lead = [s for s in doc.sentences[:2]]
+    for s in lead:
+        for d in s.dates:
+            if d.date is not None and d.precision == "day":
+                return d
+    if doc.title_info is not None:
+        for d in doc.title_info.dates:
+            if d.date is not None and d.precision == "day":
+                return d
+    return None
+
+
+def _mark_background(doc: Document, main: DateMention | None) -> None:
+    ref = main.date if main is not None else doc.pub.date
+    in_recap_para: int | None = None
+    for si in doc.sentences:
+        first = si.tokens[:4]
+        recap_start = any(m.start < 3 for m in si.cues.get("recap", ())) and bool(first)
+        if recap_start:
+            in_recap_para = si.sent.paragraph
+            si.background = True
+            continue
+        if in_recap_para is not None and si.sent.paragraph == in_recap_para and si.index > 0:
+            si.background = True
+            continue
+        in_recap_para = None
+        if ref is not None and si.dates and si.index > 0:
+            ds = [d.date_end or d.date for d in si.dates if d.date is not None and d.precision in ("day", "month", "week")]
+            if ds and all((ref - d).days > 3 for d in ds) and si.has("recap"):
+                si.background = True
+            elif ds and all((ref - d).days > 7 for d in ds):
+                si.background = True
+
+
+class _Context:
+    """Report-level context a sentence falls back on: region, country, attacker, weapon, date."""
+
+    def __init__(self, doc: Document, svc: Services, main: DateMention | None, affiliation: str | None):
+        self.doc = doc
+        self.svc = svc
+        self.main = main
+        self.affiliation = affiliation
+        lead = ([doc.title_info] if doc.title_info else []) + doc.sentences[:2]
+        self.lead = lead
+        regions: dict[str, int] = {}
+        for s in lead:
+            for p in s.places:
+                code = p.places[0].region_code if len(p.places) == 1 or p.is_region else None
+                if code:
+                    regions[code] = regions.get(code, 0) + (2 if p.is_region else 1)
+        ranked = sorted(regions.items(), key=lambda kv: -kv[1])
+        # only a clear winner: a lead that lists four oblasts has no single region
+        self.region_hint = {ranked[0][0]} if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else set()
+        countries: dict[str, int] = {}
+        for s in lead:
+            for c in s.countries:
+                countries[c] = countries.get(c, 0) + 1
+        self.country_hint = max(countries, key=lambda k: countries[k]) if countries else None
+        self.report_weapons = {w for s in [*lead, *doc.sentences] for w in s.weapons}
+
+    # ---
+
+    def place_target(self, t: Target, si: SentenceInfo) -> Target:
+        if t.region_code is not None or t.facility is not None:
+            return t
+        # fall back on the paragraph, then the lead (never across a recap boundary)
+        for s in reversed(self.doc.sentences[: si.index]):
+            if s.sent.paragraph != si.sent.paragraph or s.background != si.background:
+                break
+            regs = [p for p in s.places if p.is_region]
+            if len(regs) == 1:
+                p = regs[0].places[0]
+                return replace(t, region_code=p.region_code, country=p.country, rule=t.rule + "+paragraph-region")
+        if not si.background and len(self.region_hint) == 1 and not t.generic:
+            code = next(iter(self.region_hint))
+            reg = self.svc.gazetteer.region(code)
+            return replace(t, region_code=code, country=reg.country if reg else None, rule=t.rule + "+lead-region",
+                           confidence=t.confidence - 0.05)
+        country = t.country or _country_from(si) or self.country_hint
+        return replace(t, country=country)
+
+    def date_for(self, si: SentenceInfo) -> tuple[DateMention | None, str]:
+        own = [d for d in si.dates if d.date is not None]
+        if own:
+            night = [d for d in own if d.night]
+            return (night or own)[0], own[0].basis
+        if si.background:
+            for s in reversed(self.doc.sentences[: si.index]):
+                if not s.background or s.sent.paragraph != si.sent.paragraph:
+                    break
+                ds = [d for d in s.dates if d.date is not None]
+                if ds:
+                    return ds[0], "inferred_context"
+            return None, "unspecified"
+        for s in reversed(self.doc.sentences[: si.index]):
+            if s.sent.paragraph != si.sent.paragraph or s.background:
+                break
+            ds = [d for d in s.dates if d.date is not None]
+            if ds:
+                return ds[0], "inferred_context"
+        if self.main is not None:
+            return self.main, "inferred_context"
+        if self.doc.pub.usable:
+            return None, "publication_date"
+        return None, "unspecified"
+
+    def attacker_for(self, si: SentenceInfo, t: Target) -> tuple[str | None, str | None]:
+        stated = _party_of(si.attackers)
+        if stated is None:
+            for s in reversed(self.doc.sentences[: si.index]):
+                if s.sent.paragraph != si.sent.paragraph:
+                    break
+                stated = _party_of(s.attackers)
+                if stated:
+                    break
+        if stated is None and not si.background:
+            for s in self.lead:
+                stated = _party_of(s.attackers)
+                if stated:
+                    break
+        target_country = t.country
+        if stated is not None and stated == target_country and not _occupied(t):
+            stated = None  # "Ukrainian energy" is not a Ukrainian attacker
+        if stated is not None:
+            return stated, "stated"
+        if target_country == "RU":
+            return "UA", "inferred"
+        if target_country == "UA":
+            if _occupied(t):
+                return "UA", "inferred"
+            if t.region_code in _PARTLY_OCCUPIED and t.facility is None:
+                return (other_party(self.affiliation), "inferred") if self.affiliation in ("UA", "RU") else (None, None)
+            return "RU", "inferred"
+        return None, None
+
+    def acknowledged_for(self, si: SentenceInfo, attacker: str | None) -> str | None:
+        scope = [si] + [s for s in self.doc.sentences if s.sent.paragraph == si.sent.paragraph and s is not si]
+        if not si.background:
+            scope += self.lead
+        for s in scope:
+            for _, party in s.acknowledgers:
+                if attacker is None or party == attacker:
+                    return party
+        return None
+
+    def weapon_for(self, si: SentenceInfo) -> str | None:
+        ws = set(si.weapons)
+        if not ws:
+            for s in reversed(self.doc.sentences[: si.index]):
+                if s.sent.paragraph != si.sent.paragraph:
+                    break
+                ws |= set(s.weapons)
+        if not ws and not si.background:
+            ws = {w for s in self.lead for w in s.weapons} or (self.report_weapons if len(self.report_weapons) == 1 else set())
+        if not ws:
+            return None
+        if len(ws) == 1:
+            return next(iter(ws))
+        return "mixed"
+
+    def hedged(self, si: SentenceInfo) -> bool:
+        return si.has("hedge") or any(s.has("hedge") for s in self.lead[:2])
+
+
+def _party_of(matches: list[tuple[int, str]]) -> str | None:
+    parties = {p for _, p in matches}
+    return parties.pop() if len(parties) == 1 else None
+
+
+def _country_from(si: SentenceInfo) -> str | None:
+    cs = set(si.countries)
+    return cs.pop() if len(cs) == 1 else None
+
+
+def _occupied(t: Target) -> bool:
+    if t.facility is not None and t.facility.status == "occupied":
+        return True
+    return t.region_code in _OCCUPIED
+
+
+def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMention | None) -> list[Claim]:
+    """Merge drafts about one target (and one salience/date) into claims."""
+    groups: dict[tuple[Any, ...], list[_Draft]] = {}
+    for d in _resolve_anaphora(drafts):
+        day = d.date.date if d.date is not None else None
+        groups.setdefault((d.target.key(), d.salience == "background", day if d.salience == "background" else None), []).append(d)
+    merged: list[_Draft] = []
+    for _, ds in groups.items():
+        first = ds[0]
+        sents = list(dict.fromkeys(s for d in ds for s in d.sentences))
+        outcomes = [d.outcome for d in ds]
+        outcome = "hit" if "hit" in outcomes else ("attempted" if "attempted" in outcomes else "unknown")
+        attackers = [(d.attacker, d.attacker_basis) for d in ds if d.attacker_basis == "stated"]
+        att, abasis = attackers[0] if attackers else (first.attacker, first.attacker_basis)
+        date = next((d.date for d in ds if d.date is not None and d.date_basis != "inferred_context"), first.date)
+        basis = next((d.date_basis for d in ds if d.date is date), first.date_basis)
+        merged.append(replace(first, sentences=sents, outcome=outcome, attacker=att, attacker_basis=abasis,
+                              date=date, date_basis=basis,
+                              acknowledged_by=next((d.acknowledged_by for d in ds if d.acknowledged_by), None),
+                              weapon=next((d.weapon for d in ds if d.weapon), None),
+                              hedged=all(d.hedged for d in ds),
+                              retracted=any(d.retracted for d in ds),
+                              rules=list(dict.fromkeys(r for d in ds for r in d.rules)),
+                              confidence=max(d.confidence for d in ds)))
+    merged = _drop_subsumed(merged)
+    claims = []
+    seen_main = False
+    for i, d in enumerate(sorted(merged, key=lambda d: (d.sentences[0].start, d.target.start))):
+        t = d.target
+        salience = d.salience
+        if salience != "background":
+            salience = "main" if not seen_main or d.sentences[0].index <= 1 else "secondary"
+            seen_main = True
+        date = d.date.date if d.date is not None else (doc.pub.date if d.date_basis == "publication_date" else None)
+        date_end = d.date.date_end if d.date is not None else None
+        precision = d.date.precision if d.date is not None else ("day" if date else "unknown")
+        eff = effects_for(doc, d.sentences, t)
+        conf = d.confidence + (0.1 if d.outcome == "hit" else 0.0) - (0.2 if d.hedged else 0.0)
+        conf -= 0.1 if t.region_code is None and t.facility is None else 0.0
+        claims.append(Claim(
+            report_id=report_id, index=i, kind="strike", date=to_iso(date), date_end=to_iso(date_end),
+            date_precision=precision, date_basis=d.date_basis, country=t.country,
+            region_code=t.region_code, region=None, place=t.place.name if t.place else (t.facility.place if t.facility else None),
+            place_id=t.place.id if t.place else None,
+            lat=t.facility.lat if t.facility else (t.place.lat if t.place else None),
+            lon=t.facility.lon if t.facility else (t.place.lon if t.place else None),
+            location_precision="facility" if t.facility else ("settlement" if t.place else ("region" if t.region_code else "country")),
+            facility_id=t.facility.id if t.facility else None,
+            facility_name=t.facility.name if t.facility else doc.text[t.start:t.end],
+            facility_type=t.output_type, attacker=d.attacker, attacker_basis=d.attacker_basis,
+            acknowledged_by=d.acknowledged_by, weapon=d.weapon, outcome=d.outcome, effects=eff,
+            salience=salience, hedged=d.hedged, retracted=d.retracted,
+            evidence=tuple(Evidence(s.start, s.end, doc.text[s.start:s.end]) for s in d.sentences),
+            confidence=round(max(0.05, min(0.99, conf)), 2), extractor=EXTRACTOR_ID,
+            rule=";".join(d.rules), language=doc.lang))
+    return claims
+
+
+def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
+    """"the refinery", "the plant" after a named one: an unplaced type term of
+    the same family is the facility already named (the nearest before it)."""
+    named = [d for d in drafts if d.target.facility is not None]
+    if not named:
+        return drafts
+    out: list[_Draft] = []
+    for d in drafts:
+        t = d.target
+        own_place = "type-term+place" in t.rule
+        if t.facility is None and not own_place and not t.generic:
+            fam = type_family(t.output_type)
+            same = [n for n in named if type_family(n.target.facility.type) == fam  # type: ignore[union-attr]
+                    and (n.salience == "background") == (d.salience == "background")]
+            if same:
+                before = [n for n in same if n.target.start <= t.start] or same
+                host = before[-1]
+                d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])
+        out.append(d)
+    return out
+
+
+def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
+    """A generic claim for a region yields to a specific one in that region
+    (same salience), and a country-level claim to any regional one."""
+    facility_regions = {(d.target.region_code, d.salience == "background") for d in drafts
+                        if d.target.facility is not None or not d.target.generic}
+    named_families = {(d.target.region_code, type_family(d.target.facility.type), d.salience == "background")
+                      for d in drafts if d.target.facility is not None}
+    regional = {(d.target.country, d.salience == "background") for d in drafts if d.target.region_code}
+    out = []
+    for d in drafts:
+        t = d.target
+        bg = d.salience == "background"
+        if t.facility is None and t.type in GENERIC and (t.region_code, bg) in facility_regions:
+            continue
+        if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
+            continue  # "two refineries in Samara region" when both are named
+        if t.facility is None and t.region_code is None and ((t.country, bg) in regional or (None, bg) in regional
+                                                              or any(k[1] == bg for k in regional)):
+            continue
+        out.append(d)
+    return out
+
+
+def _interceptions(doc: Document, ctx: _Context, report_id: str, start_index: int, had_strikes: bool) -> list[Claim]:
+    """Interception-only reports ("air defence destroyed 47 drones over …"): one claim per region."""
+    out: list[Claim] = []
+    seen: set[str | None] = set()
+    for si in doc.sentences:
+        if si.background or not si.cues.get("interception") or si.has("fire", "debris") or si.type_terms or si.facility_names:
+            continue
+        if not si.weapons and not any(d for d in (ctx.lead or []) for _ in d.weapons):
+            continue
+        regs = [p.places[0] for p in si.places if p.is_region]
+        date, basis = ctx.date_for(si)
+        day = date.date if date is not None else (doc.pub.date if doc.pub.usable else None)
+        for reg in regs or [None]:
+            code = reg.region_code if reg is not None else None
+            if code in seen:
+                continue
+            seen.add(code)
+            out.append(Claim(
+                report_id=report_id, index=start_index + len(out), kind="interception", date=to_iso(day),
+                date_precision="day" if day else "unknown", date_basis=basis if date else "publication_date",
+                country=reg.country if reg is not None else _country_from(si) or ctx.country_hint,
+                region_code=code, location_precision="region" if code else "country",
+                weapon=ctx.weapon_for(si), outcome="attempted", salience="main" if not had_strikes else "secondary",
+                evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),), confidence=0.7,
+                extractor=EXTRACTOR_ID, rule="interception-cue", language=doc.lang))
+    return out
+
+
+def day_of(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None

@@ -1,0 +1,265 @@
+"""What was hit: energy targets in a sentence, linked to the registry where possible.
+
+A target is a named facility ("Бурштинська ТЕС", "KINEF"), or a type term
+with a place ("Ryazan refinery", "НПЗ в Кстово", "нафтобаза у Проелтарську"),
+or an unnamed asset in a region ("energy facilities in Lviv, Volyn and Rivne
+regions" gives three). Linking uses the registry's aliases first, then its
+host settlements, then proximity to a named place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from truce.extract.analysis import Document, SentenceInfo, Services
+from truce.gazetteer import PlaceMention, haversine_km
+from truce.records import Facility, Place
+from truce.registry import type_family
+
+GENERIC = ("other_energy", "power_plant")
+_POWER_FAMILIES = {"thermal", "hydro", "nuclear", "renewable"}
+_CONJ = {"and", "та", "і", "й", "и", "or", "або", "или", ","}
+_PREP_AFTER = {"in", "near", "at", "outside", "of", "у", "в", "біля", "поблизу", "під", "возле", "около", "под",
+               "на", "вблизи", "неподалік", "неподалеку", "поруч", "рядом", "район", "районі", "районе"}
+_NUM = re.compile(r"^\d{1,2}$")
+
+
+@dataclass
+class Target:
+    sentence: SentenceInfo
+    start: int
+    end: int
+    type: str
+    facility: Facility | None = None
+    place: Place | None = None
+    region_code: str | None = None
+    country: str | None = None
+    rule: str = ""
+    confidence: float = 0.6
+    candidates: list[Facility] = field(default_factory=list)
+
+    @property
+    def generic(self) -> bool:
+        return self.facility is None and self.type in GENERIC
+
+    @property
+    def output_type(self) -> str:
+        if self.facility is not None:
+            return self.facility.type
+        return "thermal_plant" if self.type == "power_plant" else self.type
+
+    def key(self) -> tuple[str, ...]:
+        if self.facility is not None:
+            return ("f", self.facility.id)
+        fam = type_family(self.output_type) or "energy"
+        if self.type in GENERIC:
+            fam = "energy"
+        return ("r", self.country or "", self.region_code or "", fam)
+
+
+def _compatible(term_type: str, f: Facility) -> bool:
+    if term_type == "other_energy":
+        return True
+    if term_type == "power_plant":
+        return type_family(f.type) in _POWER_FAMILIES
+    if term_type == f.type:
+        return True
+    fam_t, fam_f = type_family(term_type), type_family(f.type)
+    if fam_t == fam_f:
+        return True
+    # reports call the same plant a TPP, a CHP or a GRES
+    return {fam_t, fam_f} <= {"thermal"}
+
+
+def _pick(facilities: Sequence[Facility], numbers: set[str], region_hint: set[str]) -> tuple[Facility | None, list[Facility]]:
+    cands = list(dict.fromkeys(facilities))
+    if numbers and len(cands) > 1:
+        numbered = [f for f in cands if numbers & set(re.findall(r"\d+", " ".join(f.all_names())))]
+        if numbered:
+            cands = numbered
+    if region_hint and len(cands) > 1:
+        local = [f for f in cands if f.region_code in region_hint]
+        if local:
+            cands = local
+    # a plant and its own units: the plant
+    top = [f for f in cands if not f.parent or f.parent not in {c.id for c in cands}]
+    cands = top or cands
+    if len(cands) == 1:
+        return cands[0], cands
+    return None, cands
+
+
+def _numbers_after(si: SentenceInfo, tok_end: int) -> set[str]:
+    out = set()
+    for t in si.tokens[tok_end: tok_end + 2]:
+        if _NUM.match(t.text):
+            out.add(t.text)
+            break
+    return out
+
+
+def _resolve_place(svc: Services, pm: PlaceMention, hint: set[str], country: str | None) -> Place | None:
+    if len(pm.places) == 1:
+        return pm.places[0]
+    res = svc.gazetteer.rank(pm.text, pm.places, region_hint=next(iter(hint)) if len(hint) == 1 else None,
+                             country_hint=country)
+    if res.decided:
+        return res.candidates[0].place
+    # undecided: still usable for its region when all readings agree
+    regions = {c.place.region_code for c in res.candidates}
+    return res.candidates[0].place if len(regions) == 1 else None
+
+
+def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: set[str],
+                 country_hint: str | None) -> list[Target]:
+    """Energy targets named in one sentence (not yet deciding whether they were hit)."""
+    targets: list[Target] = []
+    sentence_regions = {p.places[0].region_code for p in si.places if p.is_region}
+    hint = sentence_regions or region_hint
+    used_places: set[int] = set()
+    for fn in si.facility_names:
+        f, cands = _pick(fn.facilities, _numbers_after(si, fn.tok_end), hint)
+        if f is None:
+            f = cands[0] if cands else None
+            conf = 0.55
+        else:
+            conf = 0.85
+        if f is None:
+            continue
+        targets.append(Target(si, fn.start, fn.end, f.type, f, None, f.region_code, f.country,
+                              rule="facility-alias", confidence=conf, candidates=cands))
+    region_spans = [(p.tok_start, p.tok_end) for p in si.places if p.is_region]
+    hosted = [(a, b, fl) for a, b, fl in svc.registry.hosted_at(si.tokens)
+              if not any(ra <= a and b <= rb for ra, rb in region_spans)]
+    for tt in si.type_terms:
+        quals = _qualifiers(si, tt.tok_start, tt.tok_end)
+        numbers = _numbers_after(si, tt.tok_end)
+        linked: Facility | None = None
+        cands: list[Facility] = []
+        rule = ""
+        for a, b, fl in hosted:
+            if any(a < qe and qa < b for qa, qe in quals):
+                cands += [f for f in fl if _compatible(tt.type, f)]
+        if cands and tt.type == "other_energy":
+            cands = []  # "критична інфраструктура в Харкові" is not the city's one CHP
+        if cands:
+            linked, cands = _pick(cands, numbers, hint)
+            rule = "type+host-place"
+            if linked is None and tt.type in GENERIC:
+                cands = []
+        qual_place: Place | None = None
+        for i, pm in enumerate(si.places):
+            if any(pm.tok_start < qe and qa < pm.tok_end for qa, qe in quals):
+                used_places.add(i)
+                if qual_place is None:
+                    qual_place = pm.places[0] if pm.is_region else _resolve_place(svc, pm, hint, country_hint)
+        if linked is None and not cands and qual_place is not None and qual_place.kind != "region" and tt.type not in GENERIC:
+            near = [f for f in svc.registry if _compatible(tt.type, f) and not f.parent
+                    and haversine_km(f.lat, f.lon, qual_place.lat, qual_place.lon) < 20]
+            if near:
+                linked, cands = _pick(near, numbers, hint)
+                rule = "type+nearby-place"
+        if linked is not None:
+            targets.append(Target(si, tt.start, tt.end, linked.type, linked, qual_place, linked.region_code,
+                                  linked.country, rule=rule, confidence=0.8, candidates=cands))
+            continue
+        region = qual_place.region_code if qual_place is not None else None
+        country = qual_place.country if qual_place is not None else _adjacent_country(svc, si, tt.tok_start, tt.tok_end)
+        targets.append(Target(si, tt.start, tt.end, tt.type, None, qual_place if qual_place and qual_place.kind != "region" else None,
+                              region, country, rule="type-term" + ("+place" if qual_place else ""),
+                              confidence=0.65 if qual_place else 0.55, candidates=cands))
+    return _spread_regions(svc, si, targets, used_places, hint, country_hint)
+
+
+def _adjacent_country(svc: Services, si: SentenceInfo, ts: int, te: int) -> str | None:
+    """"объекты энергетики Украины", "Ukraine's energy system", "російські НПЗ"."""
+    lex = svc.lexicons[si_lang(si, svc)]
+    window = si.tokens[max(0, ts - 2): te + 3]
+    found = {m.payload for m in lex.countries.find(window)}
+    return found.pop() if len(found) == 1 else None
+
+
+def si_lang(si: SentenceInfo, svc: Services) -> str:
+    return getattr(si, "lang", None) or next(iter(svc.lexicons))
+
+
+def _qualifiers(si: SentenceInfo, ts: int, te: int) -> list[tuple[int, int]]:
+    """Token ranges that may name the place of a type term: the words just before it
+    (and coordinated ones: "Бурштинська та Ладижинська ТЕС") and a place after a
+    preposition ("refinery in Kstovo", "НПЗ в Рязани")."""
+    toks = si.tokens
+    out: list[tuple[int, int]] = []
+    i = ts - 1
+    steps = 0
+    while i >= 0 and steps < 6:
+        t = toks[i]
+        if t.norm in _CONJ:
+            i -= 1
+            steps += 1
+            continue
+        if t.capitalised or t.text.isupper():
+            out.append((i, i + 1))
+            i -= 1
+            steps += 1
+            continue
+        break
+    j = te
+    while j < len(toks) and _NUM.match(toks[j].text):
+        j += 1
+    if j < len(toks) and toks[j].norm in _PREP_AFTER:
+        k = j + 1
+        while k < len(toks) and k < j + 4 and not toks[k].capitalised:
+            k += 1
+        if k < len(toks) and toks[k].capitalised:
+            out.append((k, min(k + 3, len(toks))))
+    # operator or brand in quotes right after: «Лукойл», "Slavyansk Eco"
+    if te < len(toks) and toks[te].capitalised:
+        out.append((te, min(te + 2, len(toks))))
+    return out
+
+
+def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used: set[int],
+                    hint: set[str], country_hint: str | None) -> list[Target]:
+    """Give unplaced targets the sentence's places; a generic target with several
+    regions ("in Lviv, Volyn and Rivne regions") becomes one target per region."""
+    free_all = [pm for i, pm in enumerate(si.places) if i not in used]
+    out: list[Target] = []
+    for t in targets:
+        if t.region_code is not None or t.facility is not None:
+            out.append(t)
+            continue
+        # "Russian refineries … Kyiv said": a place of the other country is not the target's
+        free = [pm for pm in free_all if t.country is None or any(p.country == t.country for p in pm.places)]
+        if not free:
+            out.append(t)
+            continue
+        regions: list[tuple[str, Place | None, str]] = []
+        for pm in free:
+            if pm.is_region:
+                for p in pm.places:
+                    regions.append((p.region_code or p.id, None, p.country))
+            else:
+                p = _resolve_place(svc, pm, hint, country_hint)
+                if p is not None and p.region_code:
+                    regions.append((p.region_code, p, p.country))
+        seen: set[str] = set()
+        regions = [r for r in regions if not (r[0] in seen or seen.add(r[0]))]  # type: ignore[func-returns-value]
+        if not regions:
+            out.append(t)
+            continue
+        if t.generic or len(regions) == 1:
+            for code, place, country in (regions if t.generic else regions[:1]):
+                out.append(Target(si, t.start, t.end, t.type, None, place, code, country,
+                                  rule=t.rule + "+sentence-region", confidence=t.confidence, candidates=[]))
+        else:
+            nearest = min(free, key=lambda pm: abs(pm.start - t.start))
+            p = nearest.places[0] if nearest.is_region else _resolve_place(svc, nearest, hint, country_hint)
+            if p is None:
+                out.append(t)
+                continue
+            out.append(Target(si, t.start, t.end, t.type, None, None if p.kind == "region" else p,
+                              p.region_code, p.country, rule=t.rule + "+nearest-place",
+                              confidence=t.confidence, candidates=[]))
+    return out

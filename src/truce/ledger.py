@@ -1,0 +1,259 @@
+"""The ledger: an append-only, hash-chained record of findings, status changes
+and analyst reviews.
+
+Entry ``n`` stores ``hash_n = SHA-256(canonical JSON of {seq, kind, subject,
+payload, author, created_at, prev_hash})`` with ``prev_hash = hash_{n-1}``
+(64 zeros for the first). The payload is stored as canonical JSON text and
+hashed byte for byte, so any edit changes a hash; removing, inserting or
+reordering entries breaks a ``prev_hash`` link or the sequence; truncating
+the tail leaves the stored head pointer (and any exported, signed head)
+disagreeing with the last entry.
+
+Independent verification of an export (``truce ledger export``): for every
+line after the first, recompute the hash as above and compare it with the
+line's ``hash`` and the next line's ``prev_hash``; the last hash must equal
+the head; with a public key, check the Ed25519 signature over the head line's
+``signed`` string. docs/ledger.md gives a 20-line script that does this.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from truce.errors import LedgerError
+from truce.records import Finding, VERDICTS, canonical_json
+
+GENESIS = "0" * 64
+FORMAT = "truce-ledger/1"
+
+
+def entry_hash(seq: int, kind: str, subject: str, payload_text: str, author: str, created_at: str, prev_hash: str) -> str:
+    body = canonical_json({"seq": seq, "kind": kind, "subject": subject, "payload": payload_text,
+                           "author": author, "created_at": created_at, "prev_hash": prev_hash})
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def prepare(tail: tuple[int, str] | None, items: Sequence[tuple[str, str, dict[str, Any]]], author: str,
+            created_at: str) -> list[dict[str, Any]]:
+    """Rows for ``items`` = (kind, subject, payload), chained after ``tail``."""
+    seq, prev = tail if tail else (0, GENESIS)
+    rows = []
+    for kind, subject, payload in items:
+        seq += 1
+        text = canonical_json(payload)
+        h = entry_hash(seq, kind, subject, text, author, created_at, prev)
+        rows.append(dict(seq=seq, kind=kind, subject=subject, payload=text, author=author,
+                         created_at=created_at, prev_hash=prev, hash=h))
+        prev = h
+    return rows
+
+
+def append(db: Any, items: Sequence[tuple[str, str, dict[str, Any]]], author: str) -> list[dict[str, Any]]:
+    from truce.db import now
+
+    if not items:
+        return []
+    with db.atomic():
+        rows = prepare(db.ledger_tail(), items, author, now())
+        db.ledger_append(rows)
+    return rows
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    reason: str = ""
+    first_bad: int | None = None
+    head: str | None = None
+
+
+def verify_rows(rows: Sequence[dict[str, Any]], head: tuple[int, str] | None) -> Verification:
+    prev = GENESIS
+    for i, r in enumerate(rows, start=1):
+        seq = r["seq"]
+        if seq != i:
+            what = "removed" if seq > i else "inserted or duplicated"
+            return Verification(False, len(rows), f"entry {i}: sequence jumps to {seq} (an entry was {what}, or entries reordered)", i)
+        if r["prev_hash"] != prev:
+            return Verification(False, len(rows), f"entry {seq}: link to the previous entry is broken "
+                                                  "(an entry before it was altered, removed, inserted or reordered)", seq)
+        h = entry_hash(seq, r["kind"], r["subject"], r["payload"], r["author"], r["created_at"], r["prev_hash"])
+        if h != r["hash"]:
+            return Verification(False, len(rows), f"entry {seq}: content does not match its hash (the entry was altered)", seq)
+        try:
+            if json.loads(r["payload"]) is None:
+                raise ValueError
+        except ValueError:
+            return Verification(False, len(rows), f"entry {seq}: payload is not valid JSON", seq)
+        prev = h
+    if head is not None:
+        if not rows:
+            return Verification(False, 0, f"ledger is empty but its head points at entry {head[0]} (entries were removed)", 1)
+        if (rows[-1]["seq"], rows[-1]["hash"]) != tuple(head):
+            return Verification(False, len(rows), f"head points at entry {head[0]} but the last entry is {rows[-1]['seq']} "
+                                                  "(entries were removed from the end, or the head was altered)", rows[-1]["seq"])
+    elif rows:
+        return Verification(False, len(rows), "ledger has entries but no head pointer (the head was removed)", 1)
+    return Verification(True, len(rows), "intact", None, prev if rows else None)
+
+
+def verify(db: Any) -> Verification:
+    return verify_rows(db.ledger_raw(), db.ledger_head())
+
+
+def verify_ledger(db: Any) -> Verification:
+    """Library name for :func:`verify`."""
+    return verify(db)
+
+
+# --- findings and reviews -----------------------------------------------------------------
+
+def finding_entries(findings: Sequence[tuple[Finding, str]], previous: dict[tuple[str, str], str],
+                    verdict_of: dict[tuple[str, str], str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Ledger items for findings that are new or whose content changed (``previous``: key → digest)."""
+    items = []
+    for f, digest in findings:
+        key = (f.incident_id, f.agreement_id)
+        if previous.get(key) == digest:
+            continue
+        payload = {"finding": f.to_dict(), "digest": digest,
+                   "previous_verdict": verdict_of.get(key), "change": "new" if key not in previous else "updated"}
+        items.append(("finding", f"{f.agreement_id}/{f.incident_id}", payload))
+    return items
+
+
+def retired_entries(removed: Iterable[tuple[str, str]], absorbed_by: dict[str, list[str]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Findings whose incident no longer exists (its claims now belong to other incidents)."""
+    return [("retired", f"{aid}/{iid}", {"incident_id": iid, "agreement_id": aid,
+                                          "claims_now_in": sorted(absorbed_by.get(iid, []))})
+            for iid, aid in sorted(removed)]
+
+
+def add_review(db: Any, incident_id: str, agreement_id: str, verdict: str, note: str, author: str) -> dict[str, Any]:
+    """Append an analyst's signed-off review beside the machine finding (never replacing it)."""
+    if verdict not in VERDICTS:
+        raise LedgerError(f"unknown verdict {verdict!r} (use one of {', '.join(VERDICTS)})")
+    if not author or not author.strip():
+        raise LedgerError("a review needs an author (--author or TRUCE_AUTHOR)")
+    current = {f.incident_id + "/" + f.agreement_id: (f, _) for f, _ in db.findings(agreement_id)}
+    key = f"{incident_id}/{agreement_id}"
+    if key not in current:
+        raise LedgerError(f"no finding for incident {incident_id} under agreement {agreement_id}")
+    from truce.agreements import finding_digest
+
+    f = current[key][0]
+    payload = {"incident_id": incident_id, "agreement_id": agreement_id, "verdict": verdict, "note": note,
+               "machine_verdict": f.verdict, "finding_digest": finding_digest(f)}
+    rows = append(db, [("review", f"{agreement_id}/{incident_id}", payload)], author)
+    return rows[0]
+
+
+def latest_reviews(db: Any) -> dict[str, dict[str, Any]]:
+    """subject → latest review entry (payload plus author and time)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in db.ledger_entries():
+        if e.kind == "review":
+            out[e.subject] = {**e.payload, "author": e.author, "created_at": e.created_at, "seq": e.seq}
+    return out
+
+
+# --- export and signatures ---------------------------------------------------------------
+
+def _load_key() -> Any | None:
+    """The Ed25519 signing key from TRUCE_LEDGER_KEY: a PEM file path or a base64 32-byte seed."""
+    val = os.environ.get("TRUCE_LEDGER_KEY")
+    if not val:
+        return None
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if os.path.exists(val):
+        data = Path(val).read_bytes()
+        key = serialization.load_pem_private_key(data, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise LedgerError("TRUCE_LEDGER_KEY is not an Ed25519 private key", path=val)
+        return key
+    try:
+        return Ed25519PrivateKey.from_private_bytes(base64.b64decode(val))
+    except ValueError as e:
+        raise LedgerError("TRUCE_LEDGER_KEY is neither a key file nor a base64 32-byte seed") from e
+
+
+def generate_key(path: Path) -> str:
+    """Write a new Ed25519 private key (PEM) and return the public key (base64)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    os.chmod(path, 0o600)
+    return _public_b64(key)
+
+
+def _public_b64(key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return base64.b64encode(key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                          serialization.PublicFormat.Raw)).decode()
+
+
+def export(db: Any, out: Any) -> dict[str, Any]:
+    """Write the ledger as JSON Lines: a head line, then one line per entry."""
+    v = verify(db)
+    if not v.ok:
+        raise LedgerError(f"refusing to export a broken ledger: {v.reason}")
+    rows = db.ledger_raw()
+    head = {"format": FORMAT, "entries": len(rows), "head_seq": rows[-1]["seq"] if rows else 0,
+            "head_hash": rows[-1]["hash"] if rows else GENESIS}
+    signed = canonical_json(head)
+    line: dict[str, Any] = {"head": head, "signed": signed}
+    key = _load_key()
+    if key is not None:
+        line["signature"] = base64.b64encode(key.sign(signed.encode())).decode()
+        line["public_key"] = _public_b64(key)
+        line["algorithm"] = "Ed25519"
+    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    for r in rows:
+        out.write(json.dumps({k: r[k] for k in ("seq", "kind", "subject", "payload", "author", "created_at",
+                                                 "prev_hash", "hash")}, ensure_ascii=False) + "\n")
+    return line
+
+
+def verify_export(lines: Iterable[str], public_key: str | None = None) -> Verification:
+    """Check an exported ledger file without the database."""
+    it = iter(lines)
+    try:
+        first = json.loads(next(it))
+    except (StopIteration, json.JSONDecodeError):
+        return Verification(False, 0, "line 1: not a ledger export (missing head line)", 1)
+    head = first.get("head") or {}
+    if first.get("signed") != canonical_json(head):
+        return Verification(False, 0, "line 1: head does not match its signed form", 1)
+    rows = []
+    for n, line in enumerate(it, start=2):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            return Verification(False, len(rows), f"line {n}: not valid JSON", n - 1)
+    pk = public_key or first.get("public_key")
+    if first.get("signature") or public_key:
+        if not first.get("signature"):
+            return Verification(False, len(rows), "head is not signed but a public key was given", None)
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        try:
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(pk)).verify(
+                base64.b64decode(first["signature"]), first["signed"].encode())
+        except (InvalidSignature, ValueError):
+            return Verification(False, len(rows), "head signature does not verify with the public key", None)
+    head_t = (head.get("head_seq", 0), head.get("head_hash", GENESIS)) if rows or head.get("head_seq") else None
+    return verify_rows(rows, head_t)

@@ -1,0 +1,180 @@
+"""The pipeline, stage by stage (DESIGN.md "Data flow"):
+
+1. extract   — reports not yet read by the current extractor → claims
+2. dedup     — syndicated copies grouped (one voice per group)
+3. fuse      — claims → incidents, each graded by corroboration
+4. status    — each agreement's status history from negotiation claims
+5. evaluate  — every incident × agreement → a finding with its trace
+6. ledger    — new or changed findings, retired ones and status
+               observations appended to the hash chain
+
+Each stage is a function over records; this module only moves records
+between them and the database.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from truce import acled, agreements, dedup, fuse, ledger
+from truce.extract import finalize
+from truce.grade import ReportMeta
+from truce.records import Claim, Report
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunSummary:
+    reports: int = 0
+    extracted: int = 0
+    claims: int = 0
+    claims_by_kind: dict[str, int] = field(default_factory=dict)
+    incidents: int = 0
+    incidents_by_grade: dict[str, int] = field(default_factory=dict)
+    findings_by_verdict: dict[str, dict[str, int]] = field(default_factory=dict)
+    ledger_appended: int = 0
+    ledger_entries: int = 0
+    syndicated_groups: int = 0
+    errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def extract_reports(reports: Iterable[Report], ctx: Any, raw: dict[str, bytes] | None = None) -> dict[str, list[Claim]]:
+    """Stage 1 as a pure function: report id → its claims (ACLED rows use their own extractor)."""
+    import json
+
+    out: dict[str, list[Claim]] = {}
+    extractor = ctx.extractor
+    acled_ex = None
+    for r in reports:
+        if r.content_type == acled.CONTENT_TYPE and raw and r.id in raw:
+            acled_ex = acled_ex or acled.AcledExtractor(ctx.services, extractor)
+            claims = acled_ex.extract_row(r, json.loads(raw[r.id]))
+        else:
+            claims = extractor.extract(r)
+        out[r.id] = finalize(claims, r, ctx.services)
+    return out
+
+
+def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
+    return {r.id: ReportMeta(r.id, r.external_id, r.source, r.source_kind, r.affiliation, r.url, r.published,
+                             synd.get(r.id, r.id)) for r in reports}
+
+
+def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author: str | None = None) -> RunSummary:
+    s = RunSummary()
+    t0 = time.perf_counter()
+    author = author or ctx.settings.who
+
+    # 1. extract (incremental: only reports the current extractor has not read)
+    extractor_id = ctx.extractor.id
+    pending = db.reports_to_extract(extractor_id)
+    for i, rid in enumerate(pending, start=1):
+        rep = db.reports([rid])[0]
+        raw = {rid: db.report_raw(rid)} if rep.content_type == acled.CONTENT_TYPE else None
+        try:
+            claims = extract_reports([rep], ctx, raw)[rid]
+        except Exception as e:  # noqa: BLE001 - one bad report must not stop the batch
+            s.errors.append(f"{rep.external_id}: extraction failed: {e}")
+            continue
+        db.replace_claims(rid, extractor_id, claims)
+        if progress:
+            progress("extract", i, len(pending))
+    s.extracted = len(pending)
+    s.seconds["extract"] = time.perf_counter() - t0
+
+    reports = db.reports()
+    claims = db.claims()
+    s.reports = len(reports)
+    s.claims = len(claims)
+    for c in claims:
+        s.claims_by_kind[c.kind] = s.claims_by_kind.get(c.kind, 0) + 1
+
+    # 2. dedup
+    t = time.perf_counter()
+    synd = dedup.syndication_groups(reports)
+    s.syndicated_groups = len(dedup.groups_of(synd))
+    meta = _meta(reports, synd)
+    s.seconds["dedup"] = time.perf_counter() - t
+
+    # 3. fuse and grade
+    t = time.perf_counter()
+    region_names = {code: p.name for code, p in ctx.gazetteer.regions.items()}
+    incidents = fuse.fuse(claims, meta, ctx.registry, region_names)
+    db.replace_incidents(incidents)
+    s.incidents = len(incidents)
+    for i in incidents:
+        s.incidents_by_grade[i.grade] = s.incidents_by_grade.get(i.grade, 0) + 1
+    s.seconds["fuse"] = time.perf_counter() - t
+    if progress:
+        progress("fuse", len(incidents), len(incidents))
+
+    # 4. agreement status histories
+    externals = {r.id: (r.external_id, r.source) for r in reports}
+    status_rows = [row for a in ctx.agreements for row in agreements.status_history(a, claims, externals)]
+    known_status = {(r["agreement_id"], r["claim_id"]) for r in db.agreement_status()}
+    db.replace_agreement_status(status_rows)
+
+    # 5. evaluate
+    t = time.perf_counter()
+    claims_by_id = {c.id: c for c in claims}
+    affiliations = {r.id: r.affiliation for r in reports}
+    results = []
+    for inc in incidents:
+        inc_claims = [claims_by_id[l.claim_id] for l in inc.claims if l.claim_id in claims_by_id]
+        fac = ctx.registry.get(inc.facility_id)
+        occupied = bool(fac and fac.status == "occupied")
+        for a in ctx.agreements:
+            f = agreements.evaluate(inc, a, inc_claims, affiliations, occupied=occupied)
+            results.append((f, agreements.finding_digest(f)))
+            by_v = s.findings_by_verdict.setdefault(a.id, {})
+            by_v[f.verdict] = by_v.get(f.verdict, 0) + 1
+    s.seconds["evaluate"] = time.perf_counter() - t
+
+    # 6. ledger: append what changed, then store the current findings
+    t = time.perf_counter()
+    previous = db.finding_digests()
+    prev_findings = [f for f, _ in db.findings()]
+    prev_verdicts = {(f.incident_id, f.agreement_id): f.verdict for f in prev_findings}
+    items = ledger.finding_entries(results, previous, prev_verdicts)
+    current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
+    removed_keys = [k for k in previous if k not in current_keys]
+    absorbed: dict[str, list[str]] = {}
+    if removed_keys:
+        claim_home = {l.claim_id: i.id for i in incidents for l in i.claims}
+        old_claims = {f.incident_id: [e["claim"] for e in f.evidence] for f in prev_findings}
+        for iid in {k[0] for k in removed_keys}:
+            absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
+    items += ledger.retired_entries(removed_keys, absorbed)
+    items += [("status", f"{r['agreement_id']}/{r['claim_id']}", r) for r in status_rows
+              if (r["agreement_id"], r["claim_id"]) not in known_status]
+    appended = ledger.append(db, items, author)
+    db.replace_findings(results)
+    s.ledger_appended = len(appended)
+    s.ledger_entries = len(db.ledger_raw())
+    s.seconds["ledger"] = time.perf_counter() - t
+    s.seconds["total"] = time.perf_counter() - t0
+    return s
+
+
+def demo_paths() -> list[Path]:
+    from importlib import resources
+
+    return [Path(str(resources.files("truce").joinpath("data", "demo")))]
+
+
+def run_demo(db: Any, ctx: Any, out_dir: Path, *, progress: Progress | None = None) -> tuple[RunSummary, Path]:
+    """Ingest the bundled demo reports, run every stage, write ``out_dir/report.html``."""
+    from truce.ingest import ingest_paths
+    from truce.report import write_report
+
+    res = ingest_paths(db, demo_paths(), ctx)
+    summary = run_pipeline(db, ctx, progress=progress, author="truce-demo")
+    summary.errors = res.errors + summary.errors
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = write_report(db, ctx, out_dir / "report.html")
+    return summary, path

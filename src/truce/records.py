@@ -1,0 +1,364 @@
+"""Typed records that flow between the pipeline stages (DESIGN.md, "Records").
+
+All records are frozen dataclasses. ``to_dict``/``from_dict`` give the JSON
+shape used on disk and in the public contract (EVAL-FORMAT.md); anything that
+crosses a file or API boundary goes through them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+# --- vocabularies ----------------------------------------------------------
+
+FACILITY_TYPES: tuple[str, ...] = (
+    "nuclear_plant", "thermal_plant", "chp", "hydro_plant", "solar_wind",
+    "substation", "transmission_line", "distribution", "gas_production",
+    "gas_storage", "gas_pipeline_station", "gas_processing", "refinery",
+    "oil_depot", "oil_pumping_station", "oil_terminal", "other_energy",
+)
+CLAIM_KINDS = ("strike", "interception", "negotiation", "accusation")
+AFFILIATIONS = ("UA", "RU", "neutral", "international")
+SOURCE_KINDS = ("wire", "news_outlet", "party_official", "operator",
+                "regional_authority", "monitor", "dataset", "mediator", "unknown")
+GRADES = ("confirmed", "fair", "weak", "contested", "discounted")
+VERDICTS = ("not_covered", "consistent_with_violation", "alleged",
+            "contested", "indeterminate")
+NEGOTIATION_STATUSES = ("proposed", "under_negotiation", "agreed", "in_force",
+                        "suspended", "expired", "collapsed", "violated_alleged")
+OUTCOMES = ("hit", "attempted", "unknown")
+SALIENCE = ("main", "secondary", "background")
+PARTIES = ("UA", "RU")
+
+
+def other_party(party: str | None) -> str | None:
+    """The opposing party of a two-party conflict."""
+    return {"UA": "RU", "RU": "UA"}.get(party or "")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+class _Record:
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(self)  # type: ignore[no-any-return]
+
+
+# --- sources and reports ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Source(_Record):
+    """Who published: an outlet, an official channel, an operator, a monitor."""
+
+    name: str
+    kind: str = "unknown"
+    affiliation: str | None = None
+    domains: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report(_Record):
+    """One document as received. Immutable; ``id`` is the SHA-256 of its normalised content."""
+
+    id: str
+    text: str
+    external_id: str
+    source: str | None = None
+    source_kind: str = "unknown"
+    affiliation: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published: str | None = None
+    language: str | None = None
+    content_type: str = "text/plain"
+    origin: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Report":
+        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d})
+
+
+# --- claims ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evidence(_Record):
+    """A span of the report text; ``text == report.text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Effects(_Record):
+    fire: bool | None = None
+    damage: bool | None = None
+    destroyed: bool | None = None
+    outage_customers: int | None = None
+    killed: int | None = None
+    injured: int | None = None
+    fire_area_m2: float | None = None
+
+
+@dataclass(frozen=True)
+class Claim(_Record):
+    """One event asserted by one report (EVAL-FORMAT.md section 2)."""
+
+    report_id: str
+    index: int
+    kind: str
+    date: str | None = None
+    date_end: str | None = None
+    date_precision: str = "unknown"
+    date_basis: str = "unspecified"
+    country: str | None = None
+    region_code: str | None = None
+    region: str | None = None
+    place: str | None = None
+    place_id: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    location_precision: str | None = None
+    facility_id: str | None = None
+    facility_name: str | None = None
+    facility_type: str | None = None
+    attacker: str | None = None
+    attacker_basis: str | None = None
+    acknowledged_by: str | None = None
+    weapon: str | None = None
+    outcome: str = "unknown"
+    effects: Effects = field(default_factory=Effects)
+    salience: str = "main"
+    hedged: bool = False
+    denies_damage: bool = False
+    retracted: bool = False
+    cited: tuple[str, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    confidence: float = 0.5
+    extractor: str = ""
+    rule: str = ""
+    language: str | None = None
+    # negotiation
+    parties: tuple[str, ...] = ()
+    mediator: str | None = None
+    status: str | None = None
+    topic: str | None = None
+    conditions: tuple[str, ...] = ()
+    agreement_id: str | None = None
+    # accusation
+    accuser: str | None = None
+    accused: str | None = None
+    linked_claim: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.report_id}:{self.index}"
+
+    def to_public(self, report_id: str | None = None) -> dict[str, Any]:
+        """The EVAL-FORMAT.md section 2 shape (with our optional extras)."""
+        d = self.to_dict()
+        d["report_id"] = report_id or self.report_id
+        d["claim"] = d.pop("index")
+        if self.kind != "negotiation":
+            for k in ("parties", "mediator", "status", "topic", "conditions", "agreement_id"):
+                d.pop(k)
+        if self.kind != "accusation":
+            for k in ("accuser", "accused", "linked_claim"):
+                d.pop(k)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Claim":
+        kw: dict[str, Any] = {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        for k, v in d.items():
+            if k == "claim":
+                k = "index"
+            if k not in names:
+                continue
+            if k == "effects":
+                v = Effects(**(v or {}))
+            elif k == "evidence":
+                v = tuple(Evidence(**e) for e in (v or ()))
+            elif k in ("parties", "conditions", "cited"):
+                v = tuple(v or ())
+            kw[k] = v
+        return cls(**kw)
+
+
+# --- reference data --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Facility(_Record):
+    """An energy asset from the registry."""
+
+    id: str
+    name: str
+    type: str
+    country: str
+    region_code: str
+    lat: float
+    lon: float
+    name_uk: str = ""
+    name_ru: str = ""
+    aliases: tuple[str, ...] = ()
+    place: str = ""
+    place_names: tuple[str, ...] = ()
+    coord_precision: str = "site"
+    capacity: float | None = None
+    capacity_unit: str | None = None
+    voltage_kv: float | None = None
+    operator: str | None = None
+    parent: str | None = None
+    status: str = "operating"
+    status_date: str | None = None
+    source: str = ""
+    notes: str = ""
+    origin: str = "curated"
+
+    def all_names(self) -> tuple[str, ...]:
+        names = [self.name, self.name_uk, self.name_ru, *self.aliases]
+        return tuple(n for n in dict.fromkeys(names) if n)
+
+
+@dataclass(frozen=True)
+class Place(_Record):
+    """A gazetteer entry: a settlement, or a first-level region (``kind='region'``)."""
+
+    id: str
+    name: str
+    country: str
+    region_code: str | None
+    lat: float
+    lon: float
+    population: int = 0
+    kind: str = "settlement"
+    names: tuple[str, ...] = ()
+
+
+# --- incidents, findings, ledger --------------------------------------------
+
+@dataclass(frozen=True)
+class ClaimLink(_Record):
+    claim_id: str
+    report_id: str
+    joined_because: str
+
+
+@dataclass(frozen=True)
+class Incident(_Record):
+    """One physical event: claims fused, consensus attributes, corroboration grade."""
+
+    id: str
+    kind: str
+    date: str | None
+    date_precision: str
+    country: str | None
+    region_code: str | None
+    region: str | None
+    facility_id: str | None
+    facility_name: str | None
+    facility_type: str | None
+    attacker: str | None
+    attacker_basis: str | None
+    weapon: str | None
+    outcome: str
+    lat: float | None = None
+    lon: float | None = None
+    grade: str = "weak"
+    grade_reasons: tuple[str, ...] = ()
+    claims: tuple[ClaimLink, ...] = ()
+    report_ids: tuple[str, ...] = ()
+    attribution: tuple[str, ...] = ()
+    first_reported: str | None = None
+    effects: Effects = field(default_factory=Effects)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Incident":
+        d = dict(d)
+        d["claims"] = tuple(ClaimLink(**c) for c in d.get("claims", ()))
+        d["grade_reasons"] = tuple(d.get("grade_reasons", ()))
+        d["report_ids"] = tuple(d.get("report_ids", ()))
+        d["attribution"] = tuple(d.get("attribution", ()))
+        d["effects"] = Effects(**(d.get("effects") or {}))
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class TraceStep(_Record):
+    """One clause checked: which fact satisfied or failed which condition."""
+
+    clause: str
+    condition: str
+    fact: str
+    result: str  # "pass" | "fail" | "unknown"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Reading(_Record):
+    """How the finding decides under one set of alternatives for the agreement's ambiguities."""
+
+    alternatives: dict[str, str]
+    verdict: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Finding(_Record):
+    incident_id: str
+    agreement_id: str
+    verdict: str
+    trace: tuple[TraceStep, ...]
+    readings: tuple[Reading, ...] = ()
+    hinges_on: str | None = None
+    evidence: tuple[dict[str, Any], ...] = ()
+    engine: str = ""
+
+    def digest_payload(self) -> dict[str, Any]:
+        """What a ledger entry records: everything but processing time."""
+        return self.to_dict()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Finding":
+        return cls(
+            incident_id=d["incident_id"], agreement_id=d["agreement_id"], verdict=d["verdict"],
+            trace=tuple(TraceStep(**t) for t in d.get("trace", ())),
+            readings=tuple(Reading(**r) for r in d.get("readings", ())),
+            hinges_on=d.get("hinges_on"), evidence=tuple(d.get("evidence", ())),
+            engine=d.get("engine", ""),
+        )
+
+
+@dataclass(frozen=True)
+class LedgerEntry(_Record):
+    seq: int
+    kind: str
+    subject: str
+    payload: dict[str, Any]
+    author: str
+    created_at: str
+    prev_hash: str
+    hash: str
+
+
+def unique(items: Iterable[Any]) -> list[Any]:
+    """Order-preserving de-duplication."""
+    return list(dict.fromkeys(items))

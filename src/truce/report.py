@@ -1,0 +1,307 @@
+"""The situation report: one self-contained HTML file for a mediator.
+
+Contents: the agreement's status and its history with evidence; a static
+map of the period's incidents (coloured and shaped by grade) over the
+registry's facilities; a timeline of incidents per day by attacking party
+with the agreement's window and its alternative readings shaded; the
+findings table with verdicts, grades and quoted evidence linked to sources;
+and the period's coverage (sources per side, days without reports).
+Plots are matplotlib PNGs inlined as data URIs: the file opens offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from truce import __version__
+from truce.records import Finding, Incident
+
+GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
+    "confirmed": ("#08306b", "s"), "fair": ("#2171b5", "o"), "weak": ("#9ecae1", "^"),
+    "contested": ("#d94801", "D"), "discounted": ("#969696", "x"),
+}
+VERDICT_LABEL = {
+    "consistent_with_violation": "consistent with violation", "alleged": "alleged", "contested": "contested",
+    "indeterminate": "indeterminate", "not_covered": "not covered",
+}
+PARTY_STYLE = {"RU": ("#b2182b", "//"), "UA": ("#2166ac", ".."), None: ("#777777", "")}
+
+
+def _esc(v: Any) -> str:
+    return html.escape("" if v is None else str(v))
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _in_period(d: str | None, start: str | None, end: str | None) -> bool:
+    if d is None:
+        return start is None and end is None
+    return (start is None or d >= start) and (end is None or d <= end)
+
+
+# --- figures ---------------------------------------------------------------------------
+
+def map_figure(incidents: Sequence[Incident], ctx: Any, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from truce.geo import region_outlines
+
+    fig, ax = plt.subplots(figsize=(9.5, 6.2))
+    outlines = region_outlines(ctx.gazetteer)
+    for code, rings in outlines.items():
+        for ring in rings:
+            xs, ys = zip(*ring)
+            ax.fill(xs, ys, facecolor="#f7f7f7" if code.startswith("UA") else "#ececec", edgecolor="#bdbdbd", linewidth=0.4)
+    fac = [f for f in ctx.registry if not f.parent]
+    ax.scatter([f.lon for f in fac], [f.lat for f in fac], s=6, c="#525252", marker="|", linewidths=0.6,
+               label=f"registry facilities ({len(fac)})", zorder=2)
+    for g, (colour, marker) in GRADE_STYLE.items():
+        pts = [i for i in incidents if i.grade == g and i.lat is not None]
+        if pts:
+            ax.scatter([i.lon for i in pts], [i.lat for i in pts], s=46, c=colour, marker=marker,
+                       edgecolors="black", linewidths=0.5, label=f"{g} ({len(pts)})", zorder=3)
+    lons = [i.lon for i in incidents if i.lon is not None] or [22, 50]
+    lats = [i.lat for i in incidents if i.lat is not None] or [44, 57]
+    ax.set_xlim(max(19, min(lons) - 3), min(62, max(lons) + 3))
+    ax.set_ylim(max(40, min(lats) - 2), min(62, max(lats) + 2))
+    ax.set_aspect(1.5)
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
+    ax.grid(True, linewidth=0.2)
+    return _png(fig)
+
+
+def timeline_figure(incidents: Sequence[Incident], agreement: Any | None, start: str | None, end: str | None) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    dated = [i for i in incidents if i.date]
+    days = sorted({i.date for i in dated})
+    fig, ax = plt.subplots(figsize=(9.5, 3.4))
+    if days:
+        d0 = dt.date.fromisoformat(start or days[0])
+        d1 = dt.date.fromisoformat(end or days[-1])
+        counts: dict[Any, Counter[str]] = defaultdict(Counter)
+        for i in dated:
+            counts[i.attacker][i.date] += 1
+        bottom: Counter[str] = Counter()
+        for party in ("RU", "UA", None):
+            xs = sorted(counts[party])
+            if not xs:
+                continue
+            colour, hatch = PARTY_STYLE[party]
+            ax.bar([dt.date.fromisoformat(x) for x in xs], [counts[party][x] for x in xs],
+                   bottom=[bottom[x] for x in xs], color=colour, hatch=hatch, edgecolor="black", linewidth=0.3,
+                   width=1.0, label={"RU": "attacker RU", "UA": "attacker UA", None: "attacker unknown"}[party])
+            for x in xs:
+                bottom[x] += counts[party][x]
+        if agreement is not None:
+            for c in agreement.commitments[:1]:
+                w = c["window"]
+                if w.get("start") and w.get("end"):
+                    ax.axvspan(dt.date.fromisoformat(w["start"]), dt.date.fromisoformat(w["end"]) + dt.timedelta(days=1),
+                               color="#fdd49e", alpha=0.45, label="agreement window", zorder=0)
+            for amb in agreement.ambiguities:
+                if amb["field"].startswith("window"):
+                    vals = sorted(a["value"] for a in amb["alternatives"])
+                    ax.axvspan(dt.date.fromisoformat(vals[0]), dt.date.fromisoformat(vals[-1]) + dt.timedelta(days=1),
+                               facecolor="none", hatch="xx", edgecolor="#d94801", linewidth=0.0, alpha=0.6,
+                               label=f"disputed {amb['field'].split('.')[1]}", zorder=0)
+        ax.set_xlim(d0 - dt.timedelta(days=1), d1 + dt.timedelta(days=1))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        fig.autofmt_xdate()
+    ax.set_ylabel("incidents per day")
+    ax.legend(loc="upper left", fontsize=8, ncol=3)
+    ax.grid(True, axis="y", linewidth=0.2)
+    return _png(fig)
+
+
+# --- the document --------------------------------------------------------------------
+
+CSS = """
+body{font-family:Georgia,'Times New Roman',serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111;line-height:1.4}
+h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #333;padding-bottom:.15em;margin-top:1.8em}
+table{border-collapse:collapse;width:100%;font-size:.86em;margin:.6em 0}
+th,td{border:1px solid #999;padding:.3em .45em;vertical-align:top;text-align:left}
+th{background:#eee}.muted{color:#555;font-size:.9em}.cards{display:flex;flex-wrap:wrap;gap:.8em}
+.card{border:1px solid #999;padding:.5em .8em;min-width:10em}.card b{font-size:1.4em;display:block}
+blockquote{margin:.2em 0;padding:.2em .5em;border-left:3px solid #999;background:#fafafa;font-size:.95em}
+.v-consistent_with_violation{font-weight:bold}.v-contested{font-style:italic}
+figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+@media print{body{max-width:none}h2{page-break-after:avoid}table{page-break-inside:auto}}
+"""
+
+
+def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_from: str | None = None,
+                 date_to: str | None = None) -> str:
+    from truce.ledger import latest_reviews, verify
+    from truce.stats import coverage
+
+    agreements = [a for a in ctx.agreements if agreement_id in (None, a.id)]
+    if agreement_id and not agreements:
+        from truce.errors import TermsError
+
+        raise TermsError(f"no agreement with id {agreement_id!r} (known: {', '.join(a.id for a in ctx.agreements)})")
+    focus = agreements[0] if agreement_id else next((a for a in agreements if a.ever_in_force()), agreements[0] if agreements else None)
+    incidents = [i for i in db.incidents() if _in_period(i.date, date_from, date_to)]
+    ids = {i.id for i in incidents}
+    findings = [f for f, _ in db.findings(agreement_id) if f.incident_id in ids]
+    reviews = latest_reviews(db)
+    reports = {r.external_id: r for r in db.reports()}
+    claims = {c.id: c for c in db.claims()}
+    v = verify(db)
+    period = f"{date_from or (min((i.date for i in incidents if i.date), default='…'))} – " \
+             f"{date_to or (max((i.date for i in incidents if i.date), default='…'))}"
+    out: list[str] = []
+    w = out.append
+    w(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Truce Monitor situation report</title>"
+      f"<style>{CSS}</style></head><body>")
+    w(f"<h1>Situation report: strikes on energy infrastructure</h1><p class='muted'>Period {period}. "
+      f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
+      f"Ledger: {v.entries} entries, {'intact' if v.ok else 'BROKEN — ' + _esc(v.reason)}"
+      f"{' (head ' + v.head[:16] + '…)' if v.head else ''}.</p>")
+    grades = Counter(i.grade for i in incidents)
+    w("<div class='cards'>")
+    w(f"<div class='card'><b>{len(reports)}</b>reports</div><div class='card'><b>{len(claims)}</b>claims</div>")
+    w(f"<div class='card'><b>{len(incidents)}</b>incidents</div>")
+    for g in GRADE_STYLE:
+        w(f"<div class='card'><b>{grades.get(g, 0)}</b>{g}</div>")
+    w("</div>")
+
+    for a in agreements:
+        w(f"<h2 id='agreement-{_esc(a.id)}'>{_esc(a.title)}</h2><p>{_esc(a.data.get('summary', ''))}</p>")
+        statuses = a.statuses()
+        cur = statuses[-1] if statuses else None
+        w(f"<p><b>Status:</b> {_esc(cur['status'] if cur else 'unknown')} since {_esc(cur['date'] if cur else '')}. "
+          f"Parties: {_esc(', '.join(a.parties))}; mediators: {_esc(', '.join(a.data.get('mediators', [])) or 'none')}.</p>")
+        for c in a.commitments:
+            wd = c["window"]
+            w(f"<p class='muted'>Commitment <code>{_esc(c['id'])}</code>: {_esc(c.get('text', ''))} Window "
+              f"{_esc(wd.get('start') or 'none')} – {_esc(wd.get('end') or 'none')}; covered assets: "
+              f"{_esc(', '.join(c['assets']))}.</p>")
+        for amb in a.ambiguities:
+            alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(x['value'] if isinstance(x['value'], str) else ', '.join(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
+            w(f"<p class='muted'>Disputed: {_esc(amb.get('question') or amb['field'])} {alts}</p>")
+        hist = db.agreement_status(a.id)
+        w("<h3>Status history and evidence</h3><table><tr><th>date</th><th>status</th><th>source</th><th>evidence</th></tr>")
+        for h in hist:
+            rep = reports.get(h.get("report_id") or "")
+            src = _esc(h.get("source") or "")
+            if rep is not None and rep.url:
+                src = f"<a href='{_esc(rep.url)}'>{src or _esc(rep.external_id)}</a>"
+            w(f"<tr><td>{_esc(h.get('date') or '')}</td><td>{_esc(h['status'])}</td><td>{src}"
+              f"{'<br><span class=muted>' + _esc(h['report_id']) + '</span>' if h.get('report_id') else ' <span class=muted>(terms)</span>'}</td>"
+              f"<td><blockquote>{_esc(h.get('evidence', ''))[:500]}</blockquote></td></tr>")
+        w("</table>")
+
+    w("<h2>Map</h2>")
+    w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
+      "<figcaption>Incidents placed at the facility (or the region's centre when no facility is named); "
+      "shape and shade give the corroboration grade; ticks mark registry facilities. Region cells are "
+      "approximate, derived from GeoNames settlements.</figcaption></figure>")
+    w("<h2>Timeline</h2>")
+    w(f"<figure><img alt='timeline of incidents per day' src='{timeline_figure(incidents, focus, date_from, date_to)}'>"
+      f"<figcaption>Incidents per day by attacking party (stated or inferred)"
+      f"{'; shaded: the window of ' + _esc(focus.title) + ', hatched: disputed boundaries' if focus else ''}.</figcaption></figure>")
+
+    w("<h2>Findings</h2>")
+    inc_by_id = {i.id: i for i in incidents}
+    w("<table><tr><th>incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th>"
+      "<th>evidence</th><th>review</th></tr>")
+    for f in sorted(findings, key=lambda f: (inc_by_id[f.incident_id].date or "9999", f.incident_id, f.agreement_id)):
+        i = inc_by_id[f.incident_id]
+        if focus is not None and agreement_id is None and f.agreement_id != focus.id and not _matters(f):
+            continue
+        ev = _evidence_html(i, claims, reports)
+        rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
+        review = (f"<b>{_esc(VERDICT_LABEL.get(rv['verdict'], rv['verdict']))}</b> by {_esc(rv['author'])}"
+                  f"<br><span class='muted'>{_esc(rv.get('note', ''))}</span>") if rv else ""
+        hinge = f"<br><span class='muted'>hinges on: {_esc(f.hinges_on)}</span>" if f.hinges_on else ""
+        w(f"<tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
+          f"<td>{_esc(i.facility_name or (i.facility_type or 'energy') + ' in ' + (i.region or i.country or '?'))}"
+          f"<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
+          f"<td>{_esc(i.attacker or '—')} <span class='muted'>{_esc(i.attacker_basis or '')}</span></td>"
+          f"<td>{_esc(i.grade)}<br><span class='muted'>{_esc('; '.join(i.grade_reasons))}</span></td>"
+          f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}"
+          f"<details><summary>trace</summary><ol>{''.join('<li>' + _esc(t.condition) + ': ' + _esc(t.fact) + ' — <b>' + _esc(t.result) + '</b>' + (' (' + _esc(t.note) + ')' if t.note else '') + '</li>' for t in f.trace)}</ol></details></td>"
+          f"<td>{ev}</td><td>{review}</td></tr>")
+    w("</table>")
+
+    cov = coverage(db, date_from, date_to)
+    w("<h2>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
+      "is a side whose claims are hard to corroborate.</p><table><tr><th>affiliation</th><th>sources</th><th>reports</th></tr>")
+    for aff, row in sorted(cov["by_affiliation"].items()):
+        w(f"<tr><td>{_esc(aff)}</td><td>{_esc(', '.join(row['sources']))}</td><td>{row['reports']}</td></tr>")
+    w("</table>")
+    if cov["gaps"]:
+        w(f"<p>Days in the period without any report: {_esc(', '.join(cov['gaps'][:40]))}"
+          f"{' …' if len(cov['gaps']) > 40 else ''} ({len(cov['gaps'])} days).</p>")
+    if cov["syndicated"]:
+        w("<p>Syndicated copies counted once: " + _esc("; ".join(cov["syndicated"])) + ".</p>")
+    w("<p class='muted'>Every number here traces to stored claims with character offsets into the reports; "
+      "`truce findings --format json` gives the full traces, `truce ledger verify` checks the record.</p>")
+    w("</body></html>")
+    return "".join(out)
+
+
+def _matters(f: Finding) -> bool:
+    return f.verdict != "not_covered"
+
+
+def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any]) -> str:
+    parts = []
+    for link in i.claims[:3]:
+        c = claims.get(link.claim_id)
+        r = reports.get(link.report_id)
+        if c is None:
+            continue
+        quote = _esc(c.evidence[0].text[:300]) if c.evidence else ""
+        src = _esc(r.source if r else link.report_id)
+        if r is not None and r.url:
+            src = f"<a href='{_esc(r.url)}'>{src}</a>"
+        parts.append(f"<blockquote>{quote}</blockquote><span class='muted'>{src}, {_esc(link.report_id)}</span>")
+    more = len(i.claims) - 3
+    if more > 0:
+        parts.append(f"<span class='muted'>and {more} more claim{'s' if more > 1 else ''}</span>")
+    return "".join(parts)
+
+
+def write_report(db: Any, ctx: Any, path: Path, **kw: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(build_report(db, ctx, **kw), encoding="utf-8")
+    return path
+
+
+def write_pdf(html_path: Path, pdf_path: Path) -> Path:
+    """PDF via WeasyPrint, where it and its system libraries are installed."""
+    try:
+        from weasyprint import HTML  # type: ignore[import-not-found]
+    except (ImportError, OSError) as e:
+        from truce.errors import PipelineError
+
+        raise PipelineError(f"--pdf needs WeasyPrint and its system libraries ({e.__class__.__name__}: {e}); "
+                            "pip install weasyprint") from e
+    HTML(filename=str(html_path)).write_pdf(str(pdf_path))
+    return pdf_path

@@ -1,0 +1,335 @@
+"""Text primitives shared by every stage: normalisation, tokens with offsets,
+inflection-tolerant keys, sentence splitting and a multi-word phrase matcher.
+
+Ukrainian and Russian inflect names ("Бурштинській ТЕС", "Рязанского НПЗ",
+"у Києві"), so phrases are matched on *keys*, not surface forms: a token's
+keys are a suffix-stripped stem of the token plus stems of every lemma
+pymorphy3 offers (all parses, because for Ukrainian the first is often
+wrong). A phrase matches where every token shares a key with its
+counterpart in the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Iterator, Sequence
+
+_APOSTROPHES = dict.fromkeys(map(ord, "'’ʼ`´‘ʹ′"), None)
+_LATIN_TO_CYR = str.maketrans("aceiopxyABCEHIKMOPTXY", "асеіорхуАВСЕНІКМОРТХУ")
+_TOKEN_RE = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*", re.UNICODE)
+_CYR_RE = re.compile(r"[а-яёіїєґ]", re.IGNORECASE)
+_LAT_RE = re.compile(r"[a-z]", re.IGNORECASE)
+
+# Longest first. Adjective, noun and verb endings of Ukrainian and Russian;
+# stripping one of them leaves a stem shared by the inflected forms.
+_CYR_ENDINGS = sorted(set("""
+ьского ьскому ьским ьской ьская ьское ьские ьских ьскую ьский
+ского скому ским ской ская ское ские ских скую ский скими
+ськими ського ському ськім ській ська ське ські ських ським ську ський ською ської
+ого ому ими ыми ого его ему ему ими ыми ами ями ому ими ої ою ою ій ий ый ой ая яя ое ее ие ые ых их ім ом ем ам ям ах ях ів ів ей ой ью ію ія ії ія ью
+ться тися лися лась лось лись ились илась ится ется ются ются ють ять ить ать ати ити ути ила ило или ала али ено ена ени ені
+а я о е і и ы у ю ь й ї є
+""".split()), key=len, reverse=True)
+_MIN_STEM = 3
+
+
+def normalise(s: str) -> str:
+    """Casefold, unify apostrophes and ё, strip accents; mixed-script tokens go Cyrillic."""
+    s = unicodedata.normalize("NFC", s).replace("\u0301", "").translate(_APOSTROPHES)
+    s = s.casefold().replace("ё", "е")
+    if _CYR_RE.search(s) and _LAT_RE.search(s):
+        s = s.translate(_LATIN_TO_CYR)
+    return s
+
+
+def normalise_text(text: str) -> str:
+    """Normalise a whole document for hashing: NFC, unified newlines, trimmed lines."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [re.sub(r"[ \t\u00a0]+", " ", ln).strip() for ln in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def is_cyrillic(s: str) -> bool:
+    return bool(_CYR_RE.search(s))
+
+
+def stem(word: str) -> str:
+    """A light stem: one inflectional ending stripped (never below three letters)."""
+    if len(word) <= _MIN_STEM:
+        return word
+    if _CYR_RE.search(word):
+        for end in _CYR_ENDINGS:
+            if word.endswith(end) and len(word) - len(end) >= _MIN_STEM:
+                return word[: -len(end)]
+        return word
+    return _en_stem(word)
+
+
+def _en_stem(w: str) -> str:
+    if w.endswith("'s") or w.endswith("s'"):
+        w = w[:-2]
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+        if len(w) > 3 and w[-1] == w[-2]:
+            w = w[:-1]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+        if len(w) > 3 and w[-1] == w[-2]:
+            w = w[:-1]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 4 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+_TRANSLIT = (("kh", "h"), ("zh", "z"), ("ts", "c"), ("ya", "ia"), ("yu", "iu"), ("ye", "e"), ("ie", "e"),
+             ("yi", "i"), ("iy", "i"), ("yy", "i"), ("y", "i"), ("j", "i"), ("'", ""), ("ii", "i"), ("sch", "sh"))
+
+
+def translit_key(w: str) -> str:
+    """A spelling-insensitive key for romanised names: Zaporizhzhya/Zaporizhzhia,
+    Kharkiv/Harkiv, Dniprovska/Dnipr'ovs'ka, Novokuibyshevsk/Novokuybyshevsk."""
+    k = w
+    for a, b in _TRANSLIT:
+        k = k.replace(a, b)
+    return "~" + re.sub(r"(.)\1+", r"\1", k)
+
+
+class Morphology:
+    """Lemma lookup with pymorphy3 for Ukrainian and Russian (all parses), cached."""
+
+    def __init__(self) -> None:
+        import pymorphy3  # heavy: loaded once per process
+
+        self._an = {"uk": pymorphy3.MorphAnalyzer(lang="uk"), "ru": pymorphy3.MorphAnalyzer(lang="ru")}
+        self.lemmas = lru_cache(maxsize=400_000)(self._lemmas)
+
+    def _lemmas(self, word: str, lang: str) -> frozenset[str]:
+        langs = ("uk", "ru") if lang not in ("uk", "ru") else (lang,)
+        out: set[str] = set()
+        for lg in langs:
+            for p in self._an[lg].parse(word):
+                out.add(p.normal_form.replace("ё", "е"))
+        return frozenset(out)
+
+    _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "ADVB", "NPRO", "PRED", "INTJ", "COMP", "NUMR",
+                               "INFN", "VERB", "GRND", "PRTS", "PRTF"})
+
+    def is_common_word(self, word: str) -> bool:
+        """True when a dictionary knows the word as a function word, verb or adverb
+        ("Кроме", "Поки", "Тоже"): such a capitalised word is not a place name."""
+        return self._common(word.casefold())
+
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
+    def _common(self, word: str) -> bool:
+        for an in self._an.values():
+            for p in an.parse(word)[:3]:
+                if p.tag.POS in self._FUNCTION_POS and p.score >= 0.2 and an.word_is_known(word):
+                    return True
+        return False
+
+    def inflect_nominative(self, word: str, lang: str) -> str | None:
+        """The nominative singular of an adjective such as "Одеській" (used for region adjectives)."""
+        for p in self._an[lang].parse(word):
+            if "ADJF" in p.tag or "ADJ" in str(p.tag):
+                f = p.inflect({"nomn", "sing", "femn"})
+                if f:
+                    return str(f.word)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+    norm: str
+    keys: frozenset[str]
+
+    @property
+    def capitalised(self) -> bool:
+        return self.text[:1].isupper()
+
+    @property
+    def is_number(self) -> bool:
+        return self.text.isdigit()
+
+
+class KeyMaker:
+    """Turns words into match keys; one per process, shared by all matchers."""
+
+    def __init__(self, morphology: Morphology | None):
+        self.morph = morphology
+        self._cache: dict[tuple[str, str], frozenset[str]] = {}
+
+    def keys(self, norm: str, lang: str = "any", raw: str | None = None) -> frozenset[str]:
+        """Match keys of a word. An all-capitals word (an acronym: ТЕС, НПЗ, CHP)
+        also gets an exact key ``=word`` so that acronyms in a phrase list match
+        only acronyms in text, never a lemma that happens to coincide."""
+        if raw is not None and len(raw) >= 2 and raw.isupper():
+            return frozenset({"=" + norm, stem(norm), norm})
+        ck = (norm, lang)
+        got = self._cache.get(ck)
+        if got is not None:
+            return got
+        keys = {stem(norm)}
+        if not _CYR_RE.search(norm):
+            keys.add(translit_key(norm))
+        if self.morph is not None and len(norm) > 2 and _CYR_RE.search(norm) and not norm.isupper():
+            for lemma in self.morph.lemmas(norm, lang):
+                keys.add(stem(lemma))
+        out = frozenset(keys)
+        if len(self._cache) < 1_000_000:
+            self._cache[ck] = out
+        return out
+
+    def tokenize(self, text: str, lang: str = "any", offset: int = 0) -> list[Token]:
+        toks = []
+        for m in _TOKEN_RE.finditer(text):
+            raw = m.group(0)
+            norm = normalise(raw)
+            toks.append(Token(raw, m.start() + offset, m.end() + offset, norm, self.keys(norm, lang, raw)))
+        return toks
+
+
+# --- sentences ---------------------------------------------------------------
+
+_SENT_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[\"«“(]?[A-ZА-ЯЁІЇЄҐ0-9])|\n+")
+_ABBREV = re.compile(r"(?:\b(?:ул|м|обл|р|г|с|смт|вул|им|ім|тыс|тис|млн|млрд|км|пп|т\.е|т\.д|Mr|Mrs|Dr|St|No|Gen|Lt|Col|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.N|e\.g|i\.e|ст|див|см|напр)\.)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    start: int
+    end: int
+    paragraph: int
+    text: str
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Sentences with offsets; paragraphs are separated by blank lines or single newlines."""
+    out: list[Sentence] = []
+    para = 0
+    pos = 0
+    pieces: list[tuple[int, int, bool]] = []
+    for m in _SENT_END.finditer(text):
+        pieces.append((pos, m.start(), "\n" in m.group(0)))
+        pos = m.end()
+    pieces.append((pos, len(text), False))
+    carry_start: int | None = None
+    for start, end, newline in pieces:
+        s0 = carry_start if carry_start is not None else start
+        chunk = text[s0:end]
+        if not newline and _ABBREV.search(chunk.rstrip()) and end < len(text):
+            carry_start = s0
+            continue
+        carry_start = None
+        stripped = chunk.strip()
+        if stripped:
+            lead = len(chunk) - len(chunk.lstrip())
+            a = s0 + lead
+            out.append(Sentence(a, a + len(stripped), para, stripped))
+        if newline:
+            para += 1
+    return out
+
+
+# --- phrase matching -------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start: int  # first token index
+    end: int  # one past the last token index
+    payload: Any
+    phrase: str
+
+    def span(self, tokens: Sequence[Token]) -> tuple[int, int]:
+        return tokens[self.start].start, tokens[self.end - 1].end
+
+
+class PhraseMatcher:
+    """Multi-token phrases matched on inflection-tolerant keys.
+
+    ``add(phrase, payload)``; ``find(tokens)`` returns the longest
+    non-overlapping matches left to right. With ``capitalised=True`` a match
+    must start on a capitalised token (place names), and single-token
+    phrases always need a capital if the phrase itself is capitalised.
+    """
+
+    def __init__(self, keymaker: KeyMaker, *, capitalised: bool = False, lang: str = "any"):
+        self.km = keymaker
+        self.capitalised = capitalised
+        self.lang = lang
+        self._index: dict[str, list[tuple[tuple[frozenset[str], ...], Any, str, bool]]] = {}
+        self._seen: set[tuple[tuple[frozenset[str], ...], Any]] = set()
+        self.size = 0
+
+    def add(self, phrase: str, payload: Any) -> None:
+        toks = self.km.tokenize(phrase, self.lang)
+        if not toks:
+            return
+        # acronyms in a phrase match acronyms only (see KeyMaker.keys)
+        seq = tuple(frozenset({"=" + t.norm}) if len(t.text) >= 2 and t.text.isupper() else t.keys for t in toks)
+        sig = (seq, payload)
+        if sig in self._seen:
+            return
+        self._seen.add(sig)
+        needs_cap = self.capitalised or (len(toks) == 1 and toks[0].capitalised and not toks[0].text.isupper())
+        entry = (seq, payload, phrase, needs_cap)
+        for k in seq[0]:
+            self._index.setdefault(k, []).append(entry)
+        self.size += 1
+
+    def add_many(self, phrases: Iterable[str], payload: Any) -> None:
+        for p in phrases:
+            self.add(p, payload)
+
+    def find_all(self, tokens: Sequence[Token]) -> list[Match]:
+        """Every match (overlapping allowed)."""
+        out: list[Match] = []
+        n = len(tokens)
+        for i, tok in enumerate(tokens):
+            seen: set[int] = set()
+            for k in tok.keys:
+                for entry in self._index.get(k, ()):
+                    if id(entry) in seen:
+                        continue
+                    seen.add(id(entry))
+                    seq, payload, phrase, needs_cap = entry
+                    L = len(seq)
+                    if i + L > n:
+                        continue
+                    if needs_cap and not tok.capitalised:
+                        continue
+                    if all(not seq[j].isdisjoint(tokens[i + j].keys) for j in range(1, L)):
+                        out.append(Match(i, i + L, payload, phrase))
+        return out
+
+    def find(self, tokens: Sequence[Token]) -> list[Match]:
+        """Longest non-overlapping matches; every payload of the winning span is kept."""
+        allm = self.find_all(tokens)
+        allm.sort(key=lambda m: (m.start, -(m.end - m.start)))
+        out: list[Match] = []
+        taken_until = -1
+        best_span: tuple[int, int] | None = None
+        for m in allm:
+            if best_span is not None and (m.start, m.end) == best_span:
+                out.append(m)
+                continue
+            if m.start < taken_until:
+                continue
+            out.append(m)
+            best_span = (m.start, m.end)
+            taken_until = m.end
+        return out
+
+
+def iter_windows(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
