@@ -364,7 +364,8 @@ class Database:
 
     def incidents(self) -> list[Incident]:
         with self.atomic() as conn:
-            q = sa.select(incidents.c.data, incidents.c.updated_at).order_by(incidents.c.date, incidents.c.id)
+            q = sa.select(incidents.c.data, incidents.c.updated_at).order_by(
+                sa.func.coalesce(incidents.c.date, "9999"), incidents.c.id)
             return [Incident.from_dict(json.loads(r[0])) for r in conn.execute(q)]
 
     def incident_updated_at(self) -> dict[str, str]:

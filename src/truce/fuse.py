@@ -59,14 +59,12 @@ def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[t
     0–3 days, else form an undated cluster."""
     dated = [(c, _day(c.date)) for c in items if c.date_precision in ("day", "interval") and _day(c.date)]
     undated = [c for c in items if not (c.date_precision in ("day", "interval") and _day(c.date))]
+    by_day: dict[dt.date, list[Claim]] = defaultdict(list)
+    for c, d in dated:
+        by_day[d].append(c)  # type: ignore[index]
     out: list[tuple[str | None, list[Claim]]] = []
-    remaining = sorted(dated, key=lambda x: (x[1], x[0].id))
-    while remaining:
-        counts = Counter(d for _, d in remaining)
-        center = min(counts, key=lambda d: (-counts[d], d))
-        take = [c for c, d in remaining if abs((d - center).days) <= WINDOW_DAYS]
-        remaining = [(c, d) for c, d in remaining if abs((d - center).days) > WINDOW_DAYS]
-        out.append((center.isoformat(), take))
+    for center, days in _densest_windows({d: len(v) for d, v in by_day.items()}):
+        out.append((center.isoformat(), [c for d in days for c in sorted(by_day[d], key=lambda c: c.id)]))
     orphans = []
     for c in sorted(undated, key=lambda c: c.id):
         pub = _day(reports[c.report_id].published) if c.report_id in reports else None
@@ -82,6 +80,38 @@ def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[t
             orphans.append(c)
     if orphans:
         out.append((None, orphans))
+    return out
+
+
+def _densest_windows(counts: dict[dt.date, int]) -> list[tuple[dt.date, list[dt.date]]]:
+    """Repeatedly take the day whose ±WINDOW_DAYS window holds the most claims
+    (then the most on the day itself, then the earliest) with its neighbours.
+    O(D log D) in the number of distinct days, with a lazily updated heap."""
+    import heapq
+
+    one = dt.timedelta(days=1)
+    alive = dict(counts)
+
+    def score(d: dt.date) -> int:
+        return sum(alive.get(d + k * one, 0) for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1))
+
+    heap = [(-score(d), -n, d) for d, n in alive.items()]
+    heapq.heapify(heap)
+    out = []
+    while heap:
+        neg, negn, d = heapq.heappop(heap)
+        if d not in alive or -neg != score(d) or -negn != alive[d]:
+            if d in alive:
+                heapq.heappush(heap, (-score(d), -alive[d], d))
+            continue
+        days = [d + k * one for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1) if d + k * one in alive]
+        for x in days:
+            del alive[x]
+        out.append((d, days))
+        for k in range(WINDOW_DAYS + 1, 2 * WINDOW_DAYS + 1):
+            for nb in (d - k * one, d + k * one):
+                if nb in alive:
+                    heapq.heappush(heap, (-score(nb), -alive[nb], nb))
     return out
 
 

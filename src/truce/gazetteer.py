@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from truce.errors import GeoparseError
 from truce.records import Facility, Place
@@ -141,18 +141,23 @@ class Gazetteer:
 
     def __init__(self, places: Iterable[Place], keymaker: KeyMaker,
                  region_rows: Sequence[dict[str, str]] = (), *,
-                 adjective_aliases: Iterable[tuple[str, str]] = ()):
+                 adjective_aliases: Iterable[tuple[str, str]] = (), _index: Any = None):
         self.km = keymaker
         self.places: dict[str, Place] = {p.id: p for p in places}
         self.regions: dict[str, Place] = {p.id: p for p in self.places.values() if p.kind == "region"}
         self._region_rows = {r["code"]: r for r in region_rows}
         self.matcher = PhraseMatcher(keymaker, capitalised=True)
         self._adjective: set[tuple[str, str]] = set(adjective_aliases)
+        self._stop_keys = frozenset(k for w in _STOP_NAMES for k in keymaker.keys(w))
         self._by_key: dict[str, list[str]] = {}
-        for p in self.places.values():
-            for n in p.names or (p.name,):
-                self.matcher.add(n, p.id)
-                self._by_key.setdefault(normalise(n), []).append(p.id)
+        if _index is not None:
+            self.matcher._index, self.matcher.size, self._by_key = _index
+        else:
+            for p in self.places.values():
+                for n in p.names or (p.name,):
+                    self.matcher.add(n, p.id)
+                    self._by_key.setdefault(normalise(n), []).append(p.id)
+            self.matcher._seen.clear()  # only needed while adding
         self._build_points()
 
     # --- construction ------------------------------------------------------------
@@ -169,7 +174,23 @@ class Gazetteer:
         if use_geonames:
             places += _geonames_places(rows, cache=cache)
         places += _facility_places(facilities)
-        return cls(places, keymaker, rows, adjective_aliases=adjectives)
+        if not cache or keymaker.morph is None:
+            return cls(places, keymaker, rows, adjective_aliases=adjectives)
+        # the phrase index costs seconds to build (a lemma per name): keep it on disk
+        from truce.text import keys_signature
+
+        digest = hashlib.sha256(repr((places, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
+        path = _cache_dir() / f"gazetteer-index-{digest}.pickle"
+        if path.exists():
+            try:
+                with open(path, "rb") as fh:
+                    index = pickle.load(fh)  # noqa: S301 - our own cache file
+                return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
+            except (OSError, pickle.UnpicklingError, EOFError, ValueError):
+                pass
+        g = cls(places, keymaker, rows, adjective_aliases=adjectives)
+        _save(path, (g.matcher._index, g.matcher.size, g._by_key))
+        return g
 
     def _build_points(self) -> None:
         import numpy as np
@@ -226,6 +247,9 @@ class Gazetteer:
             by_span.setdefault((m.start, m.end), []).append(m)
         for span, ms in self._coordinated_regions(tokens).items():
             by_span[span] = ms
+            # the coordinated reading replaces a longer match that swallowed the noun
+            for other in [s for s in by_span if s != span and s[0] == span[0]]:
+                del by_span[other]
         out = []
         for (a, b), ms in sorted(by_span.items()):
             places = []
@@ -236,7 +260,7 @@ class Gazetteer:
                     if not surface.endswith(tuple(normalise(e) for e in _ADJ_ENDINGS)):
                         continue
                 if p.kind == "settlement" and b - a == 1 and (
-                        surface in _STOP_NAMES
+                        surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
                         or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))):
                     continue
                 places.append(p)
@@ -408,6 +432,17 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
         except OSError:
             pass  # a read-only home only costs rebuild time
     return out
+
+
+def _save(path: Path, obj: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs rebuild time
 
 
 def _keep_name(name: str) -> bool:

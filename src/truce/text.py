@@ -32,8 +32,15 @@ _CYR_ENDINGS = sorted(set("""
 ого ому ими ыми ого его ему ему ими ыми ами ями ому ими ої ою ою ій ий ый ой ая яя ое ее ие ые ых их ім ом ем ам ям ах ях ів ів ей ой ью ію ія ії ія ью
 ться тися лися лась лось лись ились илась ится ется ются ются ють ять ить ать ати ити ути ила ило или ала али ено ена ени ені
 а я о е і и ы у ю ь й ї є
-""".split()), key=len, reverse=True)
+""".split()), key=lambda e: (-len(e), e))
 _MIN_STEM = 3
+
+
+def keys_signature() -> str:
+    """Changes whenever key-making changes, so cached phrase indexes are rebuilt."""
+    import hashlib
+
+    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-2")).encode()).hexdigest()[:12]
 
 
 def normalise(s: str) -> str:

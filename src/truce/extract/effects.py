@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
     "один": 1, "одна": 1, "двоє": 2, "двох": 2, "троє": 3, "трьох": 3, "четверо": 4, "двое": 2, "двух": 2,
-    "трое": 3, "трех": 3, "пятеро": 5,
+    "трое": 3, "трех": 3, "пятеро": 5, "два": 2, "две": 2, "дві": 2, "три": 3, "четыре": 4, "чотири": 4,
+    "пять": 5,
 }
 _MULT = {"thousand": 1_000, "k": 1_000, "million": 1_000_000, "тис": 1_000, "тыс": 1_000, "млн": 1_000_000}
 
@@ -27,7 +28,7 @@ def parse_count(n: str, mult: str | None = None) -> int | None:
     n = n.strip().lower()
     if n in _WORD_NUMBERS:
         value: float = _WORD_NUMBERS[n]
-    elif n.startswith("п") and n.endswith("ятеро"):
+    elif n.startswith("п") and (n.endswith("ятеро") or n.endswith("ять")):
         value = 5
     else:
         digits = re.sub(r"[\s\u00a0\u202f]", "", n)

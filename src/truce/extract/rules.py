@@ -33,8 +33,8 @@ EXTRACTOR_ID = f"rules/{RULES_VERSION}"
 
 _PARTLY_OCCUPIED = {"UA-14", "UA-09", "UA-23", "UA-65"}
 _OCCUPIED = {"UA-43", "UA-40"}
-_EVENT_CUES = ("attack", "damage", "fire", "debris", "destroyed")
-_HIT_CUES = ("damage", "fire", "debris", "destroyed")
+_EVENT_CUES = ("attack", "damage", "fire", "debris", "destroyed", "impact")
+_HIT_CUES = ("damage", "fire", "debris", "destroyed", "impact")
 
 
 @dataclass
@@ -115,8 +115,11 @@ class RuleExtractor:
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":
                     t = replace(t, country=other_party(attacker))
+                follow = _continuation(doc, si)
+                if follow and outcome != "attempted":
+                    outcome = "hit"
                 drafts.append(_Draft(
-                    target=t, sentences=[si], salience="background" if si.background else "main",
+                    target=t, sentences=[si, *follow], salience="background" if si.background else "main",
                     date=date, date_basis=basis, outcome=outcome, attacker=attacker,
                     attacker_basis=abasis, acknowledged_by=ctx.acknowledged_for(si, attacker),
                     weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=False,
@@ -145,6 +148,23 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     if hit:
         return ("hit", "damage-cue")
     return ("unknown", "attack-cue")
+
+
+def _continuation(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
+    """Following sentences of the paragraph that report damage without naming a
+    target of their own ("Станцію повністю знищено, виникла пожежа") describe
+    the target just named."""
+    out = []
+    for s in doc.sentences[si.index + 1: si.index + 3]:
+        if s.sent.paragraph != si.sent.paragraph or s.background != si.background:
+            break
+        if s.facility_names or s.type_terms or s.regions():
+            break
+        if s.has(*_HIT_CUES) and not s.has("negation", "threat"):
+            out.append(s)
+        else:
+            break
+    return out
 
 
 def _prev_in_paragraph(doc: Document, si: SentenceInfo) -> SentenceInfo | None:

@@ -150,7 +150,8 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             if linked is None and tt.type in GENERIC:
                 cands = []
         qual_place: Place | None = None
-        for i, pm in enumerate(si.places):
+        several_regions = tt.type in GENERIC and len({p.places[0].region_code for p in si.places if p.is_region}) > 1
+        for i, pm in enumerate(si.places if not several_regions else ()):
             if any(pm.tok_start < qe and qa < pm.tok_end for qa, qe in quals):
                 used_places.add(i)
                 if qual_place is None:

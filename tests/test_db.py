@@ -1,0 +1,98 @@
+"""Storage tests: run on SQLite always and on PostgreSQL when TRUCE_TEST_POSTGRES_URL is set."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from truce.db import MIGRATIONS, Database
+from truce.records import Claim, Effects, Evidence, Finding, Incident, Reading, Report, TraceStep
+
+
+def _report(i: int) -> Report:
+    return Report(id=f"{i:064d}", text=f"text {i}", external_id=f"ext-{i}", source="Reuters", source_kind="wire",
+                  affiliation="neutral", url=f"https://r/{i}", title="t", published="2024-04-11", language="en")
+
+
+def test_migrations_are_recorded_and_idempotent(db):
+    assert db.migrations() == [name for name, _ in MIGRATIONS]
+    assert db.migrate() == []
+
+
+def test_reports_upsert_once_and_keep_every_external_id(db):
+    r = _report(1)
+    assert db.add_reports([r]) == (1, 0)
+    from dataclasses import replace
+    assert db.add_reports([replace(r, external_id="another-name"), r]) == (0, 2)
+    assert db.report_count() == 1
+    (back,) = db.reports()
+    assert back.external_id == "another-name"  # the smallest id it was ingested with
+    assert back.text == r.text and back.affiliation == "neutral"
+
+
+claims_st = st.builds(
+    Claim, report_id=st.just("0" * 64), index=st.integers(0, 50), kind=st.sampled_from(["strike", "negotiation"]),
+    date=st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())), country=st.sampled_from([None, "UA", "RU"]),
+    facility_type=st.sampled_from([None, "refinery", "chp"]), attacker=st.sampled_from([None, "UA", "RU"]),
+    effects=st.builds(Effects, fire=st.sampled_from([None, True]), killed=st.one_of(st.none(), st.integers(0, 99))),
+    evidence=st.lists(st.builds(Evidence, start=st.integers(0, 5), end=st.integers(5, 9), text=st.text(max_size=20)),
+                      max_size=3).map(tuple),
+    parties=st.lists(st.sampled_from(["UA", "RU"]), max_size=2).map(tuple), confidence=st.floats(0, 1),
+    place=st.one_of(st.none(), st.text(max_size=30)),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(claim=claims_st)
+def test_claim_round_trips_through_the_database_unchanged(db, claim):
+    db.add_reports([_report(0)])
+    db.replace_claims("0" * 64, "rules/test", [claim])
+    (back,) = db.claims()
+    assert back == claim
+
+
+def test_replace_claims_is_transactional_and_incremental(db):
+    db.add_reports([_report(1), _report(2)])
+    assert db.reports_to_extract("rules/1") == [_report(1).id, _report(2).id]
+    db.replace_claims(_report(1).id, "rules/1", [Claim(report_id=_report(1).id, index=0, kind="strike")])
+    assert db.reports_to_extract("rules/1") == [_report(2).id]
+    assert db.reports_to_extract("rules/2") == [_report(1).id, _report(2).id]  # a new extractor re-reads
+
+
+def test_incidents_and_findings_replace_and_report_changes(db):
+    inc = Incident(id="inc-1", kind="facility", date="2024-04-11", date_precision="day", country="UA",
+                   region_code="UA-32", region="Kyiv Oblast", facility_id="ua-trypillia-tpp", facility_name="Trypillia TPP",
+                   facility_type="thermal_plant", attacker="RU", attacker_basis="stated", weapon="missile", outcome="hit")
+    changed, removed = db.replace_incidents([inc])
+    assert (changed, removed) == (["inc-1"], [])
+    assert db.replace_incidents([inc]) == ([], [])
+    assert db.incidents() == [inc]
+    f = Finding("inc-1", "a", "alleged", (TraceStep("a/c", "cond", "fact", "pass"),), (Reading({"start": "x"}, "alleged"),))
+    db.replace_findings([(f, "d1")])
+    assert db.findings()[0][0] == f and db.finding_digests() == {("inc-1", "a"): "d1"}
+    assert db.replace_incidents([]) == ([], ["inc-1"])
+    db.replace_findings([])
+    assert db.findings() == []
+
+
+def test_ledger_rows_and_head(db):
+    from truce import ledger
+    ledger.append(db, [("finding", "a/inc-1", {"x": 1}), ("review", "a/inc-1", {"y": "ü"})], "tester")
+    rows = db.ledger_raw()
+    assert [r["seq"] for r in rows] == [1, 2]
+    assert json.loads(rows[1]["payload"]) == {"y": "ü"}
+    assert db.ledger_head() == (2, rows[1]["hash"])
+    assert ledger.verify(db).ok
+
+
+def test_in_memory_database():
+    with Database(memory=True) as d:
+        d.add_reports([_report(5)])
+        assert d.report_count() == 1
+
+
+def test_sql_tracer_sees_statements(tmp_path):
+    seen = []
+    with Database(str(tmp_path / "x.db"), tracer=lambda stmt, params: seen.append(stmt)) as d:
+        d.report_count()
+    assert any("reports" in s for s in seen)

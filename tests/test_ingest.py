@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from truce.errors import IngestError
+from truce.ingest import collect, ingest_paths, read_path, report_id
+
+DATA = Path(__file__).parent / "data"
+DEMO = Path(__file__).parents[1] / "src" / "truce" / "data" / "demo"
+
+
+def test_report_id_is_content_hash_of_normalised_text_and_source():
+    a = report_id("Drones hit  the refinery.\r\n", "Reuters")
+    assert a == report_id("Drones hit the refinery.", "reuters")
+    assert a != report_id("Drones hit the refinery.", "TASS")  # a syndicated copy is another report
+    assert len(a) == 64
+
+
+def test_jsonl_bad_lines_are_named_and_skipped(ctx):
+    reports, _, res = collect([DATA / "bad.jsonl"], ctx.sources)
+    assert [r.external_id for r in reports] == ["good-1", "good-2"]
+    assert res.errors[0].startswith(f"{DATA / 'bad.jsonl'}:2: malformed JSON")
+    assert res.errors[1] == f"{DATA / 'bad.jsonl'}:3: missing required field 'id'"
+
+
+def test_sources_and_affiliations_are_matched(ctx):
+    reports, _, _ = collect([DATA / "reports.jsonl"], ctx.sources)
+    by = {r.external_id: r for r in reports}
+    assert (by["t-ru-refinery"].source, by["t-ru-refinery"].affiliation, by["t-ru-refinery"].source_kind) == ("TASS", "RU", "wire")
+    assert by["t-uk-mass"].source_kind == "operator"
+
+
+def test_html_feed_and_directory(ctx):
+    reports, raw, res = collect([DEMO], ctx.sources, detector=ctx.services.detector)
+    assert not res.errors
+    html = [r for r in reports if r.content_type == "text/html"]
+    assert len(html) == 1 and html[0].id in raw and "Trypillia" in html[0].text
+    assert "cookie" not in html[0].text.lower()
+    feed = [r for r in reports if r.content_type == "application/rss+xml"]
+    assert len(feed) == 4 and all(r.source == "Ukrinform" and r.published for r in feed)
+    assert all(r.language in ("en", "uk", "ru") for r in reports)
+
+
+def test_plain_text_with_header(tmp_path, ctx):
+    p = tmp_path / "r.txt"
+    p.write_text("Title: Strike on substation\nSource: Suspilne\nPublished: 2024-11-17\n\nВночі ворог атакував підстанцію.", encoding="utf-8")
+    (r, _), = list(read_path(p, ctx.sources, []))
+    assert (r.title, r.source, r.published, r.external_id) == ("Strike on substation", "Suspilne", "2024-11-17", str(p))
+    assert r.text == "Вночі ворог атакував підстанцію."
+
+
+def test_unreadable_and_unsupported_files_are_clear_errors(tmp_path, ctx):
+    with pytest.raises(IngestError, match=r"no such file"):
+        list(read_path(tmp_path / "missing.jsonl", ctx.sources, []))
+    bad = tmp_path / "x.docx"
+    bad.write_bytes(b"PK\x03\x04")
+    with pytest.raises(IngestError, match=r"x\.docx: unsupported file type '\.docx'"):
+        list(read_path(bad, ctx.sources, []))
+    latin = tmp_path / "l.txt"
+    latin.write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(IngestError, match=r"l\.txt: not UTF-8 text"):
+        list(read_path(latin, ctx.sources, []))
+
+
+def test_ingesting_twice_stores_once_and_errors_lose_nothing(db, ctx):
+    r1 = ingest_paths(db, [DATA / "reports.jsonl"], ctx)
+    assert (r1.new, r1.seen) == (9, 0)
+    r2 = ingest_paths(db, [DATA / "reports.jsonl", DATA / "bad.jsonl"], ctx)
+    assert (r2.new, r2.seen) == (2, 9) and len(r2.errors) == 2
+    assert db.report_count() == 11

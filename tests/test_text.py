@@ -1,0 +1,62 @@
+from truce.text import KeyMaker, Morphology, PhraseMatcher, normalise, normalise_text, split_sentences, stem, translit_key
+
+KM = KeyMaker(Morphology())
+
+
+def test_normalise_unifies_apostrophes_case_and_yo():
+    assert normalise("Об’єкт") == normalise("об'єкт") == normalise("обʼєкт") == "обєкт"
+    assert normalise("Ёлка") == "елка"
+
+
+def test_mixed_script_tokens_become_cyrillic():
+    # a Latin "C" and "E" typed inside a Cyrillic abbreviation
+    assert normalise("TEC") == "tec"
+    assert normalise("ТEС") == normalise("ТЕС")
+
+
+def test_stem_shares_inflected_forms():
+    assert stem("трипільської") == stem("трипільська")
+    assert stem("рязанского") == stem("рязанский") == stem("рязань")
+    assert stem("refineries") == stem("refinery")
+    assert stem("damaged") == stem("damage")
+
+
+def test_translit_key_absorbs_romanisation_variants():
+    assert translit_key("zaporizhzhya") == translit_key("zaporizhzhia")
+    assert translit_key("novokuybyshevsk") == translit_key("novokuibyshevsk")
+
+
+def test_tokens_keep_offsets():
+    text = "Вночі уражено Рязанський НПЗ."
+    for t in KM.tokenize(text, "uk"):
+        assert text[t.start:t.end] == t.text
+
+
+def test_sentences_keep_offsets_and_paragraphs():
+    text = "Вночі ворог атакував. У м. Києві пошкоджено ТЕЦ-5!\n\nНагадаємо, 11 квітня…  Ще одне."
+    sents = split_sentences(text)
+    assert [s.text for s in sents][:2] == ["Вночі ворог атакував.", "У м. Києві пошкоджено ТЕЦ-5!"]
+    for s in sents:
+        assert text[s.start:s.end] == s.text
+    assert sents[0].paragraph == sents[1].paragraph != sents[2].paragraph
+
+
+def test_phrase_matcher_matches_inflected_phrases_longest_first():
+    m = PhraseMatcher(KM)
+    m.add("Бурштинська ТЕС", "burshtyn")
+    m.add("ТЕС", "tpp")
+    toks = KM.tokenize("Удар по Бурштинській ТЕС та іншій ТЕС", "uk")
+    got = [(x.payload, x.end - x.start) for x in m.find(toks)]
+    assert got == [("burshtyn", 2), ("tpp", 1)]
+
+
+def test_acronyms_match_only_acronyms():
+    m = PhraseMatcher(KM)
+    m.add("ВЕС", "wind")
+    # "всім" lemmatises to "весь", whose stem equals the acronym's letters
+    assert m.find(KM.tokenize("Дякуємо всім енергетикам", "uk")) == []
+    assert [x.payload for x in m.find(KM.tokenize("Пошкоджено ВЕС", "uk"))] == ["wind"]
+
+
+def test_normalise_text_is_stable():
+    assert normalise_text("a\r\n\r\n\r\n\r\nb  c ") == "a\n\nb c"
