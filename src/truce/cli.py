@@ -610,6 +610,41 @@ def facilities_import(ctx: click.Context, path: str, fmt: str, tolerance_km: flo
                f"{res.skipped} skipped (outside UA/RU or not energy)")
 
 
+# --- evaluation ------------------------------------------------------------------------
+
+@cli.command("eval")
+@click.argument("gold_dir", type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--errors", is_flag=True, help="Also list every missed and spurious strike.")
+@click.option("--no-fusion", is_flag=True, help="Skip the pairwise fusion score.")
+@click.option("--extractor", type=click.Choice(["rules", "llm"]), default=None, help="Extractor backend (default rules).")
+@click.option("--llm-url", default=None, help="OpenAI-compatible base URL for --extractor llm.")
+@click.pass_context
+def eval_cmd(ctx: click.Context, gold_dir: str, as_json: bool, errors: bool, no_fusion: bool,
+             extractor: str | None, llm_url: str | None) -> None:
+    """Score the extractor against gold annotations (EVAL-FORMAT.md section 3), per language and per field.
+
+    Example:
+
+        truce eval tests/gold --errors
+    """
+    from truce.evaluate import evaluate, format_result, iter_errors, load_gold
+
+    try:
+        settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
+        c = _context(settings)
+        res = evaluate(load_gold(gold_dir), c, fusion=not no_fusion)
+    except PipelineError as e:
+        _fail(e)
+    if as_json:
+        click.echo(json.dumps(res.as_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(format_result(res))
+    if errors:
+        for line in iter_errors(res):
+            click.echo(line)
+
+
 # --- report / settings -----------------------------------------------------------------
 
 @cli.command()

@@ -170,7 +170,8 @@ def load_context(settings: Settings | None = None) -> Context:
     registry = Registry.load(km, settings.registry)
     gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
     lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None)
+    sources = SourceBook.load(settings.sources)
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
-                        detector=LanguageDetector())
-    return Context(settings=settings, services=services, sources=SourceBook.load(settings.sources),
+                        detector=LanguageDetector(), sources=sources)
+    return Context(settings=settings, services=services, sources=sources,
                    agreements=load_agreements(settings.agreements))

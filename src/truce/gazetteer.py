@@ -149,6 +149,13 @@ class Gazetteer:
         self.matcher = PhraseMatcher(keymaker, capitalised=True)
         self._adjective: set[tuple[str, str]] = set(adjective_aliases)
         self._stop_keys = frozenset(k for w in _STOP_NAMES for k in keymaker.keys(w))
+        adj_words = {w for w, _ in self._adjective}
+        # keys of each region's one-word noun names (Волинь, Кубань, Volyn): a one-word
+        # mention sharing them is the region even when an adjective alias matched first
+        self._noun_keys: dict[str, frozenset[str]] = {
+            p.id: frozenset(k for n in p.names if " " not in n.strip() and normalise(n) not in adj_words
+                            for t in keymaker.tokenize(n) for k in t.keys)
+            for p in self.places.values() if p.kind == "region"}
         self._by_key: dict[str, list[str]] = {}
         if _index is not None:
             self.matcher._index, self.matcher.size, self._by_key = _index
@@ -257,11 +264,14 @@ class Gazetteer:
             for m in ms:
                 p = self.places[m.payload]
                 if p.kind == "region" and b - a == 1 and (normalise(m.phrase), p.id) in self._adjective:
-                    if not surface.endswith(tuple(normalise(e) for e in _ADJ_ENDINGS)):
+                    if not surface.endswith(tuple(normalise(e) for e in _ADJ_ENDINGS)) and \
+                            tokens[a].keys.isdisjoint(self._noun_keys.get(p.id, frozenset())):
                         continue
                 if p.kind == "settlement" and b - a == 1 and (
                         surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
-                        or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))):
+                        or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))
+                        or (p.population < 100_000 and self.km.morph is not None
+                            and self.km.morph.is_person_name(tokens[a].text))):
                     continue
                 places.append(p)
             if not places:

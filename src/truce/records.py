@@ -70,6 +70,7 @@ class Source(_Record):
     affiliation: str | None = None
     domains: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    region: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ def _read(path: Path) -> list[Source]:
             raise IngestError(f"{where}.affiliation: {aff!r} is not one of {', '.join(AFFILIATIONS)}", path=str(path))
         out.append(Source(name=str(item["name"]), kind=kind, affiliation=aff,
                           domains=tuple(str(d).lower() for d in item.get("domains") or ()),
-                          aliases=tuple(str(a) for a in item.get("aliases") or ())))
+                          aliases=tuple(str(a) for a in item.get("aliases") or ()),
+                          region=item.get("region")))
     return out
 
 

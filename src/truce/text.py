@@ -141,6 +141,21 @@ class Morphology:
                     return True
         return False
 
+    def is_person_name(self, word: str) -> bool:
+        """True when the likeliest reading of a capitalised word is a first name,
+        surname or patronymic ("Олександр", "Коваль", "Гладков"), not a place."""
+        return self._person(word.casefold())
+
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
+    def _person(self, word: str) -> bool:
+        for an in self._an.values():
+            parses = an.parse(word)
+            if parses and an.word_is_known(word):
+                top = max(parses, key=lambda p: p.score)
+                if {"Name", "Surn", "Patr"} & set(str(top.tag).replace(" ", ",").split(",")) and "Geox" not in top.tag:
+                    return True
+        return False
+
     def inflect_nominative(self, word: str, lang: str) -> str | None:
         """The nominative singular of an adjective such as "Одеській" (used for region adjectives)."""
         for p in self._an[lang].parse(word):

@@ -8,8 +8,9 @@ Nothing here decides what a claim is; :mod:`truce.extract.rules` and
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from truce.extract.dates import DateFinder, DateMention, PubDate, parse_published
 from truce.extract.language import LanguageDetector
@@ -30,6 +31,7 @@ class Services:
     registry: Registry
     detector: LanguageDetector
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
+    sources: Any = None  # truce.sources.SourceBook, for the regions regional authorities speak for
 
     def dates(self, lang: str) -> DateFinder:
         f = self.date_finders.get(lang)
@@ -115,6 +117,7 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
     starts = [t.start for t in tokens]
     dates = services.dates(lang).find(text, pub)
     date_starts = [d.start for d in dates]
+    dateline = _dateline(text)
     infos = []
     for i, s in enumerate(sents):
         a = bisect.bisect_left(starts, s.start)
@@ -122,13 +125,52 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
         toks = tokens[a:b]
         da = bisect.bisect_left(date_starts, s.start)
         db = bisect.bisect_left(date_starts, s.end)
-        infos.append(_sentence(services, lex, i, s, toks, text, dates[da:db]))
+        info = _sentence(services, lex, i, s, toks, text, dates[da:db])
+        if dateline and s.start < dateline:
+            info.places = [p for p in info.places if p.start >= dateline]
+        infos.append(info)
     title_info = None
     if title:
         tt = services.km.tokenize(title, lang)
         title_info = _sentence(services, lex, -1, Sentence(0, len(title), -1, title), tt, title,
                                services.dates(lang).find(title, pub))
     return Document(report_id, text, title or "", lang, pub, infos, title_info, dates, lex.patterns)
+
+
+_DATELINE = re.compile(
+    r"^\s*[A-ZА-ЯЁІЇЄҐ][A-ZА-ЯЁІЇЄҐ'’\-]+(?:[ /][A-ZА-ЯЁІЇЄҐ][\w'’\-]+)*"      # KYIV, LONDON/KYIV, МОСКВА
+    r"(?:,\s*[^—–\n]{0,30}?)?\s*(?:\([^)\n]{1,40}\)|\.?\s*/[^/\n]{2,20}/)?\.?\s*[—–-]+\s")
+
+
+def _dateline(text: str) -> int:
+    """End offset of a wire dateline ("KYIV, Ukraine (AP) —", "МОСКВА, 21 мар — РИА Новости"),
+    whose place is where the story was filed, not where anything happened; 0 if none."""
+    m = _DATELINE.match(text)
+    if not m:
+        return 0
+    head = m.group(0)
+    first = head.strip().split(",")[0].split(" ")[0]
+    return m.end() if first.isupper() or "(" in head or "/" in head else 0
+
+
+# Capitals stand for governments ("Moscow accused Kyiv"): a place only after a
+# locative preposition or right before an asset ("Kyiv CHP-5", "Kyiv's grid").
+_CAPITALS = {"UA-30", "RU-MOW"}
+_LOCATIVE = frozenset("in near over outside around across at into у в во над під біля поблизу на под около возле "
+                      "неподалік неподалеку по до".split())
+_TIME_WORDS = frozenset("time часом час времени время".split())
+
+
+def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTerm"]) -> bool:
+    if not all((p.region_code in _CAPITALS and (p.kind == "region" or p.population > 1_000_000)) for p in pm.places):
+        return False
+    nxt = toks[pm.tok_end].norm if pm.tok_end < len(toks) else ""
+    if nxt in _TIME_WORDS:
+        return True
+    if any(0 <= t.tok_start - pm.tok_end <= 2 for t in terms):
+        return False
+    prev = toks[pm.tok_start - 1].norm if pm.tok_start > 0 else ""
+    return prev not in _LOCATIVE
 
 
 def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Sequence[Token], text: str,
@@ -143,6 +185,8 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     # the town inside it; keep the facility reading.
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]
     places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
+    terms_all = [TypeTerm(m.start, m.end, 0, 0, m.payload, m.phrase) for m in lex.facility_types.find(toks)]
+    places = [p for p in places if not _not_a_location(p, toks, terms_all)]
     return SentenceInfo(
         index=i, sent=s, tokens=list(toks), cues=cues, places=places, facility_names=fac,
         type_terms=[t for t in terms if not any(a <= t.tok_start < b for a, b in fac_spans)],

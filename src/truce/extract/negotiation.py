@@ -97,6 +97,11 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             used.append((st, s))
             if len(used) == 2:
                 break
+    # an allegation that the agreement is being violated is a status claim of its own
+    if all(u != "violated_alleged" for u, _ in used):
+        viol = next((x for x in current if x[1] == "violated_alleged"), None)
+        if viol is not None:
+            used.append(("violated_alleged", viol[2]))
     for k, (st, s) in enumerate(used):
         dm = next((d for d in s.dates if d.date is not None), None)
         date = dm.date if dm else (doc.pub.date if doc.pub.usable else None)
@@ -115,6 +120,11 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             confidence=0.7 if agreement else 0.5, extractor=_extractor_id(),
             rule=f"negotiation/{st}", language=doc.lang))
     return out
+
+
+def _paragraph_before(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
+    out = [s for s in doc.sentences[: si.index] if s.sent.paragraph == si.sent.paragraph]
+    return list(reversed(out)) + ([doc.title_info] if doc.title_info is not None else [])
 
 
 def _span_text(doc: Document, si: SentenceInfo, m: Any) -> str:
@@ -151,8 +161,6 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
             continue  # "нарушена работа" is a disruption, not an accusation
         cue_pos = si.tokens[(accuse or cues)[0].start].start
         parties = _parties_in(si)
-        if not parties and not (si.neg.get("talks") or si.has("negotiation_context")):
-            continue
         before = [p for pos, p in parties if pos < cue_pos]
         after = [p for pos, p in parties if pos > cue_pos]
         if accuse_type:
@@ -161,48 +169,58 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         else:
             accused = before[-1] if before else (after[0] if after else None)
             accuser = next((p for p in before[:-1] + after if p != accused), None)
+        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or []
+        stated = {claims[i].attacker for i in linked if claims[i].attacker_basis == "stated" and claims[i].attacker}
+        if accused is None and len(stated) == 1:
+            accused = next(iter(stated))
+        if accuser is None and accused is None:
+            # "…an outright violation of the moratorium," the ministry said: the
+            # speaker is the report's side, the accused its adversary
+            ctx_parties = [p for s in _paragraph_before(doc, si) for _, p in _parties_in(s)]
+            speaker = ctx.affiliation if ctx.affiliation in ("UA", "RU") else (ctx_parties[0] if ctx_parties else None)
+            accuser, accused = speaker, other_party(speaker)
         if accused is None and accuser is not None:
             accused = other_party(accuser)
         if accuser is None and accused is not None:
             accuser = other_party(accused)
         if accuser is None or accused is None or accuser == accused:
             continue
-        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or []
-        target: Claim | None = None
-        if linked:
-            target = claims[linked[0]]
-            if target.attacker_basis != "stated":
-                claims[linked[0]] = replace(target, attacker=accused, attacker_basis="stated",
-                                            rule=target.rule + ";attacker-from-accusation")
-                target = claims[linked[0]]
-        else:
-            ts = find_targets(svc, doc, si, ctx.region_hint, ctx.country_hint)
-            ts = [t for t in ts if t.region_code or t.facility]
-            if ts:
-                t = ctx.place_target(ts[0], si)
-                target = Claim(report_id=report_id, index=-1, kind="strike", country=t.country,
-                               region_code=t.region_code, facility_id=t.facility.id if t.facility else None,
-                               facility_name=t.facility.name if t.facility else doc.text[t.start:t.end],
-                               facility_type=t.output_type)
-        key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None)
-        if key in seen:
-            continue
-        seen.add(key)
+        targets: list[Claim] = []
+        for i in linked:
+            t = claims[i]
+            if t.attacker_basis != "stated":
+                claims[i] = t = replace(t, attacker=accused, attacker_basis="stated",
+                                        rule=t.rule + ";attacker-from-accusation")
+            if t.attacker == accused:
+                targets.append(t)
+        if not linked:
+            ts = [t for t in find_targets(svc, doc, si, ctx.region_hint, ctx.country_hint) if t.region_code or t.facility]
+            for t in ts[:3]:
+                t = ctx.place_target(t, si)
+                targets.append(Claim(report_id=report_id, index=-1, kind="strike", country=t.country,
+                                     region_code=t.region_code, facility_id=t.facility.id if t.facility else None,
+                                     facility_name=t.facility.name if t.facility else doc.text[t.start:t.end],
+                                     facility_type=t.output_type))
         dm = next((d for d in si.dates if d.date is not None), None)
-        date = (target.date if target is not None and target.date else None) or (to_iso(dm.date) if dm else None) \
-            or (to_iso(doc.pub.date) if doc.pub.usable else None)
-        out.append(Claim(
-            report_id=report_id, index=len(claims) + len(out), kind="accusation", date=date,
-            date_precision="day" if date else "unknown",
-            date_basis=(target.date_basis if target is not None and target.date else ("explicit" if dm else "publication_date")),
-            country=target.country if target else None, region_code=target.region_code if target else None,
-            facility_id=target.facility_id if target else None,
-            facility_name=target.facility_name if target else None,
-            facility_type=target.facility_type if target else None,
-            accuser=accuser, accused=accused,
-            linked_claim=target.index if target is not None and target.index >= 0 else None,
-            salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
-            evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
-            confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
-            language=doc.lang))
+        for target in targets or [None]:
+            key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None)
+            if key in seen:
+                continue
+            seen.add(key)
+            date = (target.date if target is not None and target.date else None) or (to_iso(dm.date) if dm else None) \
+                or (to_iso(doc.pub.date) if doc.pub.usable else None)
+            out.append(Claim(
+                report_id=report_id, index=len(claims) + len(out), kind="accusation", date=date,
+                date_precision="day" if date else "unknown",
+                date_basis=(target.date_basis if target is not None and target.date else ("explicit" if dm else "publication_date")),
+                country=target.country if target else None, region_code=target.region_code if target else None,
+                facility_id=target.facility_id if target else None,
+                facility_name=target.facility_name if target else None,
+                facility_type=target.facility_type if target else None,
+                accuser=accuser, accused=accused,
+                linked_claim=target.index if target is not None and target.index >= 0 else None,
+                salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
+                evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
+                confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
+                language=doc.lang))
     return out

@@ -72,14 +72,16 @@ class RuleExtractor:
     def extract(self, report: Report) -> list[Claim]:
         doc = analyse(self.svc, report.external_id, report.text, title=report.title,
                       published=report.published, language=report.language)
-        return self.extract_document(doc, report.id, report.affiliation)
+        src = self.svc.sources.match(report.source, report.url) if self.svc.sources is not None else None
+        return self.extract_document(doc, report.id, report.affiliation, src.region if src else None)
 
-    def extract_document(self, doc: Document, report_id: str, affiliation: str | None = None) -> list[Claim]:
+    def extract_document(self, doc: Document, report_id: str, affiliation: str | None = None,
+                         source_region: str | None = None) -> list[Claim]:
         from truce.extract.negotiation import accusation_claims, negotiation_claims
 
         main_date = _main_date(doc)
         _mark_background(doc, main_date)
-        context = _Context(doc, self.svc, main_date, affiliation)
+        context = _Context(doc, self.svc, main_date, affiliation, source_region)
         drafts = self._strike_drafts(doc, context)
         claims = _assemble(drafts, doc, report_id, main_date)
         claims += _interceptions(doc, context, report_id, len(claims), bool(drafts))
@@ -95,6 +97,9 @@ class RuleExtractor:
             targets = find_targets(self.svc, doc, si, ctx.region_hint, ctx.country_hint)
             if not targets:
                 continue
+            kinds = {t.type for t in targets if t.facility is None}
+            if len(kinds) >= 3 and not si.places and not si.facility_names:
+                continue  # a list of asset classes ("refineries, pipelines, power plants …"), not an event
             decision = _event_decision(doc, si)
             if decision is None:
                 continue
@@ -135,12 +140,15 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     if not hit and not attack:
         prev = _prev_in_paragraph(doc, si)
         # "Russia launched 90 missiles overnight. Among the targets: the Burshtyn TPP …"
-        if prev is not None and prev.has(*_EVENT_CUES) and not prev.has("threat", "negation") and si.has("target_list"):
+        if prev is not None and prev.has(*_EVENT_CUES) and not prev.has("threat", "negation") and si.has("target_list") \
+                and not si.has("negotiation_context") and not prev.has("negotiation_context"):
             return ("unknown", "context-attack")
         return None
     if si.has("threat") and not hit:
         return None
-    if si.has("negation") and not si.has("destroyed", "fire", "debris"):
+    if si.has("hypothetical") and not any(d.date for d in si.dates):
+        return None  # "if the grid is hit again …"
+    if si.has("negation") and not si.has("destroyed", "fire", "debris", "impact"):
         # "drones attacked the refinery; no damage" – an attempt, not a hit
         return ("attempted", "attack+denial") if attack else None
     if si.has("interception") and not hit:
@@ -203,17 +211,19 @@ def _mark_background(doc: Document, main: DateMention | None) -> None:
             continue
         in_recap_para = None
         if ref is not None and si.dates and si.index > 0:
-            ds = [d.date_end or d.date for d in si.dates if d.date is not None and d.precision in ("day", "month", "week")]
-            if ds and all((ref - d).days > 3 for d in ds) and si.has("recap"):
-                si.background = True
-            elif ds and all((ref - d).days > 7 for d in ds):
+            # an event the sentence dates two or more days before the report's own
+            # event is an earlier one ("follow strikes on NORSI on March 12 …")
+            ds = [(d.date_end or d.date, d.precision) for d in si.dates if d.date is not None
+                  and d.precision in ("day", "month", "week")]
+            if ds and all((ref - d).days >= (2 if p == "day" else 7) for d, p in ds):
                 si.background = True
 
 
 class _Context:
     """Report-level context a sentence falls back on: region, country, attacker, weapon, date."""
 
-    def __init__(self, doc: Document, svc: Services, main: DateMention | None, affiliation: str | None):
+    def __init__(self, doc: Document, svc: Services, main: DateMention | None, affiliation: str | None,
+                 source_region: str | None = None):
         self.doc = doc
         self.svc = svc
         self.main = main
@@ -229,6 +239,8 @@ class _Context:
         ranked = sorted(regions.items(), key=lambda kv: -kv[1])
         # only a clear winner: a lead that lists four oblasts has no single region
         self.region_hint = {ranked[0][0]} if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else set()
+        if not ranked and source_region:
+            self.region_hint = {source_region}  # a governor's post speaks of the governor's region
         countries: dict[str, int] = {}
         for s in lead:
             for c in s.countries:
@@ -415,25 +427,52 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
 
 
 def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
-    """"the refinery", "the plant" after a named one: an unplaced type term of
-    the same family is the facility already named (the nearest before it)."""
+    """"the refinery", "the plant", "the station" after a named facility: an
+    unplaced type term of the same family is the facility already named (the
+    nearest before it). A generic term ("energy facility", "power plant") is
+    the named facility only when it has no region of its own, shares the
+    facility's region, or stands in apposition to the name ("Trypillia TPP,
+    the largest power plant supplying Kyiv, Cherkasy and Zhytomyr oblasts")."""
     named = [d for d in drafts if d.target.facility is not None]
     if not named:
         return drafts
     out: list[_Draft] = []
     for d in drafts:
         t = d.target
-        own_place = "type-term+place" in t.rule
-        if t.facility is None and not own_place and not t.generic:
-            fam = type_family(t.output_type)
-            same = [n for n in named if type_family(n.target.facility.type) == fam  # type: ignore[union-attr]
-                    and (n.salience == "background") == (d.salience == "background")]
-            if same:
-                before = [n for n in same if n.target.start <= t.start] or same
-                host = before[-1]
+        if t.facility is None and "type-term+place" not in t.rule:
+            host = _antecedent(d, named)
+            if host is not None:
                 d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])
         out.append(d)
     return out
+
+
+def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
+    t = d.target
+    bg = d.salience == "background"
+    power = ("thermal", "hydro", "nuclear", "renewable")
+    cands = []
+    for n in named:
+        f = n.target.facility
+        if (n.salience == "background") != bg or f is None:
+            continue
+        fam = type_family(f.type)
+        if t.type == "other_energy":
+            ok_type = True
+        elif t.type == "power_plant":
+            ok_type = fam in power
+        else:
+            ok_type = fam == type_family(t.output_type)
+        if not ok_type:
+            continue
+        apposition = n.sentences[0] is d.sentences[0] and 0 <= t.start - n.target.end <= 40
+        if t.generic and not (t.region_code in (None, f.region_code) or apposition):
+            continue
+        cands.append(n)
+    if not cands:
+        return None
+    before = [n for n in cands if n.target.start <= t.start] or cands
+    return before[-1]
 
 
 def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
