@@ -189,6 +189,7 @@ class KeyMaker:
     def __init__(self, morphology: Morphology | None):
         self.morph = morphology
         self._cache: dict[tuple[str, str], frozenset[str]] = {}
+        self._tok_cache: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
 
     def keys(self, norm: str, lang: str = "any", raw: str | None = None) -> frozenset[str]:
         """Match keys of a word. An all-capitals word (an acronym: ТЕС, НПЗ, CHP)
@@ -213,10 +214,16 @@ class KeyMaker:
 
     def tokenize(self, text: str, lang: str = "any", offset: int = 0) -> list[Token]:
         toks = []
+        cache = self._tok_cache
         for m in _TOKEN_RE.finditer(text):
             raw = m.group(0)
-            norm = normalise(raw)
-            toks.append(Token(raw, m.start() + offset, m.end() + offset, norm, self.keys(norm, lang, raw)))
+            got = cache.get((raw, lang))
+            if got is None:
+                norm = normalise(raw)
+                got = (norm, self.keys(norm, lang, raw))
+                if len(cache) < 2_000_000:
+                    cache[(raw, lang)] = got
+            toks.append(Token(raw, m.start() + offset, m.end() + offset, got[0], got[1]))
         return toks
 
 
@@ -316,40 +323,72 @@ class PhraseMatcher:
         """Every match (overlapping allowed)."""
         out: list[Match] = []
         n = len(tokens)
+        index = self._index
         for i, tok in enumerate(tokens):
-            seen: set[int] = set()
-            for k in tok.keys:
-                for entry in self._index.get(k, ()):
-                    if id(entry) in seen:
-                        continue
-                    seen.add(id(entry))
-                    seq, payload, phrase, needs_cap = entry
-                    L = len(seq)
-                    if i + L > n:
-                        continue
-                    if needs_cap and not tok.capitalised:
-                        continue
-                    if all(not seq[j].isdisjoint(tokens[i + j].keys) for j in range(1, L)):
-                        out.append(Match(i, i + L, payload, phrase))
+            keys = tok.keys
+            if len(keys) == 1:
+                (k,) = keys
+                entries = index.get(k, ())
+            else:
+                entries = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+            if not entries:
+                continue
+            cap = tok.text[:1].isupper()
+            for seq, payload, phrase, needs_cap in entries:
+                if needs_cap and not cap:
+                    continue
+                L = len(seq)
+                if L == 1:
+                    out.append(Match(i, i + 1, payload, phrase))
+                    continue
+                if i + L > n:
+                    continue
+                for j in range(1, L):
+                    if seq[j].isdisjoint(tokens[i + j].keys):
+                        break
+                else:
+                    out.append(Match(i, i + L, payload, phrase))
         return out
 
     def find(self, tokens: Sequence[Token]) -> list[Match]:
         """Longest non-overlapping matches; every payload of the winning span is kept."""
-        allm = self.find_all(tokens)
-        allm.sort(key=lambda m: (m.start, -(m.end - m.start)))
-        out: list[Match] = []
-        taken_until = -1
-        best_span: tuple[int, int] | None = None
-        for m in allm:
-            if best_span is not None and (m.start, m.end) == best_span:
-                out.append(m)
-                continue
-            if m.start < taken_until:
-                continue
+        return _longest(self.find_all(tokens))
+
+
+class MultiMatcher:
+    """Many phrase lists in one pass: ``add(group, phrase, value)``; ``scan(tokens)``
+    returns, per group, the longest non-overlapping matches (payload = value).
+    One index walk per sentence instead of one per list."""
+
+    def __init__(self, keymaker: KeyMaker, lang: str = "any"):
+        self._m = PhraseMatcher(keymaker, lang=lang)
+
+    def add(self, group: str, phrase: str, value: Any) -> None:
+        self._m.add(phrase, (group, value))
+
+    def scan(self, tokens: Sequence[Token]) -> dict[str, list[Match]]:
+        by: dict[str, list[Match]] = {}
+        for m in self._m.find_all(tokens):
+            g, v = m.payload
+            by.setdefault(g, []).append(Match(m.start, m.end, v, m.phrase))
+        return {g: _longest(ms) for g, ms in by.items()}
+
+
+def _longest(allm: list[Match]) -> list[Match]:
+    allm.sort(key=lambda m: (m.start, -(m.end - m.start)))
+    out: list[Match] = []
+    taken_until = -1
+    best_span: tuple[int, int] | None = None
+    for m in allm:
+        if best_span is not None and (m.start, m.end) == best_span:
             out.append(m)
-            best_span = (m.start, m.end)
-            taken_until = m.end
-        return out
+            continue
+        if m.start < taken_until:
+            continue
+        out.append(m)
+        best_span = (m.start, m.end)
+        taken_until = m.end
+    return out
 
 
 def iter_windows(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -162,7 +162,7 @@ _TIME_WORDS = frozenset("time часом час времени время".split
 
 
 def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTerm"]) -> bool:
-    if not all((p.region_code in _CAPITALS and (p.kind == "region" or p.population > 1_000_000)) for p in pm.places):
+    if not any((p.region_code in _CAPITALS and (p.kind == "region" or p.population > 1_000_000)) for p in pm.places):
         return False
     nxt = toks[pm.tok_end].norm if pm.tok_end < len(toks) else ""
     if nxt in _TIME_WORDS:
@@ -173,30 +173,46 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
     return prev not in _LOCATIVE
 
 
+def _party_before_attack(toks: Sequence[Token], found: dict[str, list[Match]],
+                         terms: Sequence[Any]) -> list[tuple[int, str]]:
+    """"Russia's massive missile and drone attack", "російська артилерія обстрілювала",
+    "украинские беспилотники атаковали": a country word shortly before an attack or
+    weapon word, with no asset word between, names the attacker."""
+    acts = sorted({m.start for k in ("cue:attack", "cue:impact", "weapons") for m in found.get(k, ())})
+    term_starts = {t.tok_start for t in terms}
+    out = []
+    for m in found.get("countries", []):
+        nxt = next((a for a in acts if a >= m.end), None)
+        if nxt is None or nxt - m.end > 3 or any(m.end <= t < nxt for t in term_starts):
+            continue
+        out.append((toks[m.start].start, m.payload))
+    return out
+
+
 def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Sequence[Token], text: str,
               dates: list[DateMention]) -> SentenceInfo:
-    cues = {c: lex.cue(c, toks) for c in CUE_LISTS}
+    found = lex.scan(toks)
+    cues = {c: found.get(f"cue:{c}", []) for c in CUE_LISTS}
     fac = [FacilityName(a, b, toks[a].start, toks[b - 1].end, fl, alias)
            for a, b, fl, alias in services.registry.find_names(toks)]
     terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
-             for m in lex.facility_types.find(toks)]
+             for m in found.get("facility_types", [])]
     places = services.gazetteer.find(toks, text)
     # A facility's own name ("Рязанский НПЗ") is not also a place mention of
     # the town inside it; keep the facility reading.
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]
     places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
-    terms_all = [TypeTerm(m.start, m.end, 0, 0, m.payload, m.phrase) for m in lex.facility_types.find(toks)]
-    places = [p for p in places if not _not_a_location(p, toks, terms_all)]
+    places = [p for p in places if not _not_a_location(p, toks, terms)]
+    attackers = [(toks[m.start].start, m.payload) for m in found.get("attacker", [])]
+    attackers += _party_before_attack(toks, found, terms)
     return SentenceInfo(
         index=i, sent=s, tokens=list(toks), cues=cues, places=places, facility_names=fac,
         type_terms=[t for t in terms if not any(a <= t.tok_start < b for a, b in fac_spans)],
-        attackers=[(toks[m.start].start, m.payload) for m in lex.attacker.find(toks)],
-        acknowledgers=[(toks[m.start].start, m.payload) for m in lex.acknowledge.find(toks)],
-        weapons=[m.payload for m in lex.weapons.find(toks)],
-        countries=[m.payload for m in lex.countries.find(toks)],
+        attackers=sorted(set(attackers)),
+        acknowledgers=[(toks[m.start].start, m.payload) for m in found.get("acknowledge", [])],
+        weapons=[m.payload for m in found.get("weapons", [])],
+        countries=[m.payload for m in found.get("countries", [])],
         dates=dates,
-        neg={"topic": lex.neg_topic.find(toks), "talks": lex.neg_talks.find(toks),
-             "status": lex.neg_status.find(toks), "mediators": lex.neg_mediators.find(toks),
-             "parties": lex.neg_parties.find(toks), "agreements": lex.neg_agreements.find(toks)},
+        neg={k: found.get(f"neg:{k}", []) for k in ("topic", "talks", "status", "mediators", "parties", "agreements")},
         lang=lex.language,
     )

@@ -134,21 +134,21 @@ class DateFinder:
         pats += [
             ("iso", r"\b(?P<y>(?:19|20)\d{2})-(?P<mn>\d{2})-(?P<d>\d{2})\b"),
             ("numeric", r"(?<![\d.])(?P<d>\d{1,2})\.(?P<mn>\d{1,2})\.(?P<y>(?:19|20)\d{2})\b"),
-            ("month_year", rf"(?:\b(?:in|at|from|since|until)\s+|\b(?:у|в|з|с|до|наприкінці|наприкінці)\s+)?(?P<m>{M})\s+(?P<y>(?:19|20)\d{{2}})\b"),
+            ("month_year", rf"\b(?P<m>{M})\s+(?P<y>(?:19|20)\d{{2}})\b"),
             ("month", rf"\b(?:in|since|from|until|by|during|early|late|mid)[-\s]+(?P<m>{M})\b" if lang == "en" else rf"(?:^|\s)(?:у|в|на початку|наприкінці|в начале|в конце|в середине|в середині)\s+(?P<m>{M})(?=[\s,.;:!?]|$)"),
-            ("ago", rf"(?P<n>{N})\s+(?:{DW})\s+(?:{AGO})"),
+            ("ago", rf"\b(?P<n>{N})\s+(?:{DW})\s+(?:{AGO})\b"),
             ("over_days", r"\b(?:over|during|for)\s+(?:the\s+(?:past|last)\s+)?(?P<n>" + N + r")\s+(?:days|nights)\b" if lang == "en"
              else r"(?:протягом|впродовж|за|в течение|на протяжении)\s+(?:(?:останніх|последних)\s+)?(?P<n>" + N + r")\s+(?:діб|доби|днів|суток|дней|ночей|ночей)"),
             ("weekday", rf"(?:\b(?:on|last|this|early\s+on|late\s+on)\s+|(?:^|\s)(?:у|в|во|минулого|минулої|в минулий|в прошлый|в прошлую)\s+)(?P<w>{W})\b"),
         ]
-        rel = []
+        self._rel_key: dict[str, str] = {}
         for key in ("day_before_yesterday", "yesterday", "today", "night", "this_week", "last_week"):
-            for w in sorted(words.get(key) or [], key=len, reverse=True):
-                rel.append((key, w))
-        rel_re = "|".join(f"(?P<r{i}>{_word(w)})" for i, (_, w) in enumerate(rel))
-        self._rel_keys = [k for k, _ in rel]
+            for w in words.get(key) or []:
+                self._rel_key.setdefault(_squash(w), key)
+        alts = "|".join(re.escape(w).replace("\\ ", r"\s+") for w in sorted(self._rel_key, key=len, reverse=True))
         self._patterns = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in pats]
-        self._rel = re.compile(rel_re, re.IGNORECASE) if rel_re else None
+        # one look-behind up front: the engine skips mid-word positions before trying alternatives
+        self._rel = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE) if alts else None
 
     def find(self, text: str, pub: PubDate) -> list[DateMention]:
         found: list[DateMention] = []
@@ -169,7 +169,9 @@ class DateFinder:
             for m in self._rel.finditer(text):
                 if not free(m.start(), m.end()):
                     continue
-                key = next(self._rel_keys[int(g[1:])] for g, v in m.groupdict().items() if v)
+                key = self._rel_key.get(_squash(m.group(0)))
+                if key is None:
+                    continue
                 dm = self._relative(key, m, pub)
                 if dm is not None:
                     found.append(dm)
@@ -250,9 +252,8 @@ def _alt(words: dict[str, Any]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-def _word(w: str) -> str:
-    esc = re.escape(w)
-    return rf"(?<![\w]){esc}(?![\w])"
+def _squash(w: str) -> str:
+    return " ".join(w.lower().replace("’", "'").split())
 
 
 def _number(v: str | None, table: dict[str, int]) -> int | None:

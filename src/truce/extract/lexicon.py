@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import yaml
 
 from truce.errors import ExtractionError
-from truce.text import KeyMaker, Match, PhraseMatcher, Token
+from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
 
 LANGUAGES = ("en", "uk", "ru")
 CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list", "impact", "hypothetical",
@@ -27,29 +27,24 @@ _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons",
              "negotiation", "patterns", "dates")
 
 
+GROUPS = (*(f"cue:{c}" for c in CUE_LISTS), "facility_types", "attacker", "acknowledge", "weapons", "countries",
+          "neg:topic", "neg:talks", "neg:status", "neg:mediators", "neg:parties", "neg:agreements")
+
+
 @dataclass
 class Lexicon:
-    """Compiled matchers for one language."""
+    """Compiled phrase lists for one language, scanned in one pass per sentence."""
 
     language: str
-    cues: dict[str, PhraseMatcher]
-    facility_types: PhraseMatcher
-    attacker: PhraseMatcher
-    acknowledge: PhraseMatcher
-    weapons: PhraseMatcher
+    multi: MultiMatcher
     countries: PhraseMatcher
-    neg_topic: PhraseMatcher
-    neg_talks: PhraseMatcher
-    neg_status: PhraseMatcher
-    neg_mediators: PhraseMatcher
-    neg_parties: PhraseMatcher
-    neg_agreements: PhraseMatcher
     patterns: dict[str, list[re.Pattern[str]]]
     dates: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
-    def cue(self, name: str, tokens: Sequence[Token]) -> list[Match]:
-        return self.cues[name].find(tokens)
+    def scan(self, tokens: Sequence[Token]) -> dict[str, list[Match]]:
+        """Group name (``cue:attack``, ``facility_types``, ``neg:status``…) → matches."""
+        return self.multi.scan(tokens)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
@@ -113,25 +108,30 @@ def load_lexicon(lang: str, km: KeyMaker, extra_dir: Path | None = None) -> Lexi
         extra_path = extra_dir / f"{lang}.yaml"
         data = _merge(data, _load_yaml(extra_path))
         _check(data, extra_path)
-    ft = dict(data["facility_types"])
     neg = data["negotiation"]
+    multi = MultiMatcher(km, lang)
+
+    def add(group: str, lists: dict[str, list[str]] | list[str], value: str | None = None) -> None:
+        if isinstance(lists, list):
+            for p in lists:
+                multi.add(group, p, value)
+        else:
+            for key, phrases in lists.items():
+                for p in phrases or []:
+                    multi.add(group, p, str(key))
+
+    for c in CUE_LISTS:
+        add(f"cue:{c}", data[c], c)
+    for g in ("facility_types", "attacker", "acknowledge", "weapons", "countries"):
+        add(g, data[g])
+    add("neg:topic", neg["topic"], "topic")
+    add("neg:talks", neg["talks"], "talks")
+    for g in ("status", "mediators", "parties", "agreements"):
+        add(f"neg:{g}", neg[g])
     return Lexicon(
-        language=lang,
-        cues={c: _matcher(km, lang, data[c], c) for c in CUE_LISTS},
-        facility_types=_matcher(km, lang, ft),
-        attacker=_matcher(km, lang, data["attacker"]),
-        acknowledge=_matcher(km, lang, data["acknowledge"]),
-        weapons=_matcher(km, lang, data["weapons"]),
-        countries=_matcher(km, lang, data["countries"]),
-        neg_topic=_matcher(km, lang, neg["topic"], "topic"),
-        neg_talks=_matcher(km, lang, neg["talks"], "talks"),
-        neg_status=_matcher(km, lang, neg["status"]),
-        neg_mediators=_matcher(km, lang, neg["mediators"]),
-        neg_parties=_matcher(km, lang, neg["parties"]),
-        neg_agreements=_matcher(km, lang, neg["agreements"]),
+        language=lang, multi=multi, countries=_matcher(km, lang, data["countries"]),
         patterns={k: [re.compile(p, re.IGNORECASE) for p in v] for k, v in data["patterns"].items()},
-        dates=data["dates"],
-        raw=data,
+        dates=data["dates"], raw=data,
     )
 
 

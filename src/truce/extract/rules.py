@@ -295,22 +295,23 @@ class _Context:
         return None, "unspecified"
 
     def attacker_for(self, si: SentenceInfo, t: Target) -> tuple[str | None, str | None]:
-        stated = _party_of(si.attackers)
+        target_country = t.country
+        # a side does not strike its own energy (bar occupied territory): "Russian
+        # forces repelled the attack on the Russian refinery" names no attacker
+        own = target_country if target_country and not _occupied(t) else None
+        stated = _party_of(si.attackers, exclude=own)
         if stated is None:
             for s in reversed(self.doc.sentences[: si.index]):
                 if s.sent.paragraph != si.sent.paragraph:
                     break
-                stated = _party_of(s.attackers)
+                stated = _party_of(s.attackers, exclude=own)
                 if stated:
                     break
         if stated is None and not si.background:
             for s in self.lead:
-                stated = _party_of(s.attackers)
+                stated = _party_of(s.attackers, exclude=own)
                 if stated:
                     break
-        target_country = t.country
-        if stated is not None and stated == target_country and not _occupied(t):
-            stated = None  # "Ukrainian energy" is not a Ukrainian attacker
         if stated is not None:
             return stated, "stated"
         if target_country == "RU":
@@ -352,8 +353,8 @@ class _Context:
         return si.has("hedge") or any(s.has("hedge") for s in self.lead[:2])
 
 
-def _party_of(matches: list[tuple[int, str]]) -> str | None:
-    parties = {p for _, p in matches}
+def _party_of(matches: list[tuple[int, str]], exclude: str | None = None) -> str | None:
+    parties = {p for _, p in matches} - {exclude}
     return parties.pop() if len(parties) == 1 else None
 
 
@@ -491,9 +492,12 @@ def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
             continue
         if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
             continue  # "two refineries in Samara region" when both are named
-        if t.facility is None and t.region_code is None and ((t.country, bg) in regional or (None, bg) in regional
-                                                              or any(k[1] == bg for k in regional)):
-            continue
+        if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional):
+            continue  # "Russia hit Ukraine's energy system" when the regions hit are named
+        if t.facility is None and t.region_code is None and not t.generic and (
+                (type_family(t.output_type), bg) in {(type_family(x.target.output_type), x.salience == "background")
+                                                     for x in drafts if x.target.region_code or x.target.facility}):
+            continue  # a national "refineries were hit" when specific refineries are named
         out.append(d)
     return out
 

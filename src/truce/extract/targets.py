@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from truce.extract.analysis import Document, SentenceInfo, Services
 from truce.gazetteer import PlaceMention, haversine_km
@@ -130,6 +130,7 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             continue
         targets.append(Target(si, fn.start, fn.end, f.type, f, None, f.region_code, f.country,
                               rule="facility-alias", confidence=conf, candidates=cands))
+        targets += _coordinated_names(svc, si, fn, f)
     region_spans = [(p.tok_start, p.tok_end) for p in si.places if p.is_region]
     hosted = [(a, b, fl) for a, b, fl in svc.registry.hosted_at(si.tokens)
               if not any(ra <= a and b <= rb for ra, rb in region_spans)]
@@ -162,6 +163,11 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             if near:
                 linked, cands = _pick(near, numbers, hint)
                 rule = "type+nearby-place"
+        if linked is None and not cands and tt.type not in GENERIC:
+            # "В поселке Ильском … на территории НПЗ": a host village elsewhere in the sentence
+            anywhere = list(dict.fromkeys(f for _, _, fl in hosted for f in fl if _compatible(tt.type, f) and not f.parent))
+            if len(anywhere) == 1:
+                linked, cands, rule = anywhere[0], anywhere, "type+sentence-host"
         if linked is not None:
             targets.append(Target(si, tt.start, tt.end, linked.type, linked, qual_place, linked.region_code,
                                   linked.country, rule=rule, confidence=0.8, candidates=cands))
@@ -184,6 +190,32 @@ def _adjacent_country(svc: Services, si: SentenceInfo, ts: int, te: int) -> str 
 
 def si_lang(si: SentenceInfo, svc: Services) -> str:
     return getattr(si, "lang", None) or next(iter(svc.lexicons))
+
+
+def _coordinated_names(svc: Services, si: SentenceInfo, fn: Any, f: Facility) -> list[Target]:
+    """"Сызранского и Новокуйбышевского НПЗ", "Burshtyn and Ladyzhyn TPPs": the
+    adjectives coordinated before a matched name share its type word."""
+    out: list[Target] = []
+    type_tok = si.tokens[fn.tok_end - 1]
+    i = fn.tok_start - 1
+    seen_conj = False
+    while i >= 0:
+        t = si.tokens[i]
+        if t.norm in _CONJ:
+            seen_conj = True
+            i -= 1
+            continue
+        if not (seen_conj and t.capitalised):
+            break
+        for _, _, fl, _ in svc.registry.find_names([t, type_tok]):
+            g = next((x for x in fl if x.id != f.id and not x.parent), None)
+            if g is not None:
+                out.append(Target(si, t.start, t.end, g.type, g, None, g.region_code, g.country,
+                                  rule="facility-alias+coordinated", confidence=0.8, candidates=[g]))
+                break
+        seen_conj = False
+        i -= 1
+    return out
 
 
 def _qualifiers(si: SentenceInfo, ts: int, te: int) -> list[tuple[int, int]]:
@@ -221,6 +253,22 @@ def _qualifiers(si: SentenceInfo, ts: int, te: int) -> list[tuple[int, int]]:
     return out
 
 
+def _coordinated_after(si: SentenceInfo, t: Target, mentions: list[PlaceMention]) -> list[str]:
+    """Region codes of a list of region mentions right after a term
+    ("газовидобувні об'єкти на Полтавщині та Харківщині")."""
+    after = sorted((m for m in mentions if m.is_region and m.start > t.start), key=lambda m: m.start)
+    if not after:
+        return []
+    out = [after[0].places[0].region_code or ""]
+    for prev, cur in zip(after, after[1:]):
+        between = [tok for tok in si.tokens if prev.end <= tok.start < cur.start]
+        if all(tok.norm in _CONJ for tok in between):
+            out.append(cur.places[0].region_code or "")
+        else:
+            break
+    return out if after[0].start - t.end < 40 else []
+
+
 def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used: set[int],
                     hint: set[str], country_hint: str | None) -> list[Target]:
     """Give unplaced targets the sentence's places; a generic target with several
@@ -250,8 +298,10 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
         if not regions:
             out.append(t)
             continue
-        if t.generic or len(regions) == 1:
-            for code, place, country in (regions if t.generic else regions[:1]):
+        listed = _coordinated_after(si, t, free)
+        if t.generic or len(regions) == 1 or len(listed) > 1:
+            chosen = regions if t.generic or len(listed) < 2 else [r for r in regions if r[0] in listed]
+            for code, place, country in (chosen if (t.generic or len(listed) > 1) else regions[:1]):
                 out.append(Target(si, t.start, t.end, t.type, None, place, code, country,
                                   rule=t.rule + "+sentence-region", confidence=t.confidence, candidates=[]))
         else:

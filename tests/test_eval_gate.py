@@ -1,0 +1,61 @@
+"""Quality gate: extraction and fusion figures on the gold set may not fall below
+the floors pinned in tests/eval_baseline.json, whose corpus digest pins the gold set.
+
+Raise floors after an improvement:  TRUCE_UPDATE_BASELINE=1 python -m pytest tests/test_eval_gate.py
+Lowering a floor needs, in addition, TRUCE_ALLOW_LOWER=1 and a reason in the commit.
+"""
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from truce.evaluate import evaluate, load_gold
+
+ROOT = Path(__file__).parent
+BASELINE = ROOT / "eval_baseline.json"
+
+
+@pytest.fixture(scope="module")
+def result(ctx):
+    return evaluate(load_gold(ROOT / "gold"), ctx)
+
+
+def figures(r) -> dict[str, float]:
+    f = {
+        "strike_f1": r.strike["all"].f1, "strike_precision": r.strike["all"].precision,
+        "strike_recall": r.strike["all"].recall,
+        **{f"strike_f1_{lang}": c.f1 for lang, c in r.strike.items() if lang != "all"},
+        "background_f1": r.background.f1,
+        "negotiation_f1": r.negotiation.f1, "accusation_f1": r.accusation.f1,
+        "fusion_pairwise_f1": r.fusion.f1 if r.fusion else 0.0,
+        "negative_reports_clean": 1 - r.negatives_with_claims / max(r.negatives, 1),
+    }
+    for k in ("facility_type", "region", "date", "attacker_strict", "weapon"):
+        f[f"field_{k}"] = r.fields[k].value or 0.0
+    return f
+
+
+def test_quality_floors(result):
+    base = json.loads(BASELINE.read_text(encoding="utf-8"))
+    got = figures(result)
+    if os.environ.get("TRUCE_UPDATE_BASELINE"):
+        allow_lower = bool(os.environ.get("TRUCE_ALLOW_LOWER"))
+        floors = {}
+        for k, v in got.items():
+            new = math.floor(v * 100) / 100
+            old = base["floors"].get(k)
+            floors[k] = new if (old is None or allow_lower) else max(old, new)
+        BASELINE.write_text(json.dumps({"corpus": result.digest, "reports": result.n_reports, "floors": floors},
+                                       indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        base = json.loads(BASELINE.read_text(encoding="utf-8"))
+    assert result.digest == base["corpus"], (
+        "the gold set changed: re-run with TRUCE_UPDATE_BASELINE=1 to pin floors on the new corpus")
+    below = {k: (round(got.get(k, 0.0), 3), floor) for k, floor in base["floors"].items() if got.get(k, 0.0) + 1e-9 < floor}
+    assert not below, f"quality regressed below the pinned floors (got, floor): {below}"
+
+
+def test_no_evidence_offset_errors(result):
+    assert result.offset_errors == 0
