@@ -163,7 +163,7 @@ def load_context(settings: Settings | None = None) -> Context:
     from truce.gazetteer import Gazetteer
     from truce.registry import Registry
     from truce.sources import SourceBook
-    from truce.text import KeyMaker, Morphology
+    from truce.text import KeyMaker, Morphology, PhraseMatcher
 
     settings = settings or Settings.load()
     km = KeyMaker(Morphology())
@@ -171,7 +171,11 @@ def load_context(settings: Settings | None = None) -> Context:
     gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
     lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None)
     sources = SourceBook.load(settings.sources)
+    operators = PhraseMatcher(km)
+    for s in sources.sources.values():
+        if s.kind == "operator" and s.affiliation in ("UA", "RU"):
+            operators.add_many((s.name, *s.aliases), s.affiliation)
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
-                        detector=LanguageDetector(), sources=sources)
+                        detector=LanguageDetector(), sources=sources, operators=operators)
     return Context(settings=settings, services=services, sources=sources,
                    agreements=load_agreements(settings.agreements))

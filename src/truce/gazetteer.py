@@ -48,7 +48,7 @@ _ADJ_ENDINGS = ("ська", "ській", "ської", "ську", "ською"
 _REGION_NOUNS = frozenset(normalise(w) for w in """
 області областях областей область областю обл oblasts oblast regions region областях
 областях областях областей областям области областях краях краї краю край краев края краям республіках
-республиках республик
+республиках республик обласної обласна обласній областной областная областного обласного
 """.split())
 _LIST_GLUE = frozenset({",", "та", "і", "й", "и", "and", "or", "або", "или", "також", "также"})
 _NAME_OK = re.compile(r"^[A-Za-zÀ-žА-Яа-яЁёІіЇїЄєҐґ'’ʼ\- .]+$")
@@ -270,8 +270,8 @@ class Gazetteer:
                 if p.kind == "settlement" and b - a == 1 and (
                         surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
                         or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))
-                        or (p.population < 100_000 and self.km.morph is not None
-                            and self.km.morph.is_person_name(tokens[a].text))):
+                        or (self.km.morph is not None and self.km.morph.is_person_name(tokens[a].text)
+                            and (p.population < 100_000 or (b < len(tokens) and tokens[b].capitalised)))):
                     continue
                 places.append(p)
             if not places:

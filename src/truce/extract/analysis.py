@@ -32,6 +32,7 @@ class Services:
     detector: LanguageDetector
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
     sources: Any = None  # truce.sources.SourceBook, for the regions regional authorities speak for
+    operators: Any = None  # PhraseMatcher: operator names → their country ("DTEK" → UA)
 
     def dates(self, lang: str) -> DateFinder:
         f = self.date_finders.get(lang)
@@ -183,7 +184,7 @@ def _party_before_attack(toks: Sequence[Token], found: dict[str, list[Match]],
     out = []
     for m in found.get("countries", []):
         nxt = next((a for a in acts if a >= m.end), None)
-        if nxt is None or nxt - m.end > 3 or any(m.end <= t < nxt for t in term_starts):
+        if nxt is None or nxt - m.end > 5 or any(m.end <= t < nxt for t in term_starts):
             continue
         out.append((toks[m.start].start, m.payload))
     return out

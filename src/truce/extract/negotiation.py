@@ -62,7 +62,9 @@ def _agreement_for(doc: Document, sents: list[SentenceInfo]) -> str | None:
 
 
 def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int) -> list[Claim]:
-    lead = ([doc.title_info] if doc.title_info else []) + doc.sentences[:2]
+    from truce.extract.rules import lead_sentences
+
+    lead = ([doc.title_info] if doc.title_info else []) + lead_sentences(doc)
     doc_topic = any(s.neg.get("topic") or s.neg.get("agreements") for s in lead)
     sents = [s for s in doc.sentences if _is_negotiation(s, doc_topic)]
     title_neg = doc.title_info is not None and _is_negotiation(doc.title_info, True)
@@ -166,6 +168,8 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         if accuse_type:
             accuser = before[-1] if before else None
             accused = next((p for p in after if p != accuser), None)
+            if accused is None and not by_sentence.get(si.index):
+                continue  # "accused Western countries of provocations": not an accusation between the parties
         else:
             accused = before[-1] if before else (after[0] if after else None)
             accuser = next((p for p in before[:-1] + after if p != accused), None)
@@ -193,7 +197,7 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                                         rule=t.rule + ";attacker-from-accusation")
             if t.attacker == accused:
                 targets.append(t)
-        if not linked:
+        if not linked and not (si.has("threat", "hypothetical") and not si.has("damage", "destroyed", "fire", "impact")):
             ts = [t for t in find_targets(svc, doc, si, ctx.region_hint, ctx.country_hint) if t.region_code or t.facility]
             for t in ts[:3]:
                 t = ctx.place_target(t, si)

@@ -108,6 +108,10 @@ class RuleExtractor:
             for t in targets:
                 if t.generic and neg_ctx and not si.has("damage", "fire", "destroyed", "debris"):
                     continue
+                if rule == "attack+denial" and t.generic:
+                    continue  # "no new damage to energy facilities from enemy attacks was recorded"
+                if si.has("accusation") and t.facility is None and not si.has(*_HIT_CUES):
+                    continue  # "accused Kyiv of attacks on energy in Bryansk and Kursk regions": an accusation
                 if t.generic and si.has("negotiation_context") and t.region_code is None:
                     continue
                 t = ctx.place_target(t, si)
@@ -148,6 +152,8 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
         return None
     if si.has("hypothetical") and not any(d.date for d in si.dates):
         return None  # "if the grid is hit again …"
+    if si.has("retraction"):
+        return None  # "Energoatom denied reports that the plant was damaged, calling them fake"
     if si.has("negation") and not si.has("destroyed", "fire", "debris", "impact"):
         # "drones attacked the refinery; no damage" – an attempt, not a hit
         return ("attempted", "attack+denial") if attack else None
@@ -184,8 +190,7 @@ def _prev_in_paragraph(doc: Document, si: SentenceInfo) -> SentenceInfo | None:
 
 def _main_date(doc: Document) -> DateMention | None:
     """The date of what the report is mainly about: the lead's first date, else the title's."""
-    lead = [s for s in doc.sentences[:2]]
-    for s in lead:
+    for s in lead_sentences(doc):
         for d in s.dates:
             if d.date is not None and d.precision == "day":
                 return d
@@ -228,7 +233,7 @@ class _Context:
         self.svc = svc
         self.main = main
         self.affiliation = affiliation
-        lead = ([doc.title_info] if doc.title_info else []) + doc.sentences[:2]
+        lead = ([doc.title_info] if doc.title_info else []) + lead_sentences(doc)
         self.lead = lead
         regions: dict[str, int] = {}
         for s in lead:
@@ -247,6 +252,11 @@ class _Context:
                 countries[c] = countries.get(c, 0) + 1
         self.country_hint = max(countries, key=lambda k: countries[k]) if countries else None
         self.report_weapons = {w for s in [*lead, *doc.sentences] for w in s.weapons}
+        every = {p.places[0].region_code for s in [*lead, *doc.sentences] for p in s.places if p.is_region}
+        # a report about one region: its unplaced "energy facility" is in that region
+        self.single_region = len(every) == 1 and every == self.region_hint
+        if len(countries) > 1:
+            self.country_hint = None  # "Russia attacked Ukraine's energy": no single country to fall back on
 
     # ---
 
@@ -261,13 +271,20 @@ class _Context:
             if len(regs) == 1:
                 p = regs[0].places[0]
                 return replace(t, region_code=p.region_code, country=p.country, rule=t.rule + "+paragraph-region")
-        if not si.background and len(self.region_hint) == 1 and not t.generic:
+        if not si.background and len(self.region_hint) == 1 and (not t.generic or self.single_region):
             code = next(iter(self.region_hint))
             reg = self.svc.gazetteer.region(code)
             return replace(t, region_code=code, country=reg.country if reg else None, rule=t.rule + "+lead-region",
                            confidence=t.confidence - 0.05)
-        country = t.country or _country_from(si) or self.country_hint
+        country = t.country or _country_from(si) or self._operator_country(si) or self.country_hint
         return replace(t, country=country)
+
+    def _operator_country(self, si: SentenceInfo) -> str | None:
+        """"DTEK said two of its thermal power plants were damaged": the operator's country."""
+        if self.svc.operators is None:
+            return None
+        found = {m.payload for m in self.svc.operators.find(si.tokens)}
+        return found.pop() if len(found) == 1 else None
 
     def date_for(self, si: SentenceInfo) -> tuple[DateMention | None, str]:
         own = [d for d in si.dates if d.date is not None]
@@ -354,8 +371,21 @@ class _Context:
 
 
 def _party_of(matches: list[tuple[int, str]], exclude: str | None = None) -> str | None:
-    parties = {p for _, p in matches} - {exclude}
-    return parties.pop() if len(parties) == 1 else None
+    """The attacking party a sentence names; with both parties named, the first
+    named one ("Ukrainian forces struck … supplying the Russian army")."""
+    ms = sorted((pos, p) for pos, p in matches if p != exclude)
+    return ms[0][1] if ms else None
+
+
+def lead_sentences(doc: Document) -> list[SentenceInfo]:
+    """The first two substantive sentences (a dateline "Москва. 7 марта." is not one)."""
+    out = []
+    for s in doc.sentences:
+        if len(s.tokens) >= 6:
+            out.append(s)
+        if len(out) == 2:
+            break
+    return out
 
 
 def _country_from(si: SentenceInfo) -> str | None:
@@ -464,7 +494,10 @@ def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
             ok_type = fam in power
         else:
             ok_type = fam == type_family(t.output_type)
-        if not ok_type:
+        # "a substation at the Konakovo power plant", "на Каширській ГРЕС … влучили в
+        # трансформаторну підстанцію": an unplaced asset in the named plant's sentence is part of it
+        component = n.sentences[0] is d.sentences[0] and (t.region_code in (None, f.region_code) or "+lead-region" in t.rule)
+        if not ok_type and not component:
             continue
         apposition = n.sentences[0] is d.sentences[0] and 0 <= t.start - n.target.end <= 40
         if t.generic and not (t.region_code in (None, f.region_code) or apposition):

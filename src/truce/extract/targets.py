@@ -132,8 +132,12 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                               rule="facility-alias", confidence=conf, candidates=cands))
         targets += _coordinated_names(svc, si, fn, f)
     region_spans = [(p.tok_start, p.tok_end) for p in si.places if p.is_region]
+    place_spans = [(p.tok_start, p.tok_end) for p in si.places if not p.is_region]
+    # a host town counts only where it is a place mention the sentence kept
+    # ("Moscow's war" is a government, not the Kapotnya refinery's host)
     hosted = [(a, b, fl) for a, b, fl in svc.registry.hosted_at(si.tokens)
-              if not any(ra <= a and b <= rb for ra, rb in region_spans)]
+              if not any(ra <= a and b <= rb for ra, rb in region_spans)
+              and any(pa < b and a < pb for pa, pb in place_spans)]
     for tt in si.type_terms:
         quals = _qualifiers(si, tt.tok_start, tt.tok_end)
         numbers = _numbers_after(si, tt.tok_end)
