@@ -89,27 +89,31 @@ def _densest_windows(counts: dict[dt.date, int]) -> list[tuple[dt.date, list[dt.
     O(D log D) in the number of distinct days, with a lazily updated heap."""
     import heapq
 
-    one = dt.timedelta(days=1)
-    alive = dict(counts)
+    alive = {d.toordinal(): n for d, n in counts.items()}
+    span = range(-WINDOW_DAYS, WINDOW_DAYS + 1)
+    get = alive.get
 
-    def score(d: dt.date) -> int:
-        return sum(alive.get(d + k * one, 0) for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1))
+    def score(o: int) -> int:
+        return sum(get(o + k, 0) for k in span)
 
-    heap = [(-score(d), -n, d) for d, n in alive.items()]
+    heap = [(-score(o), -n, o) for o, n in alive.items()]
     heapq.heapify(heap)
     out = []
     while heap:
-        neg, negn, d = heapq.heappop(heap)
-        if d not in alive or -neg != score(d) or -negn != alive[d]:
-            if d in alive:
-                heapq.heappush(heap, (-score(d), -alive[d], d))
+        neg, negn, o = heapq.heappop(heap)
+        n = get(o)
+        if n is None:
             continue
-        days = [d + k * one for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1) if d + k * one in alive]
+        sc = score(o)
+        if -neg != sc or -negn != n:
+            heapq.heappush(heap, (-sc, -n, o))
+            continue
+        days = [o + k for k in span if o + k in alive]
         for x in days:
             del alive[x]
-        out.append((d, days))
+        out.append((dt.date.fromordinal(o), [dt.date.fromordinal(x) for x in days]))
         for k in range(WINDOW_DAYS + 1, 2 * WINDOW_DAYS + 1):
-            for nb in (d - k * one, d + k * one):
+            for nb in (o - k, o + k):
                 if nb in alive:
                     heapq.heappush(heap, (-score(nb), -alive[nb], nb))
     return out
@@ -146,13 +150,14 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
             clusters.append(_Cluster("facility", (fid,), date, [
                 (c, f"names facility {fid}" + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
                 for c in cs]))
-    # facility incidents by (region, date) for regional claims to join
-    fac_index: dict[str, list[_Cluster]] = defaultdict(list)
+    # facility incidents by (region, centre day) for regional claims to join
+    fac_index: dict[tuple[str, dt.date], list[tuple[_Cluster, str]]] = defaultdict(list)
     own = {id(cl): len(cl.claims) for cl in clusters}  # sizes before regional claims join
     for cl in clusters:
         f = registry.get(cl.key[0])
         if f is not None and cl.date:
-            fac_index[f.region_code].append(cl)
+            fac_index[(f.region_code, dt.date.fromisoformat(cl.date))].append((cl, type_family(f.type) or ""))
+    one = dt.timedelta(days=1)
     for (country, region, fam) in sorted(by_region):
         block = by_region[(country, region, fam)]
         leftovers: list[Claim] = []
@@ -160,14 +165,9 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
             d = _day(c.date)
             target = None
             if d is not None:
-                cands = []
-                for cl in fac_index.get(region, ()):
-                    f = registry.get(cl.key[0])
-                    if f is None or abs((dt.date.fromisoformat(cl.date) - d).days) > WINDOW_DAYS:  # type: ignore[arg-type]
-                        continue
-                    if fam != "energy" and type_family(f.type) != fam:
-                        continue
-                    cands.append(cl)
+                cands = [cl for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)
+                         for cl, ffam in fac_index.get((region, d + k * one), ())
+                         if fam == "energy" or ffam == fam]
                 if len(cands) == 1 or (cands and fam != "energy"):
                     target = min(cands, key=lambda cl: (-own[id(cl)], cl.key))
             if target is not None:
@@ -242,14 +242,20 @@ def _mean(xs: Sequence[float | None]) -> float | None:
 
 
 def _effects(cs: Sequence[Claim]) -> Effects:
-    def mx(name: str) -> int | None:
-        vals = [getattr(c.effects, name) for c in cs if getattr(c.effects, name) is not None]
-        return max(vals) if vals else None
-
-    def any_(name: str) -> bool | None:
-        return True if any(getattr(c.effects, name) for c in cs) else None
-
-    areas = [c.effects.fire_area_m2 for c in cs if c.effects.fire_area_m2 is not None]
-    return Effects(fire=any_("fire"), damage=any_("damage"), destroyed=any_("destroyed"),
-                   outage_customers=mx("outage_customers"), killed=mx("killed"), injured=mx("injured"),
-                   fire_area_m2=max(areas) if areas else None)
+    fire = damage = destroyed = None
+    outage = killed = injured = area = None
+    for c in cs:
+        e = c.effects
+        fire = True if e.fire else fire
+        damage = True if e.damage else damage
+        destroyed = True if e.destroyed else destroyed
+        if e.outage_customers is not None:
+            outage = e.outage_customers if outage is None else max(outage, e.outage_customers)
+        if e.killed is not None:
+            killed = e.killed if killed is None else max(killed, e.killed)
+        if e.injured is not None:
+            injured = e.injured if injured is None else max(injured, e.injured)
+        if e.fire_area_m2 is not None:
+            area = e.fire_area_m2 if area is None else max(area, e.fire_area_m2)
+    return Effects(fire=fire, damage=damage, destroyed=destroyed, outage_customers=outage, killed=killed,
+                   injured=injured, fire_area_m2=area)
