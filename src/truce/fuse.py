@@ -158,27 +158,38 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
         if f is not None and cl.date:
             fac_index[(f.region_code, dt.date.fromisoformat(cl.date))].append((cl, type_family(f.type) or ""))
     one = dt.timedelta(days=1)
-    for (country, region, fam) in sorted(by_region):
+    # typed regional claims first; generic ones ("energy facilities in X") then join a
+    # named facility or a typed regional incident of that region and night
+    typed_index: dict[tuple[str, dt.date], list[_Cluster]] = defaultdict(list)
+    for (country, region, fam) in sorted(by_region, key=lambda k: (k[2] == "energy", k)):
         block = by_region[(country, region, fam)]
         leftovers: list[Claim] = []
         for c in sorted(block, key=lambda c: c.id):
             d = _day(c.date)
             target = None
+            why = ""
             if d is not None:
-                cands = [cl for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)
-                         for cl, ffam in fac_index.get((region, d + k * one), ())
-                         if fam == "energy" or ffam == fam]
+                days = [d + k * one for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)]
+                cands = [cl for x in days for cl, ffam in fac_index.get((region, x), ()) if fam == "energy" or ffam == fam]
                 if len(cands) == 1 or (cands and fam != "energy"):
                     target = min(cands, key=lambda cl: (-own[id(cl)], cl.key))
+                    why = f"joins the named facility {target.key[0]} in that region on {target.date}"
+                elif fam == "energy" and not cands:
+                    typed = [cl for x in days for cl in typed_index.get((region, x), ())]
+                    if typed:
+                        target = min(typed, key=lambda cl: (-len(cl.claims), cl.key))
+                        why = f"joins the {target.key[2]} incident in that region on {target.date}"
             if target is not None:
-                target.claims.append((c, f"regional claim ({region}, {c.facility_type or 'energy'}) joins the named "
-                                         f"facility {target.key[0]} in that region on {target.date}"))
+                target.claims.append((c, f"regional claim ({region}, {c.facility_type or 'energy'}) {why}"))
             else:
                 leftovers.append(c)
         for date, cs in _cluster_dates(leftovers, reports):
-            clusters.append(_Cluster("region", (country, region, fam), date, [
+            cl = _Cluster("region", (country, region, fam), date, [
                 (c, f"same region {region} and asset family {fam}" + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
-                for c in cs]))
+                for c in cs])
+            clusters.append(cl)
+            if fam != "energy" and date:
+                typed_index[(region, dt.date.fromisoformat(date))].append(cl)
     for country in sorted(by_country):
         for date, cs in _cluster_dates(by_country[country], reports):
             clusters.append(_Cluster("country", (country,), date, [

@@ -40,7 +40,7 @@ def keys_signature() -> str:
     """Changes whenever key-making changes, so cached phrase indexes are rebuilt."""
     import hashlib
 
-    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-2")).encode()).hexdigest()[:12]
+    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-3")).encode()).hexdigest()[:12]
 
 
 def normalise(s: str) -> str:
@@ -296,7 +296,7 @@ class PhraseMatcher:
         self.capitalised = capitalised
         self.lang = lang
         self._index: dict[str, list[tuple[tuple[frozenset[str], ...], Any, str, bool]]] = {}
-        self._seen: set[tuple[tuple[frozenset[str], ...], Any]] = set()
+        self._seen: dict[tuple[tuple[frozenset[str], ...], Any], tuple[Any, ...]] = {}
         self.size = 0
 
     def add(self, phrase: str, payload: Any) -> None:
@@ -306,11 +306,19 @@ class PhraseMatcher:
         # acronyms in a phrase match acronyms only (see KeyMaker.keys)
         seq = tuple(frozenset({"=" + t.norm}) if len(t.text) >= 2 and t.text.isupper() else t.keys for t in toks)
         sig = (seq, payload)
-        if sig in self._seen:
-            return
-        self._seen.add(sig)
         needs_cap = self.capitalised or (len(toks) == 1 and toks[0].capitalised and not toks[0].text.isupper())
+        old = self._seen.get(sig)
+        if old is not None:
+            if old[3] and not needs_cap:
+                # "Украина" and "украинский" share keys: the lower-case form lifts the capital requirement
+                new = (seq, payload, old[2], False)
+                for k in seq[0]:
+                    lst = self._index[k]
+                    lst[lst.index(old)] = new
+                self._seen[sig] = new
+            return
         entry = (seq, payload, phrase, needs_cap)
+        self._seen[sig] = entry
         for k in seq[0]:
             self._index.setdefault(k, []).append(entry)
         self.size += 1

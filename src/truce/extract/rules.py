@@ -189,8 +189,15 @@ def _prev_in_paragraph(doc: Document, si: SentenceInfo) -> SentenceInfo | None:
 
 
 def _main_date(doc: Document) -> DateMention | None:
-    """The date of what the report is mainly about: the lead's first date, else the title's."""
-    for s in lead_sentences(doc):
+    """The date of what the report is mainly about: the lead's first date in a sentence
+    reporting an event (not "said on Thursday"), else the lead's first date, else the title's."""
+    lead = lead_sentences(doc)
+    for s in lead:
+        if s.has(*_EVENT_CUES):
+            night = [d for d in s.dates if d.date is not None and d.precision == "day" and d.night]
+            if night:
+                return night[0]
+    for s in lead:
         for d in s.dates:
             if d.date is not None and d.precision == "day":
                 return d
@@ -315,7 +322,7 @@ class _Context:
         target_country = t.country
         # a side does not strike its own energy (bar occupied territory): "Russian
         # forces repelled the attack on the Russian refinery" names no attacker
-        own = target_country if target_country and not _occupied(t) else None
+        own = target_country if target_country and not _occupied(t) and not si.has("own_air_defence") else None
         stated = _party_of(si.attackers, exclude=own)
         if stated is None:
             for s in reversed(self.doc.sentences[: si.index]):
