@@ -31,10 +31,10 @@ def _settings(ctx: click.Context, **overrides: Any) -> Any:
     return Settings.load(ctx.obj.get("config") if ctx.obj else None, **overrides)
 
 
-def _context(settings: Any) -> Any:
+def _context(settings: Any, database: Any = None) -> Any:
     from truce.config import load_context
 
-    return load_context(settings)
+    return load_context(settings, database)
 
 
 def _open(settings: Any) -> Any:
@@ -190,8 +190,8 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
 
     try:
         settings = _settings(ctx, db=db, extractor=extractor, llm_url=llm_url, author=author)
-        c = _context(settings)
         with _open(settings) as database:
+            c = _context(settings, database)
             summary = run_pipeline(database, c, progress=Progress())
     except PipelineError as e:
         _fail(e)

@@ -154,8 +154,11 @@ def make_extractor(ctx: Context) -> Any:
     raise PipelineError(f"unknown extractor {name!r} (use rules or llm)")
 
 
-def load_context(settings: Settings | None = None) -> Context:
-    """Build the services: morphology, lexicons, registry, gazetteer, sources, agreements."""
+def load_context(settings: Settings | None = None, db: Any = None) -> Context:
+    """Build the services: morphology, lexicons, registry, gazetteer, sources, agreements.
+
+    With ``db``, facilities imported into that database (``truce facilities import``)
+    join the registry."""
     from truce.agreements import load_agreements
     from truce.extract.analysis import Services
     from truce.extract.language import LanguageDetector
@@ -167,7 +170,12 @@ def load_context(settings: Settings | None = None) -> Context:
 
     settings = settings or Settings.load()
     km = KeyMaker(Morphology())
-    registry = Registry.load(km, settings.registry)
+    extra = []
+    if db is not None:
+        from truce.registry_import import stored_facilities
+
+        extra = stored_facilities(db)
+    registry = Registry.load(km, settings.registry, extra=extra)
     gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
     lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None)
     sources = SourceBook.load(settings.sources)
