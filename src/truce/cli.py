@@ -610,6 +610,78 @@ def facilities_import(ctx: click.Context, path: str, fmt: str, tolerance_km: flo
                f"{res.skipped} skipped (outside UA/RU or not energy)")
 
 
+# --- export / stats ----------------------------------------------------------------------
+
+@cli.command("export")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "parquet", "acled-csv"]), required=True)
+@click.option("--output", "-o", required=True, help="File to write ('-' for stdout, not for parquet).")
+@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD).")
+@click.pass_context
+def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, date_from: str | None, date_to: str | None) -> None:
+    """Export incidents: CSV, GeoJSON (RFC 7946), Parquet, or ACLED's 31-column CSV.
+
+    Example:
+
+        truce export --format acled-csv -o truce-acled.csv --from 2025-03-18 --to 2025-04-16
+    """
+    from truce import export as ex
+
+    try:
+        settings = _settings(ctx, db=db)
+        with _open(settings) as database:
+            rows = ex.in_period(incidents_json(database), date_from, date_to)
+    except PipelineError as e:
+        _fail(e)
+    if fmt == "parquet":
+        if output == "-":
+            raise click.ClickException("parquet needs a file path (--output FILE.parquet)")
+        n = ex.write_parquet(rows, output)
+    else:
+        out = _write(output)
+        if fmt == "csv":
+            n = ex.write_csv(rows, out)
+        elif fmt == "geojson":
+            json.dump(ex.incidents_geojson(rows), out, ensure_ascii=False, indent=1)
+            out.write("\n")
+            n = len(rows)
+        else:
+            n = ex.write_acled(rows, out, int(time.time()))
+        if out is not sys.stdout:
+            out.close()
+    click.echo(f"exported {n} incident(s) as {fmt}" + (f" to {output}" if output != "-" else ""), err=True)
+
+
+@cli.command()
+@db_option
+@click.option("--agreement", default=None, help="Only this agreement's window and findings.")
+@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD) for capacity figures.")
+@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD) for capacity figures.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def stats(ctx: click.Context, db: str | None, agreement: str | None, date_from: str | None, date_to: str | None,
+          fmt: str) -> None:
+    """Impact analytics: capacity hit, refining capacity hit in the last 30 days, strike rates
+    before, during and after each agreement window (rate ratios with exact Poisson tests),
+    findings by verdict.
+
+    Example:
+
+        truce stats --agreement moratorium-2025-03
+    """
+    from truce.stats import format_summary, summary
+
+    try:
+        settings = _settings(ctx, db=db)
+        with _open(settings) as database:
+            c = _context(settings, database)
+            s = summary(database, c, agreement_id=agreement, date_from=date_from, date_to=date_to)
+    except PipelineError as e:
+        _fail(e)
+    click.echo(json.dumps(s, ensure_ascii=False, indent=1) if fmt == "json" else format_summary(s))
+
+
 # --- evaluation ------------------------------------------------------------------------
 
 @cli.command("eval")

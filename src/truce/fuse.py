@@ -125,9 +125,12 @@ def _incident_id(kind: str, key: tuple[str, ...], date: str | None) -> str:
 
 
 def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Registry,
-         region_names: dict[str, str] | None = None) -> list[Incident]:
-    """All strike-like claims → incidents (sorted by date, id)."""
+         region_names: dict[str, str] | None = None,
+         region_points: dict[str, tuple[float, float]] | None = None) -> list[Incident]:
+    """All strike-like claims → incidents (sorted by date, id). ``region_points`` places
+    incidents known only to their region at a point inside it (for maps and exports)."""
     region_names = region_names or {}
+    region_points = region_points or {}
     by_fac: dict[str, list[Claim]] = defaultdict(list)
     by_region: dict[tuple[str, str, str], list[Claim]] = defaultdict(list)
     by_country: dict[str, list[Claim]] = defaultdict(list)
@@ -194,7 +197,7 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
         for date, cs in _cluster_dates(by_country[country], reports):
             clusters.append(_Cluster("country", (country,), date, [
                 (c, f"country-level claim ({country})" + (f" dated {c.date}" if date else ", undated")) for c in cs]))
-    incidents = [_incident(cl, reports, registry, region_names) for cl in clusters]
+    incidents = [_incident(cl, reports, registry, region_names, region_points) for cl in clusters]
     incidents.sort(key=lambda i: (i.date or "9999", i.id))
     return incidents
 
@@ -208,7 +211,7 @@ def _mode(values: Iterable[str | None]) -> str | None:
 
 
 def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
-              region_names: dict[str, str]) -> Incident:
+              region_names: dict[str, str], region_points: dict[str, tuple[float, float]]) -> Incident:
     cs = [c for c, _ in cl.claims]
     fac = registry.get(cl.key[0]) if cl.kind == "facility" else None
     specific = [c.facility_type for c in cs if c.facility_type and c.facility_type not in GENERIC_TYPES]
@@ -229,6 +232,9 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
     region = fac.region_code if fac else (cl.key[1] if cl.kind == "region" else None)
     lat = fac.lat if fac else _mean([c.lat for c in cs])
     lon = fac.lon if fac else _mean([c.lon for c in cs])
+    precision = "facility" if fac else ("settlement" if lat is not None else None)
+    if lat is None and region in region_points:
+        (lat, lon), precision = region_points[region], "region"
     g, reasons = grade(cs, reports, attacker)
     attribution = sorted({f"{c.attacker} per {reports[c.report_id].affiliation or 'unknown'} source"
                           for c in cs if c.attacker_basis == "stated" and c.attacker})
@@ -244,7 +250,7 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
         weapon=weapon, outcome=outcome, lat=round(lat, 5) if lat is not None else None,
         lon=round(lon, 5) if lon is not None else None, grade=g, grade_reasons=reasons, claims=tuple(links),
         report_ids=tuple(ext_ids), attribution=tuple(attribution), first_reported=pubs[0] if pubs else None,
-        effects=_effects(cs))
+        effects=_effects(cs), location_precision=precision)
 
 
 def _mean(xs: Sequence[float | None]) -> float | None:

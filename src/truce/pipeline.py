@@ -104,7 +104,8 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
     # 3. fuse and grade
     t = time.perf_counter()
     region_names = {code: p.name for code, p in ctx.gazetteer.regions.items()}
-    incidents = fuse.fuse(claims, meta, ctx.registry, region_names)
+    region_points = {code: (p.lat, p.lon) for code, p in ctx.gazetteer.regions.items()}
+    incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points)
     db.replace_incidents(incidents)
     s.incidents = len(incidents)
     for i in incidents:

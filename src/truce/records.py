@@ -289,6 +289,7 @@ class Incident(_Record):
     attribution: tuple[str, ...] = ()
     first_reported: str | None = None
     effects: Effects = field(default_factory=Effects)
+    location_precision: str | None = None  # facility | settlement | region | None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Incident":

@@ -217,7 +217,8 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
 
     w("<h2>Map</h2>")
     w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
-      "<figcaption>Incidents placed at the facility (or the region's centre when no facility is named); "
+      "<figcaption>Incidents placed at the facility, at the named town, or (small markers' positions only "
+      "approximate) at a point inside the region when reports give only the region; "
       "shape and shade give the corroboration grade; ticks mark registry facilities. Region cells are "
       "approximate, derived from GeoNames settlements.</figcaption></figure>")
     w("<h2>Timeline</h2>")
@@ -248,6 +249,12 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
           f"<td>{ev}</td><td>{review}</td></tr>")
     w("</table>")
 
+    from truce.stats import summary
+
+    st = summary(db, ctx, agreement_id=agreement_id, date_from=date_from, date_to=date_to)
+    w("<h2>Impact</h2>")
+    w(_impact_html(st))
+
     cov = coverage(db, date_from, date_to)
     w("<h2>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
       "is a side whose claims are hard to corroborate.</p><table><tr><th>affiliation</th><th>sources</th><th>reports</th></tr>")
@@ -262,6 +269,40 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
     w("<p class='muted'>Every number here traces to stored claims with character offsets into the reports; "
       "`truce findings --format json` gives the full traces, `truce ledger verify` checks the record.</p>")
     w("</body></html>")
+    return "".join(out)
+
+
+def _impact_html(st: dict[str, Any]) -> str:
+    cap = st["capacity"]
+    out = [f"<p>Capacity of the facilities with incidents in {_esc(cap['period']['from'])} – {_esc(cap['period']['to'])}, "
+           "each facility counted once, against the registry's national totals (the registry is not complete, so "
+           "shares are of what it lists):</p><table><tr><th>country</th><th>asset type</th><th>hit</th>"
+           "<th>in registry</th><th>share</th><th>facilities</th></tr>"]
+    for country, g in cap["generation"].items():
+        for t, v in g["by_type"].items():
+            if v["mw_hit"]:
+                out.append(f"<tr><td>{country}</td><td>{_esc(t)}</td><td>{v['mw_hit']:,.0f} MW</td><td>{v['mw_registry']:,.0f} MW</td>"
+                           f"<td>{100 * (v['share'] or 0):.1f} %</td><td>{_esc(', '.join(v['facilities']))}</td></tr>")
+    for country, r in cap["refining"].items():
+        out.append(f"<tr><td>{country}</td><td>refining, {_esc(r['window']['from'])} – {_esc(r['window']['to'])}</td>"
+                   f"<td>{r['mt_per_year_hit']:.1f} Mt/yr</td><td>{r['mt_per_year_registry']:.1f} Mt/yr</td>"
+                   f"<td>{100 * r['share']:.1f} %</td><td>{_esc(', '.join(r['refineries']))}</td></tr>")
+    out.append("</table>")
+    for aid, readings in st["rates"].items():
+        out.append(f"<p>Incidents per day before, during and after the window of <b>{_esc(aid)}</b>, by attacking party, "
+                   "each period as long as the window. The rate ratio's 95 % interval and p-value come from an exact "
+                   "Poisson test (conditional binomial); a dispersion well above 1 means days vary more than Poisson "
+                   "allows, and the interval is then too narrow.</p><table><tr><th>reading</th><th>attacker</th>"
+                   "<th>before</th><th>during</th><th>after</th><th>during / before</th><th>95 % CI</th><th>p</th></tr>")
+        for reading, rc in readings.items():
+            for party, row in rc["by_attacker"].items():
+                c, dv = row["counts"], row["during_vs_before"]
+                ci = dv.get("ci95")
+                out.append(f"<tr><td>{_esc(reading)} ({_esc(rc['window']['start'])} – {_esc(rc['window']['end'])})</td>"
+                           f"<td>{party}</td><td>{c['before']}</td><td>{c['during']}</td><td>{c['after']}</td>"
+                           f"<td>{_esc(dv['ratio'])}</td><td>{_esc(f'{ci[0]} – {ci[1]}' if ci else '')}</td>"
+                           f"<td>{_esc(dv['p_value'])}</td></tr>")
+        out.append("</table>")
     return "".join(out)
 
 
