@@ -54,3 +54,35 @@ def test_same_reports_in_any_order_or_twice_give_the_same_incidents_and_findings
     got = _build(tmp_path_factory.mktemp("run"), "run", batches, ctx, twice)
     assert json.dumps(got[0], sort_keys=True) == json.dumps(REFERENCE["ref"][0], sort_keys=True)
     assert json.dumps(got[1], sort_keys=True) == json.dumps(REFERENCE["ref"][1], sort_keys=True)
+
+
+def test_new_evidence_appends_a_ledger_entry_and_rewrites_nothing(tmp_path, ctx):
+    """A second, independent report upgrades an incident's grade; the verdict changes
+    and the ledger records it as a new entry that names the previous verdict."""
+    from truce.ledger import verify
+
+    db = Database(str(tmp_path / "x.db"))
+    first = {"id": "a", "source": "Kherson Oblast Military Administration", "language": "uk", "published": "2025-04-08",
+             "text": "Вночі російські дрони влучили в підстанцію в Херсоні, частина міста знеструмлена."}
+    second = {"id": "b", "source": "UN HRMMU", "language": "en", "published": "2025-04-09",
+              "text": "A Russian drone attack on the night of 7 to 8 April damaged a substation in Kherson, the UN monitoring mission said."}
+    p = tmp_path / "1.jsonl"
+    p.write_text(json.dumps(first, ensure_ascii=False) + "\n", encoding="utf-8")
+    ingest_paths(db, [p], ctx)
+    run_pipeline(db, ctx, author="test")
+    before = db.ledger_raw()
+    (f1,) = [f for f, _ in db.findings("moratorium-2025-03")]
+    assert f1.verdict == "alleged"
+    p2 = tmp_path / "2.jsonl"
+    p2.write_text(json.dumps(second, ensure_ascii=False) + "\n", encoding="utf-8")
+    ingest_paths(db, [p2], ctx)
+    run_pipeline(db, ctx, author="test")
+    after = db.ledger_raw()
+    assert after[: len(before)] == before  # nothing rewritten
+    (f2,) = [f for f, _ in db.findings("moratorium-2025-03")]
+    assert f2.verdict == "consistent_with_violation"
+    changed = [json.loads(r["payload"]) for r in after[len(before):] if r["kind"] == "finding"
+               and r["subject"].startswith("moratorium-2025-03/")]
+    assert changed and changed[-1]["previous_verdict"] == "alleged" and changed[-1]["change"] == "updated"
+    assert verify(db).ok
+    db.close()

@@ -267,6 +267,11 @@ def _write(output: str | None) -> Any:
     return open(output, "w", encoding="utf-8", newline="") if output and output != "-" else sys.stdout
 
 
+def _dump(out: Any, obj: Any) -> None:
+    json.dump(obj, out, ensure_ascii=False, indent=1)
+    out.write("\n")
+
+
 def incidents_json(database: Any) -> list[dict[str, Any]]:
     """EVAL-FORMAT.md section 4."""
     from truce.dedup import syndication_groups
@@ -317,13 +322,11 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None) 
         _fail(e)
     out = _write(output)
     if fmt == "json":
-        json.dump(rows, out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        _dump(out, rows)
     elif fmt == "geojson":
         from truce.export import incidents_geojson
 
-        json.dump(incidents_geojson(rows), out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        _dump(out, incidents_geojson(rows))
     elif fmt == "csv":
         cols = ["id", "date", "country", "region_code", "region", "facility_id", "facility_name", "facility_type",
                 "attacker", "attacker_basis", "weapon", "outcome", "grade", "lat", "lon", "n_reports", "report_ids"]
@@ -385,8 +388,7 @@ def findings(ctx: click.Context, db: str | None, agreement: str | None, fmt: str
         _fail(e)
     out = _write(output)
     if fmt == "json":
-        json.dump(rows, out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        _dump(out, rows)
     else:
         _table(out, ["date", "incident", "agreement", "verdict", "grade", "hinges on / review"],
                [[incs[r["incident_id"]].date or "-", r["incident_id"], r["agreement_id"], r["verdict"],
@@ -536,8 +538,7 @@ def facilities_export(ctx: click.Context, fmt: str, output: str | None, db: str 
     if fmt == "csv":
         export_csv(regs, out)
     else:
-        json.dump(to_geojson(regs), out, ensure_ascii=False, indent=1)
-        out.write("\n")
+        _dump(out, to_geojson(regs))
     if out is not sys.stdout:
         out.close()
 
@@ -643,8 +644,7 @@ def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, date_f
         if fmt == "csv":
             n = ex.write_csv(rows, out)
         elif fmt == "geojson":
-            json.dump(ex.incidents_geojson(rows), out, ensure_ascii=False, indent=1)
-            out.write("\n")
+            _dump(out, ex.incidents_geojson(rows))
             n = len(rows)
         else:
             n = ex.write_acled(rows, out, int(time.time()))
