@@ -69,6 +69,13 @@ def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[t
     for c in sorted(undated, key=lambda c: c.id):
         pub = _day(reports[c.report_id].published) if c.report_id in reports else None
         best = None
+        month = c.date[:7] if c.date and c.date_precision == "month" else None
+        if month is not None:
+            # "in March 2024": the block's incident of that month with the most claims
+            same = [(-len(cs), i) for i, (center, cs) in enumerate(out) if center and center.startswith(month)]
+            if same:
+                out[min(same)[1]][1].append(c)
+                continue
         if pub is not None:
             for i, (center, _) in enumerate(out):
                 lag = (pub - dt.date.fromisoformat(center)).days if center else 99

@@ -214,7 +214,9 @@ def _mark_background(doc: Document, main: DateMention | None) -> None:
     for si in doc.sentences:
         first = si.tokens[:4]
         recap_start = any(m.start < 3 for m in si.cues.get("recap", ())) and bool(first)
-        if recap_start:
+        same_night = ref is not None and any(d.date is not None and d.precision == "day" and abs((ref - d.date).days) <= 1
+                                             for d in si.dates)
+        if recap_start and not same_night:  # "As Ukrinform reported, on the night of 22 March …" is the same event
             in_recap_para = si.sent.paragraph
             si.background = True
             continue
@@ -440,6 +442,13 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
             salience = "main" if not seen_main or d.sentences[0].index <= 1 else "secondary"
             seen_main = True
         date = d.date.date if d.date is not None else (doc.pub.date if d.date_basis == "publication_date" else None)
+        if date is not None and d.date is not None and d.date.basis == "resolved_relative" and doc.pub.usable \
+                and (date - doc.pub.date).days > 1:  # type: ignore[operator]
+            # a strike is reported after it happens: "12 березня" in a January report is last March
+            try:
+                date = date.replace(year=date.year - 1)
+            except ValueError:
+                date = date.replace(year=date.year - 1, day=28)
         date_end = d.date.date_end if d.date is not None else None
         precision = d.date.precision if d.date is not None else ("day" if date else "unknown")
         eff = effects_for(doc, d.sentences, t)
