@@ -214,8 +214,8 @@ def _mark_background(doc: Document, main: DateMention | None) -> None:
     for si in doc.sentences:
         first = si.tokens[:4]
         recap_start = any(m.start < 3 for m in si.cues.get("recap", ())) and bool(first)
-        same_night = ref is not None and any(d.date is not None and d.precision == "day" and abs((ref - d.date).days) <= 1
-                                             for d in si.dates)
+        same_night = ref is not None and si.has(*_EVENT_CUES) and not si.has("negotiation_context") and any(
+            d.date is not None and d.precision == "day" and abs((ref - d.date).days) <= 1 for d in si.dates)
         if recap_start and not same_night:  # "As Ukrinform reported, on the night of 22 March …" is the same event
             in_recap_para = si.sent.paragraph
             si.background = True
