@@ -227,4 +227,39 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
                 confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
                 language=doc.lang))
+    out += _implicit_accusations(doc, report_id, claims, out, ctx)
+    return out
+
+
+def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], found: list[Claim],
+                          ctx: "_Context") -> list[Claim]:
+    """In a report about the talks or the moratorium, a strike one side attributes to the
+    other is an allegation of violation ("despite the announced pause, Russian drones hit
+    energy in Donetsk region"; "Russia's MoD said Ukrainian drones attacked an oil depot"),
+    unless the report is the attacker's own account of its strike."""
+    talks = any(s.has("negotiation_context") or s.neg.get("agreements") for s in doc.sentences) or (
+        doc.title_info is not None and (doc.title_info.has("negotiation_context") or bool(doc.title_info.neg.get("agreements"))))
+    if not talks:
+        return []
+    have = {(c.accuser, c.accused, c.facility_id, c.region_code) for c in found}
+    have_generic = {(c.accuser, c.accused) for c in found if c.region_code is None and c.facility_id is None}
+    out: list[Claim] = []
+    for c in claims:
+        if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background":
+            continue
+        if c.acknowledged_by == c.attacker or ctx.affiliation == c.attacker:
+            continue  # the attacker's own account is an acknowledgement, not an accusation
+        accuser, accused = other_party(c.attacker), c.attacker
+        key = (accuser, accused, c.facility_id, c.region_code)
+        if key in have:
+            continue
+        have.add(key)
+        generic = (accuser, accused) in have_generic
+        out.append(Claim(
+            report_id=report_id, index=len(claims) + len(found) + len(out), kind="accusation", date=c.date,
+            date_precision=c.date_precision, date_basis=c.date_basis, country=c.country, region_code=c.region_code,
+            facility_id=c.facility_id, facility_name=c.facility_name, facility_type=c.facility_type,
+            accuser=accuser, accused=accused, linked_claim=c.index, salience=c.salience, evidence=c.evidence[:1],
+            confidence=0.5 if generic else 0.6, extractor=_extractor_id(), rule="accusation/attributed-strike-in-talks-context",
+            language=doc.lang))
     return out
