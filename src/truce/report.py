@@ -217,8 +217,8 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
 
     w("<h2>Map</h2>")
     w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
-      "<figcaption>Incidents placed at the facility, at the named town, or (small markers' positions only "
-      "approximate) at a point inside the region when reports give only the region; "
+      "<figcaption>Incidents placed at the facility, at the named town, or, when reports give only the "
+      "region, at a point inside that region (position approximate); "
       "shape and shade give the corroboration grade; ticks mark registry facilities. Region cells are "
       "approximate, derived from GeoNames settlements.</figcaption></figure>")
     w("<h2>Timeline</h2>")
