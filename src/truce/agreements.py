@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import yaml
 
 from truce.errors import TermsError
-from truce.records import Claim, Finding, Incident, Reading, TraceStep, canonical_json, other_party
+from truce.records import Claim, Finding, Incident, Reading, TraceStep, canonical_json
 
 ENGINE_VERSION = "terms/0.1.0"
 _OCCUPIED_REGIONS = {"UA-43", "UA-40"}
@@ -342,8 +342,3 @@ def status_history(a: Agreement, claims: Sequence[Claim], externals: dict[str, t
     return rows
 
 
-def accusation_summary(claims: Sequence[Claim], a: Agreement) -> list[Claim]:
-    """Accusations of violating this agreement (by date)."""
-    return sorted((c for c in claims if c.kind == "accusation" and c.accuser and c.accused and
-                   c.accused in a.parties and other_party(c.accused) == c.accuser),
-                  key=lambda c: (c.date or "9999", c.id))

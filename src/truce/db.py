@@ -330,9 +330,6 @@ class Database:
                 q = q.where(claims.c.kind.in_(list(kinds)))
             return [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
 
-    def claim_count(self) -> int:
-        with self.atomic() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(claims)).scalar_one())
 
     # --- incidents -------------------------------------------------------------------------
 

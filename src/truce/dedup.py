@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from truce.records import Report
 
@@ -93,9 +93,3 @@ def groups_of(mapping: dict[str, str]) -> list[SyndicationGroup]:
     return [SyndicationGroup(c, tuple(sorted(m))) for c, m in sorted(g.items()) if len(m) > 1]
 
 
-def is_copy(mapping: dict[str, str], report_id: str) -> bool:
-    return mapping.get(report_id, report_id) != report_id
-
-
-def canonical_ids(mapping: dict[str, str], ids: Iterable[str]) -> set[str]:
-    return {mapping.get(i, i) for i in ids}

@@ -384,12 +384,12 @@ def format_result(r: Result) -> str:
         lines.append(f"  {lang:36} {c.precision:5.3f}  {c.recall:5.3f}  {c.f1:5.3f}  {c.tp:3} {c.fp:3} {c.fn:3}")
     b = r.background
     lines.append(f"  {'background (recaps)':36} {b.precision:5.3f}  {b.recall:5.3f}  {b.f1:5.3f}  {b.tp:3} {b.fp:3} {b.fn:3}")
-    lines += ["", "fields on matched strikes               all    " + "  ".join(f"{l:5}" for l in sorted(r.fields_by_lang))]
+    lines += ["", "fields on matched strikes               all    " + "  ".join(f"{lang:5}" for lang in sorted(r.fields_by_lang))]
     for k in ("facility_type", "region", "date", "attacker_strict", "attacker_lenient", "weapon"):
         a = r.fields.get(k)
         if a is None:
             continue
-        per = "  ".join(_fmt(r.fields_by_lang.get(l, {}).get(k)) for l in sorted(r.fields_by_lang))
+        per = "  ".join(_fmt(r.fields_by_lang.get(lang, {}).get(k)) for lang in sorted(r.fields_by_lang))
         lines.append(f"  {k:36} {_fmt(a)}  {per}   (n={a.total})")
     lines += ["", f"negative reports with an energy claim   {r.negatives_with_claims} of {r.negatives}"]
     for k, c in (("negotiation (parties + status)", r.negotiation), ("negotiation (status or agreement)", r.negotiation_lenient),

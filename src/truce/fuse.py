@@ -248,7 +248,7 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
     ext_ids = sorted({reports[c.report_id].external_id for c in cs})
     pubs = sorted(p for p in (reports[c.report_id].published for c in cs) if p)
     links = sorted((ClaimLink(c.id, reports[c.report_id].external_id, why) for c, why in cl.claims),
-                   key=lambda l: (l.report_id, l.claim_id))
+                   key=lambda link: (link.report_id, link.claim_id))
     return Incident(
         id=_incident_id(cl.kind, cl.key, cl.date), kind=cl.kind, date=cl.date,
         date_precision="day" if cl.date else "unknown", country=country, region_code=region,

@@ -126,7 +126,7 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
     affiliations = {r.id: r.affiliation for r in reports}
     results = []
     for inc in incidents:
-        inc_claims = [claims_by_id[l.claim_id] for l in inc.claims if l.claim_id in claims_by_id]
+        inc_claims = [claims_by_id[link.claim_id] for link in inc.claims if link.claim_id in claims_by_id]
         fac = ctx.registry.get(inc.facility_id)
         occupied = bool(fac and fac.status == "occupied")
         for a in ctx.agreements:
@@ -146,7 +146,7 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
     removed_keys = [k for k in previous if k not in current_keys]
     absorbed: dict[str, list[str]] = {}
     if removed_keys:
-        claim_home = {l.claim_id: i.id for i in incidents for l in i.claims}
+        claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
         old_claims = {f.incident_id: [e["claim"] for e in f.evidence] for f in prev_findings}
         for iid in {k[0] for k in removed_keys}:
             absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})

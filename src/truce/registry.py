@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -231,5 +230,3 @@ def to_geojson(facilities: Iterable[Facility]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def with_status(f: Facility, status: str, date: str | None) -> Facility:
-    return replace(f, status=status, status_date=date)

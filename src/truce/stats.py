@@ -135,11 +135,15 @@ def rate_change(incidents: list[Any], start: str, end: str, *, grades: tuple[str
                 continue
             test = binomtest(a, a + b, 0.5)  # equal exposure: p = 1/2 under equal rates
             ci = test.proportion_ci(confidence_level=0.95, method="exact")
-            to_ratio = (lambda p: p / (1 - p) if p < 1 else float("inf"))
             row[name] = {"ratio": round(a / b, 3) if b else float("inf"), "p_value": round(test.pvalue, 4),
                          "ci95": [round(to_ratio(ci.low), 3), round(to_ratio(ci.high), 3) if ci.high < 1 else None]}
         out["by_attacker"][party] = row
     return out
+
+
+def to_ratio(p: float) -> float:
+    """A binomial proportion of events in the first period → the rate ratio (equal exposure)."""
+    return p / (1 - p) if p < 1 else float("inf")
 
 
 def verdict_counts(findings: list[Any], agreement_id: str | None = None) -> dict[str, dict[str, int]]:

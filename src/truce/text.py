@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Sequence
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’ʼ`´‘ʹ′"), None)
 _LATIN_TO_CYR = str.maketrans("aceiopxyABCEHIKMOPTXY", "асеіорхуАВСЕНІКМОРТХУ")
@@ -156,14 +156,6 @@ class Morphology:
                     return True
         return False
 
-    def inflect_nominative(self, word: str, lang: str) -> str | None:
-        """The nominative singular of an adjective such as "Одеській" (used for region adjectives)."""
-        for p in self._an[lang].parse(word):
-            if "ADJF" in p.tag or "ADJ" in str(p.tag):
-                f = p.inflect({"nomn", "sing", "femn"})
-                if f:
-                    return str(f.word)
-        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +391,3 @@ def _longest(allm: list[Match]) -> list[Match]:
     return out
 
 
-def iter_windows(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

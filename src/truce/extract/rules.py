@@ -17,7 +17,6 @@ Reading order for one report:
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +24,7 @@ from truce.extract.analysis import Document, SentenceInfo, Services, analyse
 from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.targets import GENERIC, Target, find_targets
-from truce.records import Claim, Effects, Evidence, Report, other_party
+from truce.records import Claim, Evidence, Report, other_party
 from truce.registry import type_family
 
 RULES_VERSION = "0.1.0"
@@ -579,5 +578,3 @@ def _interceptions(doc: Document, ctx: _Context, report_id: str, start_index: in
     return out
 
 
-def day_of(d: dt.date | None) -> str | None:
-    return d.isoformat() if d else None
