@@ -288,6 +288,7 @@ class PhraseMatcher:
         self.capitalised = capitalised
         self.lang = lang
         self._index: dict[str, list[tuple[tuple[frozenset[str], ...], Any, str, bool]]] = {}
+        self._merged: dict[frozenset[str], list[Any]] = {}  # candidates per multi-key token, filled lazily
         self._seen: dict[tuple[tuple[frozenset[str], ...], Any], tuple[Any, ...]] = {}
         self.size = 0
 
@@ -308,8 +309,10 @@ class PhraseMatcher:
                     lst = self._index[k]
                     lst[lst.index(old)] = new
                 self._seen[sig] = new
+                self._merged.clear()
             return
         entry = (seq, payload, phrase, needs_cap)
+        self._merged.clear()
         self._seen[sig] = entry
         for k in seq[0]:
             self._index.setdefault(k, []).append(entry)
@@ -324,13 +327,18 @@ class PhraseMatcher:
         out: list[Match] = []
         n = len(tokens)
         index = self._index
+        merged = self._merged
         for i, tok in enumerate(tokens):
             keys = tok.keys
             if len(keys) == 1:
                 (k,) = keys
                 entries = index.get(k, ())
             else:
-                entries = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+                entries = merged.get(keys)
+                if entries is None:
+                    entries = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+                    if len(merged) < 200_000:
+                        merged[keys] = entries
             if not entries:
                 continue
             cap = tok.text[:1].isupper()

@@ -157,7 +157,15 @@ class DateFinder:
         def free(a: int, b: int) -> bool:
             return all(b <= s or a >= e for s, e in taken)
 
+        low = text.lower()
+        has_month = any(w in low for w in self.month_of)
+        has_weekday = any(w in low for w in self.weekday_of)
         for kind, rx in self._patterns:
+            # cheap guards: most patterns need a month or weekday word to match at all
+            if kind in _NEEDS_MONTH and not has_month:
+                continue
+            if kind in _NEEDS_WEEKDAY and not has_weekday:
+                continue
             for m in rx.finditer(text):
                 if not free(m.start(), m.end()):
                     continue
@@ -246,6 +254,10 @@ class DateFinder:
             start = base - dt.timedelta(days=base.weekday() + 7)
             return DateMention(m.start(), m.end(), txt, start, start + dt.timedelta(days=6), "week", "resolved_relative")
         return None
+
+
+_NEEDS_MONTH = frozenset({"date", "night_date", "night_range", "month_year", "month"})
+_NEEDS_WEEKDAY = frozenset({"night_weekday", "weekday_night", "weekday"})
 
 
 def _alt(words: dict[str, Any]) -> str:
