@@ -269,6 +269,7 @@ class Gazetteer:
                         continue
                 if p.kind == "settlement" and b - a == 1 and (
                         surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
+                        or _latin_first_name(tokens, a, p)
                         or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))
                         or (self.km.morph is not None and self.km.morph.is_person_name(tokens[a].text)
                             and (p.population < 100_000 or (b < len(tokens) and tokens[b].capitalised)))):
@@ -376,6 +377,18 @@ class Gazetteer:
             dist = 2 * 6371.0 * math.asin(math.sqrt(float(d[i])))
             votes[self._pts_region[i]] = votes.get(self._pts_region[i], 0.0) + 1.0 / (dist + 2.0) ** 2
         return max(sorted(votes), key=lambda r: votes[r])
+
+
+def _latin_first_name(tokens: Sequence[Token], i: int, p: Place) -> bool:
+    """"Serhii Popko", "Serhiy Lysak": a small village's name right before another
+    capitalised word (not a region word) in Latin script is a first name."""
+    t = tokens[i]
+    if p.population >= 50_000 or any("а" <= ch <= "я" or ch in "іїєґё" for ch in t.norm):
+        return False
+    if i + 1 >= len(tokens):
+        return False
+    nxt = tokens[i + 1]
+    return nxt.capitalised and nxt.norm not in _REGION_NOUNS and nxt.norm not in {"city", "district", "raion", "village"}
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

@@ -40,7 +40,7 @@ def keys_signature() -> str:
     """Changes whenever key-making changes, so cached phrase indexes are rebuilt."""
     import hashlib
 
-    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-3")).encode()).hexdigest()[:12]
+    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-4")).encode()).hexdigest()[:12]
 
 
 def normalise(s: str) -> str:
