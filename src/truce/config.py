@@ -185,5 +185,6 @@ def load_context(settings: Settings | None = None, db: Any = None) -> Context:
             operators.add_many((s.name, *s.aliases), s.affiliation)
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
                         detector=LanguageDetector(), sources=sources, operators=operators)
-    return Context(settings=settings, services=services, sources=sources,
-                   agreements=load_agreements(settings.agreements))
+    agreements = load_agreements(settings.agreements)
+    services.agreements = agreements
+    return Context(settings=settings, services=services, sources=sources, agreements=agreements)

@@ -33,6 +33,7 @@ class Services:
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
     sources: Any = None  # truce.sources.SourceBook, for the regions regional authorities speak for
     operators: Any = None  # PhraseMatcher: operator names → their country ("DTEK" → UA)
+    agreements: Any = None  # agreement terms, for the status talks had on a report's date
 
     def dates(self, lang: str) -> DateFinder:
         f = self.date_finders.get(lang)
@@ -75,7 +76,8 @@ class SentenceInfo:
     weapons: list[str]
     countries: list[str]
     dates: list[DateMention]
-    background: bool = False
+    background: bool = False  # an earlier event (recap cue, or dated well before the report's event)
+    recap: bool = False  # introduced by a recap cue ("Нагадаємо", "As reported earlier")
     neg: dict[str, list[Match]] = field(default_factory=dict)
     lang: str = "en"
 

@@ -75,12 +75,15 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     for s in sents:
         for m in s.neg.get("status", ()):
             statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
-    current = [x for x in statuses if not x[2].background] or statuses
+    # a status sentence counts as current unless a recap cue introduces it (a date such as
+    # "the moratorium announced on 18 March" does not make the statement itself old)
+    current = [x for x in statuses if not x[2].recap] or statuses
     if current:
         current.sort(key=lambda x: (x[0], x[2].index))
         _, status, where = current[0]
     else:
-        status, where = "under_negotiation", sents[0]
+        # no status word: the status the agreement's terms record on the report's date
+        status, where = _status_on(svc, agreement, doc.pub.date) or "under_negotiation", sents[0]
     parties = sorted({m.payload for s in sents for m in s.neg.get("parties", ())})
     if agreement is not None or len(parties) < 2:
         parties = sorted(set(parties) | {"UA", "RU"}) if agreement else parties
@@ -114,7 +117,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             report_id=report_id, index=start_index + k, kind="negotiation", date=to_iso(date),
             date_precision=dm.precision if dm else ("day" if date else "unknown"),
             date_basis=dm.basis if dm else ("publication_date" if date else "unspecified"),
-            salience="background" if s.background else ("main" if k == 0 else "secondary"),
+            salience="background" if s.recap else ("main" if k == 0 else "secondary"),
             parties=tuple(parties), mediator=mediator, status=st,
             topic=_span_text(doc, topic_s, topic_s.neg["topic"][0]) if topic_s else "strikes on energy infrastructure",
             conditions=conditions, agreement_id=agreement,
@@ -122,6 +125,14 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             confidence=0.7 if agreement else 0.5, extractor=_extractor_id(),
             rule=f"negotiation/{st}", language=doc.lang))
     return out
+
+
+def _status_on(svc: Services, agreement: str | None, day: Any) -> str | None:
+    terms = next((a for a in (svc.agreements or ()) if a.id == agreement), None)
+    if terms is None or day is None:
+        return None
+    past = [s for s in terms.statuses() if s["date"] <= day.isoformat()]
+    return past[-1]["status"] if past else None
 
 
 def _paragraph_before(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:

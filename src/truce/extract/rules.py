@@ -217,10 +217,10 @@ def _mark_background(doc: Document, main: DateMention | None) -> None:
             d.date is not None and d.precision == "day" and abs((ref - d.date).days) <= 1 for d in si.dates)
         if recap_start and not same_night:  # "As Ukrinform reported, on the night of 22 March …" is the same event
             in_recap_para = si.sent.paragraph
-            si.background = True
+            si.background = si.recap = True
             continue
         if in_recap_para is not None and si.sent.paragraph == in_recap_para and si.index > 0:
-            si.background = True
+            si.background = si.recap = True
             continue
         in_recap_para = None
         if ref is not None and si.dates and si.index > 0:
