@@ -73,8 +73,14 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     agreement = _agreement_for(doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
     statuses: list[tuple[int, str, SentenceInfo]] = []
     for s in sents:
+        if s.has("hypothetical"):
+            continue  # "if the Russians violate it …" asserts no status
         for m in s.neg.get("status", ()):
             statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
+    # statuses said of the energy halt itself outrank those of a deal discussed alongside it
+    # ("the Black Sea arrangements take effect only after sanctions are lifted")
+    on_topic = [x for x in statuses if x[2].neg.get("topic") or x[2].neg.get("agreements")]
+    statuses = on_topic or statuses
     # a status sentence counts as current unless a recap cue introduces it (a date such as
     # "the moratorium announced on 18 March" does not make the statement itself old)
     current = [x for x in statuses if not x[2].recap] or statuses
