@@ -105,3 +105,14 @@ def test_evidence_offsets_match_text_on_every_bundled_and_gold_report(ctx):
                 assert rep.text[e.start:e.end] == e.text
                 n += 1
     assert n > 200
+
+
+def test_related_story_links_are_not_read_as_events(ctx):
+    from truce.ingest import make_report
+
+    text = ("Вночі ворог атакував Бурштинську ТЕС, пошкоджено обладнання.\n\n"
+            "Читайте також: Росіяни вдарили по підстанції на Одещині\n\n"
+            "На станції тривають відновлювальні роботи.")
+    rep = make_report(text=text, external_id="x", sources=ctx.sources, published="2024-03-29", language="uk")
+    claims = finalize(ctx.extractor.extract(rep), rep, ctx.services)
+    assert [(c.kind, c.facility_id) for c in claims] == [("strike", "ua-burshtyn-tpp")]

@@ -131,6 +131,9 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
         info = _sentence(services, lex, i, s, toks, text, dates[da:db])
         if dateline and s.start < dateline:
             info.places = [p for p in info.places if p.start >= dateline]
+        if any(m.start == 0 for m in info.cues.get("boilerplate", ())):
+            continue  # "Read also: …", "Читайте також: …" headlines of other stories, captions
+        info.index = len(infos)
         infos.append(info)
     title_info = None
     if title:

@@ -21,7 +21,7 @@ from truce.errors import ExtractionError
 from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
 
 LANGUAGES = ("en", "uk", "ru")
-CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list", "impact", "hypothetical", "outage", "own_air_defence",
+CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list", "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
              "recap", "hedge", "retraction", "accusation", "negotiation_context")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
