@@ -278,17 +278,20 @@ class Database:
         """Reports with their canonical external id (the smallest one they were ingested with)."""
         with self.atomic() as conn:
             ext: dict[str, tuple[str, str | None]] = {}
-            for rid, eid, origin in conn.execute(sa.select(report_inputs.c.report_id, report_inputs.c.external_id,
-                                                           report_inputs.c.origin)):
-                if rid not in ext or eid < ext[rid][0]:
-                    ext[rid] = (eid, origin)
+            qi = sa.select(report_inputs.c.report_id, report_inputs.c.external_id, report_inputs.c.origin)
             q = sa.select(reports).order_by(reports.c.id)
             rows = []
+            inputs = []
             if ids is None:
                 rows = list(conn.execute(q).mappings())
+                inputs = list(conn.execute(qi))
             else:
                 for chunk in _chunks(list(ids), 500):
                     rows += list(conn.execute(q.where(reports.c.id.in_(chunk))).mappings())
+                    inputs += list(conn.execute(qi.where(report_inputs.c.report_id.in_(chunk))))
+            for rid, eid, origin in inputs:
+                if rid not in ext or eid < ext[rid][0]:
+                    ext[rid] = (eid, origin)
         out = []
         for r in rows:
             eid, origin = ext.get(r["id"], (r["id"], None))

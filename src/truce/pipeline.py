@@ -73,17 +73,19 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
     # 1. extract (incremental: only reports the current extractor has not read)
     extractor_id = ctx.extractor.id
     pending = db.reports_to_extract(extractor_id)
-    for i, rid in enumerate(pending, start=1):
-        rep = db.reports([rid])[0]
-        raw = {rid: db.report_raw(rid)} if rep.content_type == acled.CONTENT_TYPE else None
-        try:
-            claims = extract_reports([rep], ctx, raw)[rid]
-        except Exception as e:  # noqa: BLE001 - one bad report must not stop the batch
-            s.errors.append(f"{rep.external_id}: extraction failed: {e}")
-            continue
-        db.replace_claims(rid, extractor_id, claims)
-        if progress:
-            progress("extract", i, len(pending))
+    for start in range(0, len(pending), 200):
+        batch = db.reports(pending[start:start + 200])
+        with db.atomic():  # one transaction per batch: a crash loses at most the batch in progress
+            for k, rep in enumerate(batch, start=start + 1):
+                raw = {rep.id: db.report_raw(rep.id)} if rep.content_type == acled.CONTENT_TYPE else None
+                try:
+                    claims = extract_reports([rep], ctx, raw)[rep.id]
+                except Exception as e:  # noqa: BLE001 - one bad report must not stop the batch
+                    s.errors.append(f"{rep.external_id}: extraction failed: {e}")
+                    continue
+                db.replace_claims(rep.id, extractor_id, claims)
+                if progress:
+                    progress("extract", k, len(pending))
     s.extracted = len(pending)
     s.seconds["extract"] = time.perf_counter() - t0
 
