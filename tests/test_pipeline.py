@@ -86,3 +86,34 @@ def test_new_evidence_appends_a_ledger_entry_and_rewrites_nothing(tmp_path, ctx)
     assert changed and changed[-1]["previous_verdict"] == "alleged" and changed[-1]["change"] == "updated"
     assert verify(db).ok
     db.close()
+
+
+def test_a_crash_mid_batch_loses_nothing_and_a_rerun_completes(tmp_path, ctx, monkeypatch):
+    """Kill extraction half-way through a batch: the batch's claims roll back with it,
+    and running again gives exactly what an uninterrupted run gives."""
+    lines = LINES[:20]
+    p = tmp_path / "r.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = Database(str(tmp_path / "crash.db"))
+    ingest_paths(db, [p], ctx)
+    real = type(ctx.extractor).extract
+    calls = {"n": 0}
+
+    def dying(self, report):
+        calls["n"] += 1
+        if calls["n"] == 11:
+            raise KeyboardInterrupt("power cut")
+        return real(self, report)
+
+    monkeypatch.setattr(type(ctx.extractor), "extract", dying)
+    try:
+        run_pipeline(db, ctx, author="test")
+    except KeyboardInterrupt:
+        pass
+    assert db.report_count() == 20 and db.claims() == []  # the half-done batch rolled back
+    monkeypatch.setattr(type(ctx.extractor), "extract", real)
+    run_pipeline(db, ctx, author="test")
+    got = (_strip_at(incidents_json(db)), _strip_at(findings_json(db, None)))
+    db.close()
+    ref = _build(tmp_path, "clean", [lines], ctx)
+    assert json.dumps(got, sort_keys=True) == json.dumps(ref, sort_keys=True)
