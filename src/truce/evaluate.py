@@ -291,18 +291,22 @@ def _score_report(g: GoldReport, claims: list[Claim], scorer: Scorer, res: Resul
         # unmatched gold may still be found under the other salience: recall, not precision, suffers least
         extra = greedy([gs[i] for i in range(len(gs)) if i not in matched_g], others, scorer)
         c = Counts(tp=len(pairs) + len(extra), fp=len(ps) - len(pairs), fn=len(gs) - len(pairs) - len(extra))
+        tag = ""
         if bucket == "background":
             res.background.add(c)
-            continue
-        res.strike.setdefault(lang, Counts()).add(c)
-        res.strike["all"].add(c)
-        for i, j in pairs:
-            _fields(gs[i], ps[j], scorer, res, lang)
-        for i in range(len(gs)):
-            if i not in matched_g:
-                res.errors.append({"report": g.id, "error": "missed", "gold": _brief(gs[i])})
-        for j in set(range(len(ps))) - {j for _, j in pairs}:
-            res.errors.append({"report": g.id, "error": "spurious", "pred": _brief_claim(ps[j])})
+            tag = " background"
+        else:
+            res.strike.setdefault(lang, Counts()).add(c)
+            res.strike["all"].add(c)
+            for i, j in pairs:
+                _fields(gs[i], ps[j], scorer, res, lang)
+        found_elsewhere = {matched for matched, _ in extra}
+        missed = [i for i in range(len(gs)) if i not in matched_g]
+        for k, i in enumerate(missed):
+            if k not in found_elsewhere:
+                res.errors.append({"report": g.id, "error": "missed" + tag, "gold": _brief(gs[i])})
+        for j in sorted(set(range(len(ps))) - {j for _, j in pairs}):
+            res.errors.append({"report": g.id, "error": "spurious" + tag, "pred": _brief_claim(ps[j])})
     _score_kind(g, claims, res, "negotiation", lambda gx, p: set(gx.get("parties") or []) == set(p.parties) and gx.get("status") == p.status,
                 lambda gx, p: gx.get("status") == p.status or (gx.get("agreement") and gx.get("agreement") == p.agreement_id))
     _score_kind(g, claims, res, "accusation", lambda gx, p: gx.get("accuser") == p.accuser and gx.get("accused") == p.accused, None)
