@@ -40,7 +40,7 @@ def keys_signature() -> str:
     """Changes whenever key-making changes, so cached phrase indexes are rebuilt."""
     import hashlib
 
-    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-4")).encode()).hexdigest()[:12]
+    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-5")).encode()).hexdigest()[:12]
 
 
 def normalise(s: str) -> str:
@@ -189,6 +189,9 @@ class KeyMaker:
         only acronyms in text, never a lemma that happens to coincide."""
         if raw is not None and len(raw) >= 2 and raw.isupper():
             return frozenset({"=" + norm, stem(norm), norm})
+        if raw is not None and len(raw) >= 4 and raw[-2:] in ("'s", "’s") and raw[:-2].isupper():
+            base = normalise(raw[:-2])  # "DTEK's", "NPP's": the acronym's possessive
+            return frozenset({"=" + base, stem(base), base})
         ck = (norm, lang)
         got = self._cache.get(ck)
         if got is not None:

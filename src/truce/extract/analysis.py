@@ -179,6 +179,13 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
     return prev not in _LOCATIVE
 
 
+def _owned_by_building(term: Match, found: dict[str, list[Match]]) -> bool:
+    """"the building's internal wiring", "внутрішньої електромережі будівлі лікарні":
+    an asset word that names a building's own installation, not the energy system."""
+    return any(term.start - 2 <= m.end <= term.start for m in found.get("cue:non_asset", ())) or any(
+        m.start == term.end for m in found.get("cue:non_asset_of", ()))
+
+
 def _party_before_attack(toks: Sequence[Token], found: dict[str, list[Match]],
                          terms: Sequence[Any]) -> list[tuple[int, str]]:
     """"Russia's massive missile and drone attack", "російська артилерія обстрілювала",
@@ -202,7 +209,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     fac = [FacilityName(a, b, toks[a].start, toks[b - 1].end, fl, alias)
            for a, b, fl, alias in services.registry.find_names(toks)]
     terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
-             for m in found.get("facility_types", [])]
+             for m in found.get("facility_types", []) if not _owned_by_building(m, found)]
     places = services.gazetteer.find(toks, text)
     # A facility's own name ("Рязанский НПЗ") is not also a place mention of
     # the town inside it; keep the facility reading.

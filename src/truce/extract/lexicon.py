@@ -22,7 +22,8 @@ from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
 
 LANGUAGES = ("en", "uk", "ru")
 CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list", "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
-             "recap", "hedge", "retraction", "accusation", "negotiation_context")
+             "recap", "hedge", "retraction", "accusation", "negotiation_context", "past", "repair", "unrelated",
+             "non_asset", "non_asset_of", "undisclosed")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
 

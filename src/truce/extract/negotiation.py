@@ -10,7 +10,7 @@ means — linked to the strike claim from the same report.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from truce.extract.analysis import Document, SentenceInfo, Services
 from truce.extract.dates import to_iso
@@ -158,7 +158,7 @@ def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
 
 
 def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list[Claim],
-                      ctx: "_Context") -> list[Claim]:
+                      ctx: "_Context", tallies: Sequence[Claim] = ()) -> list[Claim]:
     """Accusations, linked to the report's strike claims; updates linked strikes'
     attacker to "stated" (the accusation states it) in place of an inference."""
     out: list[Claim] = []
@@ -178,6 +178,8 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         accuse_type = bool(accuse)
         if not accuse_type and not (si.has("negotiation_context") or si.neg.get("talks")):
             continue  # "нарушена работа" is a disruption, not an accusation
+        if not accuse_type and si.has("hypothetical"):
+            continue  # "Kyiv would regard any movement of warships as a violation": a red line, not a charge
         cue_pos = si.tokens[(accuse or cues)[0].start].start
         parties = _parties_in(si)
         before = [p for pos, p in parties if pos < cue_pos]
@@ -244,12 +246,12 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
                 confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
                 language=doc.lang))
-    out += _implicit_accusations(doc, report_id, claims, out, ctx)
+    out += _implicit_accusations(doc, report_id, claims, out, ctx, tallies)
     return out
 
 
 def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], found: list[Claim],
-                          ctx: "_Context") -> list[Claim]:
+                          ctx: "_Context", tallies: Sequence[Claim] = ()) -> list[Claim]:
     """In a report about the talks or the moratorium, a strike one side attributes to the
     other is an allegation of violation ("despite the announced pause, Russian drones hit
     energy in Donetsk region"; "Russia's MoD said Ukrainian drones attacked an oil depot"),
@@ -261,7 +263,7 @@ def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], fo
     have = {(c.accuser, c.accused, c.facility_id, c.region_code) for c in found}
     have_generic = {(c.accuser, c.accused) for c in found if c.region_code is None and c.facility_id is None}
     out: list[Claim] = []
-    for c in claims:
+    for c, tally in [*((c, False) for c in claims), *((c, True) for c in tallies)]:
         if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background":
             continue
         if c.acknowledged_by == c.attacker or ctx.affiliation == c.attacker:
@@ -276,7 +278,9 @@ def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], fo
             report_id=report_id, index=len(claims) + len(found) + len(out), kind="accusation", date=c.date,
             date_precision=c.date_precision, date_basis=c.date_basis, country=c.country, region_code=c.region_code,
             facility_id=c.facility_id, facility_name=c.facility_name, facility_type=c.facility_type,
-            accuser=accuser, accused=accused, linked_claim=c.index, salience=c.salience, evidence=c.evidence[:1],
-            confidence=0.5 if generic else 0.6, extractor=_extractor_id(), rule="accusation/attributed-strike-in-talks-context",
+            accuser=accuser, accused=accused, linked_claim=None if tally else c.index,
+            salience="secondary" if tally else c.salience, evidence=c.evidence[:1],
+            confidence=0.5 if generic or tally else 0.6, extractor=_extractor_id(),
+            rule="accusation/attributed-" + ("tally" if tally else "strike") + "-in-talks-context",
             language=doc.lang))
     return out

@@ -53,6 +53,7 @@ class _Draft:
     retracted: bool
     rules: list[str] = field(default_factory=list)
     confidence: float = 0.6
+    tally: bool = False  # "since then, at least 20 strikes on energy in …": a count, not an event
 
 
 class RuleExtractor:
@@ -82,10 +83,14 @@ class RuleExtractor:
         _mark_background(doc, main_date)
         context = _Context(doc, self.svc, main_date, affiliation, source_region)
         drafts = self._strike_drafts(doc, context)
-        claims = _assemble(drafts, doc, report_id, main_date)
-        claims += _interceptions(doc, context, report_id, len(claims), bool(drafts))
+        events = [d for d in drafts if not d.tally]
+        claims = _assemble(events, doc, report_id, main_date)
+        # tallies are no strike claims of their own, but in a report about the
+        # talks they carry an allegation ("since then, 20 strikes on energy in …")
+        tallies = _assemble([d for d in drafts if d.tally], doc, report_id, main_date)
+        claims += _interceptions(doc, context, report_id, len(claims), bool(events))
         claims += negotiation_claims(self.svc, doc, report_id, len(claims))
-        claims += accusation_claims(self.svc, doc, report_id, claims, context)
+        claims += accusation_claims(self.svc, doc, report_id, claims, context, tallies)
         return claims
 
     # --- strikes -------------------------------------------------------------------
@@ -101,6 +106,9 @@ class RuleExtractor:
                 continue  # a list of asset classes ("refineries, pipelines, power plants …"), not an event
             decision = _event_decision(doc, si)
             if decision is None:
+                continue
+            tally = _stale(doc, si)
+            if tally and not si.has("attack"):
                 continue
             outcome, rule = decision
             neg_ctx = si.has("negotiation_context") and not si.has("accusation")
@@ -119,7 +127,7 @@ class RuleExtractor:
                     continue  # "attacks on energy" in general, not an event
                 if t.facility is None and neg_ctx and not any(d.date for d in si.dates):
                     continue  # "Kyiv has struck Russian refineries" in a story about talks
-                date, basis = ctx.date_for(si)
+                date, basis = ctx.date_for(si) if not tally else (None, "unspecified")
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":
                     t = replace(t, country=other_party(attacker))
@@ -131,8 +139,8 @@ class RuleExtractor:
                     date=date, date_basis=basis, outcome=outcome, attacker=attacker,
                     attacker_basis=abasis, acknowledged_by=ctx.acknowledged_for(si, attacker),
                     weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=False,
-                    retracted=bool(si.cues.get("retraction")), rules=[f"{t.rule}/{rule}"],
-                    confidence=t.confidence))
+                    retracted=bool(si.cues.get("retraction")), rules=[f"{t.rule}/{rule}" + ("+tally" if tally else "")],
+                    confidence=t.confidence, tally=tally))
         return drafts
 
 
@@ -149,6 +157,8 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
         return None
     if si.has("threat") and not hit:
         return None
+    if si.has("unrelated"):
+        return None  # "a technical fault on the grid, not related to the attacks"
     if si.has("hypothetical") and not any(d.date for d in si.dates):
         return None  # "if the grid is hit again …"
     if si.has("retraction"):
@@ -161,6 +171,22 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     if hit:
         return ("hit", "damage-cue")
     return ("unknown", "attack-cue")
+
+
+def _stale(doc: Document, si: SentenceInfo) -> bool:
+    """Damage told as a state rather than an event: from long before ("since the
+    spring, when attacks knocked out …", "last year's damage") or under repair,
+    with no day of its own; a damage-only sentence after such a one shares it."""
+    dated = any(d.date is not None and d.precision == "day" for d in si.dates)
+    if si.has("past") and not (dated and si.has("attack")):
+        return True  # "citing war-related damage to its plants, the company said on Thursday"
+    if dated:
+        return False
+    if si.has("repair") and not si.has("attack"):
+        return True
+    prev = _prev_in_paragraph(doc, si)
+    # "Restoration works continue at Zmiiv … Work at Trypillia is slower because of the damage"
+    return prev is not None and not si.has("attack") and not si.dates and _stale(doc, prev)
 
 
 def _continuation(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
@@ -207,8 +233,18 @@ def _main_date(doc: Document) -> DateMention | None:
     return None
 
 
+_RETRO_DAYS = 14
+
+
 def _mark_background(doc: Document, main: DateMention | None) -> None:
     ref = main.date if main is not None else doc.pub.date
+    pub = doc.pub.date
+    if main is not None and main.date is not None and pub is not None and (pub - main.date).days > _RETRO_DAYS:
+        # a retrospective ("One year ago, on 22 March 2024, missiles hit …"): its lead
+        # is history too; only what it dates near publication is news
+        for si in doc.sentences:
+            si.background = not any(d.date is not None and abs((pub - d.date).days) <= _RETRO_DAYS for d in si.dates)
+        return
     in_recap_para: int | None = None
     for si in doc.sentences:
         first = si.tokens[:4]
@@ -271,6 +307,13 @@ class _Context:
     def place_target(self, t: Target, si: SentenceInfo) -> Target:
         if t.region_code is not None or t.facility is not None:
             return t
+        nxt = self.doc.sentences[si.index + 1] if si.index + 1 < len(self.doc.sentences) else None
+        if si.has("undisclosed") or (nxt is not None and nxt.sent.paragraph == si.sent.paragraph
+                                     and nxt.has("undisclosed") and not nxt.facility_names):
+            # "one of DTEK's plants … It did not name the plant or the region": none to borrow
+            # (but "… reported a fire at the Burshtyn TPP, though the company did not name it" does)
+            return replace(t, country=t.country or self._operator_country(si) or _country_from(si) or self.country_hint,
+                           rule=t.rule + "+undisclosed")
         # fall back on the paragraph, then the lead (never across a recap boundary)
         for s in reversed(self.doc.sentences[: si.index]):
             if s.sent.paragraph != si.sent.paragraph or s.background != si.background:
@@ -284,7 +327,7 @@ class _Context:
             reg = self.svc.gazetteer.region(code)
             return replace(t, region_code=code, country=reg.country if reg else None, rule=t.rule + "+lead-region",
                            confidence=t.confidence - 0.05)
-        country = t.country or _country_from(si) or self._operator_country(si) or self.country_hint
+        country = t.country or self._operator_country(si) or _country_from(si) or self.country_hint
         return replace(t, country=country)
 
     def _operator_country(self, si: SentenceInfo) -> str | None:
@@ -397,7 +440,8 @@ def lead_sentences(doc: Document) -> list[SentenceInfo]:
 
 
 def _country_from(si: SentenceInfo) -> str | None:
-    cs = set(si.countries)
+    """The one country the sentence names, unless it names it as the attacker ("a Russian missile attack")."""
+    cs = set(si.countries) - {p for _, p in si.attackers}
     return cs.pop() if len(cs) == 1 else None
 
 
@@ -410,8 +454,18 @@ def _occupied(t: Target) -> bool:
 def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMention | None) -> list[Claim]:
     """Merge drafts about one target (and one salience/date) into claims."""
     groups: dict[tuple[Any, ...], list[_Draft]] = {}
-    for d in _resolve_anaphora(drafts):
+    drafts = _resolve_anaphora(drafts)
+    dated_bg: dict[tuple[Any, ...], set[Any]] = {}
+    for d in drafts:
+        if d.salience == "background" and d.date is not None:
+            dated_bg.setdefault(d.target.key(), set()).add(d.date.date)
+    for d in drafts:
         day = d.date.date if d.date is not None else None
+        if d.salience == "background" and day is None and len(dated_bg.get(d.target.key(), ())) == 1:
+            day = next(iter(dated_bg[d.target.key()]))  # "The DniproHES attack opened …": the one dated earlier
+        elif d.salience == "background" and d.target.facility is None and d.target.region_code is None and (
+                d.date is None or d.date.precision != "day"):
+            continue  # "a series of drone strikes on refineries in August": nothing to place or date
         groups.setdefault((d.target.key(), d.salience == "background", day if d.salience == "background" else None), []).append(d)
     merged: list[_Draft] = []
     for _, ds in groups.items():
@@ -485,7 +539,8 @@ def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
     out: list[_Draft] = []
     for d in drafts:
         t = d.target
-        if t.facility is None and "type-term+place" not in t.rule:
+        # an undisclosed site ("two of its plants were damaged, without saying where") is not the one named
+        if t.facility is None and "type-term+place" not in t.rule and "+undisclosed" not in t.rule:
             host = _antecedent(d, named)
             if host is not None:
                 d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])
@@ -542,7 +597,7 @@ def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
             continue  # "two refineries in Samara region" when both are named
         if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional):
             continue  # "Russia hit Ukraine's energy system" when the regions hit are named
-        if t.facility is None and t.region_code is None and not t.generic and (
+        if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule and (
                 (type_family(t.output_type), bg) in {(type_family(x.target.output_type), x.salience == "background")
                                                      for x in drafts if x.target.region_code or x.target.facility}):
             continue  # a national "refineries were hit" when specific refineries are named

@@ -1,0 +1,69 @@
+"""Damage told as a state, not an event: past damage, repairs, technical faults,
+retrospectives, forecasts, undisclosed sites and tallies (texts written for these tests)."""
+
+import pytest
+
+from truce.extract import finalize
+from truce.ingest import make_report
+
+
+def run(ctx, text, published, language, title=None):
+    rep = make_report(text=text, external_id="t", sources=ctx.sources, published=published, language=language,
+                      title=title)
+    return finalize(ctx.extractor.extract(rep), rep, ctx.services)
+
+
+def energy(claims):
+    return [c for c in claims if c.kind in ("strike", "accusation")]
+
+
+@pytest.mark.parametrize("language,text", [
+    ("en", "The grid operator said the system has been under strain since the winter, when Russian strikes "
+           "knocked out a large part of thermal generation."),
+    ("en", "Analysts blame the deficit on last year's damage to hydro plants and on low water in the reservoirs."),
+    ("uk", "На Трипільській ТЕС тривають ремонтні роботи: фахівці демонтують знищене обладнання машинної зали."),
+    ("ru", "В Курске на полчаса отключалось электроснабжение из-за технологического сбоя на подстанции, "
+           "не связанного с атаками."),
+    ("uk", "Через пошкодження внутрішньої електромережі будівлі школа тимчасово працює від генератора."),
+    ("en", "Russia is stockpiling cruise missiles for a massive attack on Ukraine's energy system, the president said."),
+    ("uk", "За його словами, противник робить ставку на удари по газовидобуванню взимку."),
+])
+def test_no_event_in_a_state_or_forecast(ctx, language, text):
+    assert energy(run(ctx, text, "2025-06-10", language)) == []
+
+
+def test_repairs_do_not_hide_a_fresh_strike_in_the_same_report(ctx):
+    text = ("Вночі ворог атакував Бурштинську ТЕС, пошкоджено обладнання.\n\n"
+            "На Трипільській ТЕС тривають ремонтні роботи. Роботи йдуть повільно через масштаб пошкоджень.")
+    strikes = [c for c in run(ctx, text, "2025-06-10", "uk") if c.kind == "strike"]
+    assert [(c.facility_id, c.salience) for c in strikes] == [("ua-burshtyn-tpp", "main")]
+
+
+def test_a_retrospective_is_background(ctx):
+    text = ("A year ago, on April 11, 2024, a Russian missile strike destroyed the Trypillia thermal power plant "
+            "near Kyiv. The operator has since rebuilt part of the site.")
+    strikes = [c for c in run(ctx, text, "2025-04-11", "en") if c.kind == "strike"]
+    assert [(c.facility_id, c.date, c.salience) for c in strikes] == [("ua-trypillia-tpp", "2024-04-11", "background")]
+
+
+def test_an_undisclosed_site_borrows_no_region(ctx):
+    text = ("DTEK said output at its wind farm in Mykolaiv region rose in May.\n\n"
+            "Overnight a Russian missile attack damaged one of DTEK's thermal power plants. "
+            "The company did not name the plant or the region.")
+    (c,) = [c for c in run(ctx, text, "2025-06-05", "en") if c.kind == "strike"]
+    assert (c.facility_type, c.region_code, c.country, c.date) == ("thermal_plant", None, "UA", "2025-06-05")
+
+
+def test_a_tally_in_a_talks_report_is_an_accusation_not_a_strike(ctx):
+    text = ("Це чергове порушення Росією мораторію на удари по енергетиці. Відтоді окупанти завдали понад "
+            "десять ударів по енергетичних об'єктах на Херсонщині.")
+    claims = run(ctx, text, "2025-04-03", "uk")
+    assert [c for c in claims if c.kind == "strike"] == []
+    acc = [(c.accuser, c.accused, c.region_code, c.linked_claim) for c in claims if c.kind == "accusation"]
+    assert ("UA", "RU", "UA-65", None) in acc
+
+
+def test_a_red_line_is_not_an_accusation(ctx):
+    text = ("Kyiv would regard any strike on its ports as a violation of the agreement, "
+            "the defence minister said after the talks.")
+    assert [c for c in run(ctx, text, "2025-03-25", "en") if c.kind == "accusation"] == []
