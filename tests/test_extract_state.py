@@ -67,3 +67,35 @@ def test_a_red_line_is_not_an_accusation(ctx):
     text = ("Kyiv would regard any strike on its ports as a violation of the agreement, "
             "the defence minister said after the talks.")
     assert [c for c in run(ctx, text, "2025-03-25", "en") if c.kind == "accusation"] == []
+
+
+def negotiations(claims):
+    return [(c.status, c.agreement_id) for c in claims if c.kind == "negotiation"]
+
+
+def test_readiness_to_accept_a_proposal_is_not_agreement(ctx):
+    text = ("Ukraine said on Tuesday it was ready to accept a U.S. proposal for a 30-day halt to strikes on "
+            "energy infrastructure, after talks with American officials in Jeddah.")
+    assert negotiations(run(ctx, text, "2025-03-11", "en"))[0][0] == "proposed"
+
+
+def test_a_conditional_offer_is_a_proposal_of_its_own(ctx):
+    text = ("The 30-day moratorium on strikes against energy infrastructure has expired, the Kremlin said.\n\n"
+            "Kyiv is ready to extend the halt on strikes on energy if Russia does the same, the president said.")
+    got = negotiations(run(ctx, text, "2025-04-17", "en"))
+    assert ("expired", "moratorium-2025-03") in got and any(s == "proposed" for s, _ in got)
+
+
+def test_a_deal_on_another_subject_is_its_own_claim_without_agreement_id(ctx):
+    text = ("Кремль опублікував перелік енергетичних об'єктів, на які поширюється мораторій на удари.\n\n"
+            "Делегації за підсумками консультацій також домовилися про безпечне судноплавство в Чорному морі.")
+    claims = run(ctx, text, "2025-03-25", "uk")
+    side = [c for c in claims if c.kind == "negotiation" and c.agreement_id is None]
+    assert [(c.status, c.rule) for c in side] == [("agreed", "negotiation/agreed/other-subject")]
+    assert "судноплавство" in side[0].topic
+
+
+def test_backing_away_from_talks_is_suspension(ctx):
+    text = ("Russian officials backed away from the Doha meeting on a halt to strikes on energy facilities "
+            "after the Kursk incursion, two diplomats said.")
+    assert negotiations(run(ctx, text, "2024-08-18", "en"))[0][0] == "suspended"

@@ -29,6 +29,10 @@ _CONDITION_WORDS = ("until", "unless", "as long as", "while", "only if", "provid
                     "при условии", "только если", "лишь если", "не може бути", "не может быть", "no talks", "не буде", "не будет")
 
 
+# a party's own offer ("ready to extend the halt", "готова продовжити") rather than a proposal discussed
+_OFFER_WORDS = ("ready to", "willing to", "prepared to", "offered to", "готов")
+
+
 def _extractor_id() -> str:
     from truce.extract.rules import EXTRACTOR_ID
 
@@ -73,13 +77,18 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     agreement = _agreement_for(doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
     statuses: list[tuple[int, str, SentenceInfo]] = []
     for s in sents:
-        if s.has("hypothetical"):
-            continue  # "if the Russians violate it …" asserts no status
+        if s.has("hypothetical") and not any(m.payload == "proposed" for m in s.neg.get("status", ())):
+            continue  # "if the Russians violate it …" asserts no status; "ready to extend it if …" is an offer
         for m in s.neg.get("status", ()):
             statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
     # statuses said of the energy halt itself outrank those of a deal discussed alongside it
     # ("the Black Sea arrangements take effect only after sanctions are lifted")
     on_topic = [x for x in statuses if x[2].neg.get("topic") or x[2].neg.get("agreements")]
+    # a deal concluded alongside on another subject ("the delegations also agreed on safe
+    # navigation in the Black Sea") is a negotiation claim of its own, under no agreement id
+    topical = any(x.neg.get("topic") or x.neg.get("agreements") for x in sents)
+    side = next((x for x in statuses if topical and not (x[2].neg.get("topic") or x[2].neg.get("agreements"))
+                 and x[1] == "agreed" and not x[2].recap), None)
     statuses = on_topic or statuses
     # a status sentence counts as current unless a recap cue introduces it (a date such as
     # "the moratorium announced on 18 March" does not make the statement itself old)
@@ -101,35 +110,42 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         s.sent.text[:240] for s in sents
         if any(w in s.sent.text.lower() for w in _CONDITION_WORDS) and s.neg.get("status")))
     out = []
+    # one status per report: "entered into force on 18 March" in a report of its expiry is history
     used: list[tuple[str, SentenceInfo]] = [(status, where)]
-    # a second status with its own date in its own sentence ("entered into force on 18 March … expired on 17 April")
-    for _, st, s in sorted(current, key=lambda x: x[2].index):
-        if st != status and all(st != u for u, _ in used) and any(d.date for d in s.dates) and s is not where:
-            used.append((st, s))
-            if len(used) == 2:
-                break
+    # a new offer in a report about another status ("the moratorium has expired … Kyiv is
+    # ready to extend it if Russia does the same") is a negotiation event of its own
+    if status != "proposed":
+        offer = next((x for x in current if x[1] == "proposed" and x[2] is not where and any(
+            m.phrase.lower().startswith(_OFFER_WORDS) for m in x[2].neg.get("status", ()))), None)
+        if offer is not None:
+            used.append(("proposed", offer[2]))
     # an allegation that the agreement is being violated is a status claim of its own
     if all(u != "violated_alleged" for u, _ in used):
         viol = next((x for x in current if x[1] == "violated_alleged"), None)
         if viol is not None:
             used.append(("violated_alleged", viol[2]))
+    if side is not None:
+        used.append(("agreed", side[2]))
     for k, (st, s) in enumerate(used):
+        own = side is not None and s is side[2] and k == len(used) - 1
         dm = next((d for d in s.dates if d.date is not None), None)
         date = dm.date if dm else (doc.pub.date if doc.pub.usable else None)
-        evid = [s] + [x for x in sents if x is not s][:2]
+        evid = [s] + ([x for x in sents if x is not s][:2] if not own else [])
         evid.sort(key=lambda x: x.start)
         topic_s = s if s.neg.get("topic") else next((x for x in sents if x.neg.get("topic")), None)
+        topic = _span_text(doc, topic_s, topic_s.neg["topic"][0]) if topic_s else "strikes on energy infrastructure"
+        if own:
+            topic = _after_status(doc, s)
         out.append(Claim(
             report_id=report_id, index=start_index + k, kind="negotiation", date=to_iso(date),
             date_precision=dm.precision if dm else ("day" if date else "unknown"),
             date_basis=dm.basis if dm else ("publication_date" if date else "unspecified"),
             salience="background" if s.recap else ("main" if k == 0 else "secondary"),
             parties=tuple(parties), mediator=mediator, status=st,
-            topic=_span_text(doc, topic_s, topic_s.neg["topic"][0]) if topic_s else "strikes on energy infrastructure",
-            conditions=conditions, agreement_id=agreement,
+            topic=topic, conditions=() if own else conditions, agreement_id=None if own else agreement,
             evidence=tuple(Evidence(x.start, x.end, doc.text[x.start:x.end]) for x in evid),
-            confidence=0.7 if agreement else 0.5, extractor=_extractor_id(),
-            rule=f"negotiation/{st}", language=doc.lang))
+            confidence=0.7 if agreement and not own else 0.5, extractor=_extractor_id(),
+            rule=f"negotiation/{st}" + ("/other-subject" if own else ""), language=doc.lang))
     return out
 
 
@@ -144,6 +160,14 @@ def _status_on(svc: Services, agreement: str | None, day: Any) -> str | None:
 def _paragraph_before(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
     out = [s for s in doc.sentences[: si.index] if s.sent.paragraph == si.sent.paragraph]
     return list(reversed(out)) + ([doc.title_info] if doc.title_info is not None else [])
+
+
+def _after_status(doc: Document, si: SentenceInfo) -> str:
+    """What a deal on another subject is about: the sentence from its status word on
+    ("agreed to ensure safe navigation in the Black Sea")."""
+    m = next((m for m in si.neg.get("status", ()) if m.payload == "agreed"), None)
+    a = m.span(si.tokens)[0] if m is not None else si.start
+    return doc.text[a:si.end].strip().rstrip(".")[:160]
 
 
 def _span_text(doc: Document, si: SentenceInfo, m: Any) -> str:
