@@ -99,3 +99,28 @@ def test_backing_away_from_talks_is_suspension(ctx):
     text = ("Russian officials backed away from the Doha meeting on a halt to strikes on energy facilities "
             "after the Kursk incursion, two diplomats said.")
     assert negotiations(run(ctx, text, "2024-08-18", "en"))[0][0] == "suspended"
+
+
+@pytest.mark.parametrize("language,text", [
+    ("uk", "Вночі росіяни вдарили по об'єкту критичної інфраструктури у Кривому Розі: пошкоджено залізничне депо."),
+    ("en", "Explosions were heard in Kyiv as air defence engaged ballistic missiles; there were no reports of damage "
+           "to energy facilities."),
+    ("en", "The IAEA team at the Zaporizhzhia nuclear plant heard explosions several kilometres away on Sunday "
+           "but reported no damage at the site."),
+    ("ru", "Жители Энергодара слышали взрывы в районе Никополя, информации о повреждениях нет."),
+])
+def test_other_infrastructure_and_distant_blasts_are_no_energy_strike(ctx, language, text):
+    assert energy(run(ctx, text, "2025-01-10", language)) == []
+
+
+def test_a_landmark_facility_is_not_the_target(ctx):
+    text = ("Russian forces shelled Nikopol from across the reservoir opposite the occupied Zaporizhzhia nuclear "
+            "plant, damaging homes and a power line, the governor said.")
+    strikes = [c for c in run(ctx, text, "2025-01-10", "en") if c.kind == "strike"]
+    assert [c.facility_type for c in strikes] == ["transmission_line"]
+
+
+def test_a_boiler_house_is_not_the_towns_chp(ctx):
+    text = "Внаслідок обстрілу Харкова пошкоджено котельню, без тепла залишилися 50 будинків."
+    (c,) = [c for c in run(ctx, text, "2025-01-10", "uk") if c.kind == "strike"]
+    assert (c.facility_id, c.region_code) == (None, "UA-63")

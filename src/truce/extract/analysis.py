@@ -179,6 +179,13 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
     return prev not in _LOCATIVE
 
 
+def _landmark_span(text: str, toks: Sequence[Token], m: Match, sent_end: int) -> tuple[int, int]:
+    """From a landmark cue ("opposite", "навпроти") to the next comma or the sentence end."""
+    a = toks[m.end - 1].end
+    stop = min([i for i in (text.find(c, a, sent_end) for c in ",;:") if i >= 0] or [sent_end])
+    return a, stop
+
+
 def _owned_by_building(term: Match, found: dict[str, list[Match]]) -> bool:
     """"the building's internal wiring", "внутрішньої електромережі будівлі лікарні":
     an asset word that names a building's own installation, not the energy system."""
@@ -206,11 +213,18 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
     cues = {c: found.get(f"cue:{c}", []) for c in CUE_LISTS}
+    # "Nikopol, across the reservoir from the Zaporizhzhia NPP": what follows locates, it is no target
+    marks = [_landmark_span(text, toks, m, s.end) for m in found.get("cue:landmark", ())]
+
+    def located(start: int) -> bool:
+        return any(a <= start < b for a, b in marks)
+
     fac = [FacilityName(a, b, toks[a].start, toks[b - 1].end, fl, alias)
-           for a, b, fl, alias in services.registry.find_names(toks)]
+           for a, b, fl, alias in services.registry.find_names(toks) if not located(toks[a].start)]
     terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
-             for m in found.get("facility_types", []) if not _owned_by_building(m, found)]
-    places = services.gazetteer.find(toks, text)
+             for m in found.get("facility_types", []) if not _owned_by_building(m, found)
+             and not located(toks[m.start].start)]
+    places = [p for p in services.gazetteer.find(toks, text) if not located(p.start)]
     # A facility's own name ("Рязанский НПЗ") is not also a place mention of
     # the town inside it; keep the facility reading.
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]

@@ -148,6 +148,10 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     """(outcome, rule) when the sentence reports an event on its targets, else None."""
     hit = si.has(*_HIT_CUES)
     attack = si.has("attack")
+    if attack and si.has("distant"):
+        far = [(m.start, m.end) for m in si.cues["distant"]]
+        # "explosions were heard several kilometres away": no attack on what the sentence names
+        attack = any(not any(a <= m.start and m.end <= b for a, b in far) for m in si.cues["attack"])
     if not hit and not attack:
         prev = _prev_in_paragraph(doc, si)
         # "Russia launched 90 missiles overnight. Among the targets: the Burshtyn TPP …"

@@ -138,13 +138,19 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
     hosted = [(a, b, fl) for a, b, fl in svc.registry.hosted_at(si.tokens)
               if not any(ra <= a and b <= rb for ra, rb in region_spans)
               and any(pa < b and a < pb for pa, pb in place_spans)]
+    other_infra = bool(si.cues.get("non_energy_infra"))
+    specific = any(not _vague(t) for t in si.type_terms) or bool(si.facility_names)
+    local = [(m.start, m.end) for m in si.cues.get("local_asset", ())]
     for tt in si.type_terms:
+        if other_infra and not specific and _vague(tt):
+            continue  # "critical infrastructure in Kryvyi Rih: a railway depot was damaged"
         quals = _qualifiers(si, tt.tok_start, tt.tok_end)
         numbers = _numbers_after(si, tt.tok_end)
         linked: Facility | None = None
         cands: list[Facility] = []
         rule = ""
-        for a, b, fl in hosted:
+        unlinkable = any(a <= tt.tok_start < b for a, b in local)  # a boiler house is not the town's CHP
+        for a, b, fl in hosted if not unlinkable else ():
             if any(a < qe and qa < b for qa, qe in quals):
                 cands += [f for f in fl if _compatible(tt.type, f)]
         if cands and tt.type == "other_energy":
@@ -161,13 +167,14 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                 used_places.add(i)
                 if qual_place is None:
                     qual_place = pm.places[0] if pm.is_region else _resolve_place(svc, pm, hint, country_hint)
-        if linked is None and not cands and qual_place is not None and qual_place.kind != "region" and tt.type not in GENERIC:
+        if linked is None and not cands and qual_place is not None and qual_place.kind != "region" \
+                and tt.type not in GENERIC and not unlinkable:
             near = [f for f in svc.registry if _compatible(tt.type, f) and not f.parent
                     and haversine_km(f.lat, f.lon, qual_place.lat, qual_place.lon) < 20]
             if near:
                 linked, cands = _pick(near, numbers, hint)
                 rule = "type+nearby-place"
-        if linked is None and not cands and tt.type not in GENERIC:
+        if linked is None and not cands and tt.type not in GENERIC and not unlinkable:
             # "В поселке Ильском … на территории НПЗ": a host village elsewhere in the sentence
             anywhere = list(dict.fromkeys(f for _, _, fl in hosted for f in fl if _compatible(tt.type, f) and not f.parent))
             if len(anywhere) == 1:
@@ -182,6 +189,16 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                               region, country, rule="type-term" + ("+place" if qual_place else ""),
                               confidence=0.65 if qual_place else 0.55, candidates=cands))
     return _spread_regions(svc, si, targets, used_places, hint, country_hint)
+
+
+_INFRA_WORDS = ("infrastruct", "інфраструктур", "инфраструктур")
+_ENERGY_WORDS = ("energ", "енерг", "энерг", "паливн", "топливн", "газ", "gas", "нафт", "нефт", "oil")
+
+
+def _vague(t: Any) -> bool:
+    """"critical infrastructure", "інфраструктурний об'єкт": infrastructure that names no energy."""
+    p = t.phrase.lower()
+    return t.type == "other_energy" and any(w in p for w in _INFRA_WORDS) and not any(w in p for w in _ENERGY_WORDS)
 
 
 def _adjacent_country(svc: Services, si: SentenceInfo, ts: int, te: int) -> str | None:
