@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from truce.extract.dates import DateFinder, PubDate, parse_published
+from truce.extract.dates import PubDate, parse_published
 
 
 @pytest.fixture(scope="module")

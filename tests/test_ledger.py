@@ -2,7 +2,6 @@ import io
 import json
 
 import pytest
-import sqlalchemy as sa
 
 from truce import ledger
 from truce.db import ledger as ledger_table

@@ -4,7 +4,6 @@ import os
 import shutil
 import struct
 import subprocess
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

@@ -307,7 +307,8 @@ def _score_report(g: GoldReport, claims: list[Claim], scorer: Scorer, res: Resul
                 res.errors.append({"report": g.id, "error": "missed" + tag, "gold": _brief(gs[i])})
         for j in sorted(set(range(len(ps))) - {j for _, j in pairs}):
             res.errors.append({"report": g.id, "error": "spurious" + tag, "pred": _brief_claim(ps[j])})
-    _score_kind(g, claims, res, "negotiation", lambda gx, p: set(gx.get("parties") or []) == set(p.parties) and gx.get("status") == p.status,
+    _score_kind(g, claims, res, "negotiation",
+                lambda gx, p: set(gx.get("parties") or []) == set(p.parties) and gx.get("status") == p.status,
                 lambda gx, p: gx.get("status") == p.status or (gx.get("agreement") and gx.get("agreement") == p.agreement_id))
     _score_kind(g, claims, res, "accusation", lambda gx, p: gx.get("accuser") == p.accuser and gx.get("accused") == p.accused, None)
 
@@ -401,7 +402,8 @@ def format_result(r: Result) -> str:
         lines.append(f"{k:40} P {c.precision:5.3f}  R {c.recall:5.3f}  F1 {c.f1:5.3f}  ({c.tp}/{c.fp}/{c.fn})")
     if r.fusion is not None:
         c = r.fusion
-        lines.append(f"{'fusion, pairwise over report pairs':40} P {c.precision:5.3f}  R {c.recall:5.3f}  F1 {c.f1:5.3f}  ({c.tp}/{c.fp}/{c.fn})")
+        lines.append(f"{'fusion, pairwise over report pairs':40} P {c.precision:5.3f}  R {c.recall:5.3f}  "
+                     f"F1 {c.f1:5.3f}  ({c.tp}/{c.fp}/{c.fn})")
     lines.append(f"{'evidence offsets not matching the text':40} {r.offset_errors}")
     return "\n".join(lines)
 

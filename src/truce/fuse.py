@@ -195,7 +195,8 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
                 leftovers.append(c)
         for date, cs in _cluster_dates(leftovers, reports):
             cl = _Cluster("region", (country, region, fam), date, [
-                (c, f"same region {region} and asset family {fam}" + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
+                (c, f"same region {region} and asset family {fam}"
+                 + (f", dated {c.date} (within {WINDOW_DAYS} day of {date})" if date else ", undated"))
                 for c in cs])
             clusters.append(cl)
             if fam != "energy" and date:

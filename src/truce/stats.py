@@ -92,7 +92,8 @@ def capacity_affected(incidents: list[Any], registry: Any, *, date_from: str | N
 
 # --- strike rates around an agreement window -----------------------------------------
 
-def rate_change(incidents: list[Any], start: str, end: str, *, grades: tuple[str, ...] = ("confirmed", "fair", "weak", "contested")) -> dict[str, Any]:
+def rate_change(incidents: list[Any], start: str, end: str, *,
+                grades: tuple[str, ...] = ("confirmed", "fair", "weak", "contested")) -> dict[str, Any]:
     """Incidents per day before, during and after a window, per attacking party, with the
     during/before and after/during rate ratios and their tests.
 

@@ -21,7 +21,8 @@ from truce.errors import ExtractionError
 from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
 
 LANGUAGES = ("en", "uk", "ru")
-CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list", "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
+CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list",
+             "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
              "recap", "hedge", "retraction", "accusation", "negotiation_context", "past", "repair", "unrelated",
              "non_asset", "non_asset_of", "undisclosed", "distant", "landmark", "non_energy_infra", "local_asset")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
