@@ -34,6 +34,8 @@ def energy(claims):
     ("en", "The IAEA team at the Zaporizhzhia nuclear plant heard explosions several kilometres away on Sunday "
            "but reported no damage at the site."),
     ("ru", "Жители Энергодара слышали взрывы в районе Никополя, информации о повреждениях нет."),
+    ("en", "The IAEA said Ukraine's nuclear power plants had to reduce output because of the attacks on the grid, "
+           "although none of the plants had been hit."),
 ])
 def test_no_energy_event(ctx, language, text):
     assert energy(run(ctx, text, "2025-06-10", language)) == []
@@ -118,3 +120,10 @@ def test_a_boiler_house_is_not_the_towns_chp(ctx):
     text = "Внаслідок обстрілу Харкова пошкоджено котельню, без тепла залишилися 50 будинків."
     (c,) = [c for c in run(ctx, text, "2025-01-10", "uk") if c.kind == "strike"]
     assert (c.facility_id, c.region_code) == (None, "UA-63")
+
+
+def test_a_title_makes_a_city_name_a_first_name(ctx):
+    text = ("President Volodymyr Zelensky said Russia fired 120 missiles overnight.\n\n"
+            "DTEK said its thermal power plants had been seriously damaged in the attack.")
+    (c,) = [c for c in run(ctx, text, "2024-11-17", "en") if c.kind == "strike"]
+    assert (c.facility_type, c.country, c.region_code) == ("thermal_plant", "UA", None)

@@ -383,12 +383,18 @@ def _latin_first_name(tokens: Sequence[Token], i: int, p: Place) -> bool:
     """"Serhii Popko", "Serhiy Lysak": a small village's name right before another
     capitalised word (not a region word) in Latin script is a first name."""
     t = tokens[i]
-    if p.population >= 50_000 or any("а" <= ch <= "я" or ch in "іїєґё" for ch in t.norm):
-        return False
-    if i + 1 >= len(tokens):
+    if any("а" <= ch <= "я" or ch in "іїєґё" for ch in t.norm) or i + 1 >= len(tokens):
         return False
     nxt = tokens[i + 1]
-    return nxt.capitalised and nxt.norm not in _REGION_NOUNS and nxt.norm not in {"city", "district", "raion", "village"}
+    if not nxt.capitalised or nxt.norm in _REGION_NOUNS or nxt.norm in {"city", "district", "raion", "village"}:
+        return False
+    # "President Volodymyr Zelensky": after a title even a large city's name is a first name
+    return p.population < 50_000 or (i > 0 and tokens[i - 1].norm in _TITLES)
+
+
+_TITLES = frozenset("president minister governor mayor head chief spokesman spokeswoman spokesperson deputy "
+                    "commander general colonel mr ms mrs dr ceo leader premier secretary envoy ambassador "
+                    "director chairman adviser advisor aide official".split())
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

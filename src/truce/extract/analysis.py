@@ -179,6 +179,9 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
     return prev not in _LOCATIVE
 
 
+_EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
+
+
 def _landmark_span(text: str, toks: Sequence[Token], m: Match, sent_end: int) -> tuple[int, int]:
     """From a landmark cue ("opposite", "навпроти") to the next comma or the sentence end."""
     a = toks[m.end - 1].end
@@ -213,6 +216,10 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
     cues = {c: found.get(f"cue:{c}", []) for c in CUE_LISTS}
+    negs = [(m.start, m.end) for m in cues["negation"]]
+    if negs:  # "none of the plants had been hit": the hit word belongs to its denial
+        for c in _EVENT_WORDS:
+            cues[c] = [m for m in cues[c] if not any(a <= m.start and m.end <= b for a, b in negs)]
     # "Nikopol, across the reservoir from the Zaporizhzhia NPP": what follows locates, it is no target
     marks = [_landmark_span(text, toks, m, s.end) for m in found.get("cue:landmark", ())]
 

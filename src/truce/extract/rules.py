@@ -117,6 +117,8 @@ class RuleExtractor:
                     continue
                 if rule == "attack+denial" and t.generic:
                     continue  # "no new damage to energy facilities from enemy attacks was recorded"
+                if outcome != "hit" and _attack_aimed_elsewhere(si, t):
+                    continue  # "plants cut output because of the attacks on the grid; none was hit"
                 if si.has("accusation") and t.facility is None and not si.has(*_HIT_CUES):
                     continue  # "accused Kyiv of attacks on energy in Bryansk and Kursk regions": an accusation
                 if t.generic and si.has("negotiation_context") and t.region_code is None:
@@ -175,6 +177,22 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     if hit:
         return ("hit", "damage-cue")
     return ("unknown", "attack-cue")
+
+
+_OBJECT_PREPS = frozenset("on against at по на".split())
+
+
+def _attack_aimed_elsewhere(si: SentenceInfo, t: Target) -> bool:
+    """Every attack word of the sentence names its own object ("attacks on the grid")
+    and none of them is this target."""
+    toks = si.tokens
+    aimed = []
+    for m in si.cues.get("attack", ()):
+        if m.end >= len(toks) - 1 or toks[m.end].norm not in _OBJECT_PREPS:
+            return False  # "drones attacked the refinery", "the plant was attacked"
+        window = (toks[m.end + 1].start, toks[min(m.end + 4, len(toks) - 1)].end)
+        aimed.append(window[0] <= t.start < window[1])
+    return bool(aimed) and not any(aimed)
 
 
 def _stale(doc: Document, si: SentenceInfo) -> bool:
