@@ -127,3 +127,17 @@ def test_a_title_makes_a_city_name_a_first_name(ctx):
             "DTEK said its thermal power plants had been seriously damaged in the attack.")
     (c,) = [c for c in run(ctx, text, "2024-11-17", "en") if c.kind == "strike"]
     assert (c.facility_type, c.country, c.region_code) == ("thermal_plant", "UA", None)
+
+
+def test_a_common_noun_opening_a_sentence_is_no_village(ctx):
+    text = ("Пожар произошел на территории Туапсинского НПЗ в Краснодарском крае после атаки беспилотников.\n\n"
+            "В результате атаки также повреждена линия электропередачи.")
+    strikes = [c for c in run(ctx, text, "2024-05-17", "ru") if c.kind == "strike"]
+    assert {c.region_code for c in strikes} == {"RU-KDA"} and len(strikes) == 2
+
+
+def test_a_report_about_one_district_places_its_unnamed_facility_there(ctx):
+    text = ("The enemy once again attacked Odesa district with attack drones overnight.\n\n"
+            "As a result of the attack, an energy infrastructure facility was damaged and a fire broke out.")
+    (c,) = [c for c in run(ctx, text, "2025-01-31", "en") if c.kind == "strike"]
+    assert (c.facility_type, c.region_code) == ("other_energy", "UA-51")

@@ -149,6 +149,7 @@ class Gazetteer:
         self.matcher = PhraseMatcher(keymaker, capitalised=True)
         self._adjective: set[tuple[str, str]] = set(adjective_aliases)
         self._stop_keys = frozenset(k for w in _STOP_NAMES for k in keymaker.keys(w))
+        self._own_cache: dict[str, frozenset[str]] = {}
         adj_words = {w for w, _ in self._adjective}
         # keys of each region's one-word noun names (Волинь, Кубань, Volyn): a one-word
         # mention sharing them is the region even when an adjective alias matched first
@@ -247,6 +248,12 @@ class Gazetteer:
                     out.setdefault(m.payload, self.places[m.payload])
         return list(out.values())
 
+    def _own_names(self, p: Place) -> frozenset[str]:
+        got = self._own_cache.get(p.id)
+        if got is None:
+            got = self._own_cache[p.id] = frozenset(normalise(n) for n in (p.name, *p.names))
+        return got
+
     def find(self, tokens: Sequence[Token], text: str) -> list[PlaceMention]:
         """Places mentioned in tokenised text (longest match wins; ambiguity kept)."""
         by_span: dict[tuple[int, int], list[Match]] = {}
@@ -271,6 +278,10 @@ class Gazetteer:
                         surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
                         or _latin_first_name(tokens, a, p)
                         or (self.km.morph is not None and self.km.morph.is_common_word(tokens[a].text))
+                        # "Пожар" opening a sentence is a fire, "під прапором Панами" a flag: not the
+                        # villages Pozharskoye and Panskoye they share a stem with
+                        or ((a == 0 or p.population < 10_000) and self.km.morph is not None
+                            and surface not in self._own_names(p) and self.km.morph.is_common_noun(tokens[a].text))
                         or (self.km.morph is not None and self.km.morph.is_person_name(tokens[a].text)
                             and (p.population < 100_000 or (b < len(tokens) and tokens[b].capitalised)))):
                     continue

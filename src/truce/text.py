@@ -141,6 +141,22 @@ class Morphology:
                     return True
         return False
 
+    def is_common_noun(self, word: str) -> bool:
+        """True when the likeliest reading of a word is a common noun ("Пожар", "Панами"),
+        not a geographical or personal name."""
+        return self._noun(word.casefold())
+
+    @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
+    def _noun(self, word: str) -> bool:
+        for an in self._an.values():
+            parses = an.parse(word)
+            if parses and an.word_is_known(word):
+                top = max(parses, key=lambda p: p.score)
+                tags = set(str(top.tag).replace(" ", ",").split(","))
+                if top.tag.POS == "NOUN" and not tags & {"Geox", "Name", "Surn", "Patr", "Orgn", "Trad", "Abbr"}:
+                    return True
+        return False
+
     def is_person_name(self, word: str) -> bool:
         """True when the likeliest reading of a capitalised word is a first name,
         surname or patronymic ("Олександр", "Коваль", "Гладков"), not a place."""

@@ -318,7 +318,9 @@ class _Context:
                 countries[c] = countries.get(c, 0) + 1
         self.country_hint = max(countries, key=lambda k: countries[k]) if countries else None
         self.report_weapons = {w for s in [*lead, *doc.sentences] for w in s.weapons}
-        every = {p.places[0].region_code for s in [*lead, *doc.sentences] for p in s.places if p.is_region}
+        # regions and towns (not villages: a stray village match is the commonest gazetteer error)
+        every = {p.places[0].region_code for s in [*lead, *doc.sentences] for p in s.places
+                 if p.is_region or (len({x.region_code for x in p.places}) == 1 and p.places[0].population >= 10_000)}
         # a report about one region: its unplaced "energy facility" is in that region
         self.single_region = len(every) == 1 and every == self.region_hint
         if len(countries) > 1:
