@@ -304,7 +304,7 @@ class _Context:
         regions: dict[str, int] = {}
         for s in lead:
             for p in s.places:
-                code = p.places[0].region_code if len(p.places) == 1 or p.is_region else None
+                code = p.places[0].region_code if len({x.region_code for x in p.places}) == 1 or p.is_region else None
                 if code:
                     regions[code] = regions.get(code, 0) + (2 if p.is_region else 1)
         ranked = sorted(regions.items(), key=lambda kv: -kv[1])
