@@ -141,3 +141,26 @@ def test_a_report_about_one_district_places_its_unnamed_facility_there(ctx):
             "As a result of the attack, an energy infrastructure facility was damaged and a fire broke out.")
     (c,) = [c for c in run(ctx, text, "2025-01-31", "en") if c.kind == "strike"]
     assert (c.facility_type, c.region_code) == ("other_energy", "UA-51")
+
+
+def test_an_operators_own_sites_take_its_asset_type(ctx):
+    text = ("State-owned Naftogaz said its production facilities in the Kharkiv region were hit overnight.\n\n"
+            "In the Poltava region, the company said, drones struck several sites and a fire broke out.")
+    strikes = [c for c in run(ctx, text, "2025-03-07", "en") if c.kind == "strike"]
+    assert sorted((c.facility_type, c.region_code) for c in strikes) == [
+        ("gas_production", "UA-53"), ("gas_production", "UA-63")]
+
+
+def test_the_day_before_the_target_dates_it(ctx):
+    text = ("Russia struck Ukraine's gas sector again on Friday. Recall: in January Russian missiles hit gas "
+            "infrastructure several times, including on Jan. 15, when they targeted underground gas storage sites in the Lviv region.")
+    (bg,) = [c for c in run(ctx, text, "2025-03-07", "en") if c.kind == "strike" and c.salience == "background"]
+    assert (bg.facility_type, bg.region_code, bg.date) == ("gas_storage", "UA-46", "2025-01-15")
+
+
+@pytest.mark.parametrize("published,accused", [("2025-03-07", []), ("2025-03-28", ["RU"])])
+def test_an_attributed_strike_is_an_accusation_only_while_a_halt_is_in_force(ctx, published, accused):
+    text = ("Russian drones hit a substation in Sumy region overnight, the governor said, "
+            "as talks on a ceasefire continued.")
+    claims = run(ctx, text, published, "en")
+    assert [c.accused for c in claims if c.kind == "accusation"] == accused

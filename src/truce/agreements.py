@@ -59,6 +59,19 @@ class Agreement:
     def ever_in_force(self) -> bool:
         return any(s["status"] == "in_force" for s in self.statuses())
 
+    def in_force_on(self, day: str) -> bool:
+        """Whether the status history has the agreement in force on an ISO date (from an
+        ``in_force`` entry until the next ``expired``, ``suspended`` or ``collapsed``)."""
+        on = False
+        for s in self.statuses():
+            if str(s["date"]) > day:
+                break
+            if s["status"] == "in_force":
+                on = True
+            elif s["status"] in ("expired", "suspended", "collapsed"):
+                on = False
+        return on
+
 
 # --- loading ------------------------------------------------------------------------------
 

@@ -181,8 +181,8 @@ def load_context(settings: Settings | None = None, db: Any = None) -> Context:
     sources = SourceBook.load(settings.sources)
     operators = PhraseMatcher(km)
     for s in sources.sources.values():
-        if s.kind == "operator" and s.affiliation in ("UA", "RU"):
-            operators.add_many((s.name, *s.aliases), s.affiliation)
+        if s.kind == "operator":
+            operators.add_many((s.name, *s.aliases), s)
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
                         detector=LanguageDetector(), sources=sources, operators=operators)
     agreements = load_agreements(settings.agreements)

@@ -71,6 +71,7 @@ class Source(_Record):
     domains: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     region: str | None = None
+    assets: str | None = None  # an operator's main asset type: "its facilities" of Naftogaz are gas production
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import yaml
 
 from truce.errors import IngestError
-from truce.records import AFFILIATIONS, SOURCE_KINDS, Source
+from truce.records import AFFILIATIONS, FACILITY_TYPES, SOURCE_KINDS, Source
 from truce.text import normalise
 
 
@@ -43,10 +43,13 @@ def _read(path: Path) -> list[Source]:
             raise IngestError(f"{where}.kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}", path=str(path))
         if aff is not None and aff not in AFFILIATIONS:
             raise IngestError(f"{where}.affiliation: {aff!r} is not one of {', '.join(AFFILIATIONS)}", path=str(path))
+        assets = item.get("assets")
+        if assets is not None and assets not in FACILITY_TYPES:
+            raise IngestError(f"{where}.assets: {assets!r} is not a facility type", path=str(path))
         out.append(Source(name=str(item["name"]), kind=kind, affiliation=aff,
                           domains=tuple(str(d).lower() for d in item.get("domains") or ()),
                           aliases=tuple(str(a) for a in item.get("aliases") or ()),
-                          region=item.get("region")))
+                          region=item.get("region"), assets=assets))
     return out
 
 

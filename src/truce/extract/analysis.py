@@ -32,7 +32,7 @@ class Services:
     detector: LanguageDetector
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
     sources: Any = None  # truce.sources.SourceBook, for the regions regional authorities speak for
-    operators: Any = None  # PhraseMatcher: operator names → their country ("DTEK" → UA)
+    operators: Any = None  # PhraseMatcher: operator names → their Source ("DTEK": UA; "Naftogaz": gas production)
     agreements: Any = None  # agreement terms, for the status talks had on a report's date
 
     def dates(self, lang: str) -> DateFinder:
@@ -135,12 +135,35 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
             continue  # "Read also: …", "Читайте також: …" headlines of other stories, captions
         info.index = len(infos)
         infos.append(info)
+    _type_operator_assets(services, infos)
     title_info = None
     if title:
         tt = services.km.tokenize(title, lang)
         title_info = _sentence(services, lex, -1, Sentence(0, len(title), -1, title), tt, title,
                                services.dates(lang).find(title, pub))
     return Document(report_id, text, title or "", lang, pub, infos, title_info, dates, lex.patterns)
+
+
+def _type_operator_assets(services: Services, infos: list[SentenceInfo]) -> None:
+    """"Naftogaz said its production facilities were hit … the company said drones struck
+    several sites": the operator named in the sentence or just before gives the asset type."""
+    if services.operators is None:
+        return
+    prev_type: str | None = None
+    prev_para = None
+    for si in infos:
+        if si.sent.paragraph != prev_para and not any(t.norm.startswith(("company", "компан")) for t in si.tokens):
+            prev_type = None  # a new paragraph forgets the operator, unless it says "the company"
+        prev_para = si.sent.paragraph
+        own = {m.payload.assets for m in services.operators.find(si.tokens) if m.payload.assets}
+        kind = own.pop() if len(own) == 1 else (prev_type if not own else None)
+        if kind is not None:
+            taken = [(t.tok_start, t.tok_end) for t in si.type_terms]
+            for m in si.cues.get("operator_assets", ()):
+                if not any(a < m.end and m.start < b for a, b in taken):
+                    si.type_terms.append(TypeTerm(m.start, m.end, si.tokens[m.start].start, si.tokens[m.end - 1].end,
+                                                  kind, m.phrase))
+        prev_type = kind if own or kind else prev_type
 
 
 _DATELINE = re.compile(

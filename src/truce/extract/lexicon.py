@@ -24,7 +24,8 @@ LANGUAGES = ("en", "uk", "ru")
 CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", "negation", "threat", "target_list",
              "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
              "recap", "hedge", "retraction", "accusation", "negotiation_context", "past", "repair", "unrelated",
-             "non_asset", "non_asset_of", "undisclosed", "distant", "landmark", "non_energy_infra", "local_asset")
+             "non_asset", "non_asset_of", "undisclosed", "distant", "landmark", "non_energy_infra", "local_asset",
+             "operator_assets")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
 

@@ -270,11 +270,11 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
                 confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
                 language=doc.lang))
-    out += _implicit_accusations(doc, report_id, claims, out, ctx, tallies)
+    out += _implicit_accusations(svc, doc, report_id, claims, out, ctx, tallies)
     return out
 
 
-def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], found: list[Claim],
+def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: list[Claim], found: list[Claim],
                           ctx: "_Context", tallies: Sequence[Claim] = ()) -> list[Claim]:
     """In a report about the talks or the moratorium, a strike one side attributes to the
     other is an allegation of violation ("despite the announced pause, Russian drones hit
@@ -287,9 +287,13 @@ def _implicit_accusations(doc: Document, report_id: str, claims: list[Claim], fo
     have = {(c.accuser, c.accused, c.facility_id, c.region_code) for c in found}
     have_generic = {(c.accuser, c.accused) for c in found if c.region_code is None and c.facility_id is None}
     out: list[Claim] = []
+    pub = doc.pub.date.isoformat() if doc.pub.date else None
     for c, tally in [*((c, False) for c in claims), *((c, True) for c in tallies)]:
         if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background":
             continue
+        day = c.date or pub
+        if day is None or not any(a.in_force_on(day) for a in (svc.agreements or ())):
+            continue  # no halt was in force that day: a strike, not a charge of violating one
         if c.acknowledged_by == c.attacker or ctx.affiliation == c.attacker:
             continue  # the attacker's own account is an acknowledgement, not an accusation
         accuser, accused = other_party(c.attacker), c.attacker

@@ -129,7 +129,7 @@ class RuleExtractor:
                     continue  # "attacks on energy" in general, not an event
                 if t.facility is None and neg_ctx and not any(d.date for d in si.dates):
                     continue  # "Kyiv has struck Russian refineries" in a story about talks
-                date, basis = ctx.date_for(si) if not tally else (None, "unspecified")
+                date, basis = ctx.date_for(si, t.start) if not tally else (None, "unspecified")
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":
                     t = replace(t, country=other_party(attacker))
@@ -358,14 +358,22 @@ class _Context:
         """"DTEK said two of its thermal power plants were damaged": the operator's country."""
         if self.svc.operators is None:
             return None
-        found = {m.payload for m in self.svc.operators.find(si.tokens)}
+        found = {m.payload.affiliation for m in self.svc.operators.find(si.tokens)} & {"UA", "RU"}
         return found.pop() if len(found) == 1 else None
 
-    def date_for(self, si: SentenceInfo) -> tuple[DateMention | None, str]:
+    def date_for(self, si: SentenceInfo, at: int | None = None) -> tuple[DateMention | None, str]:
         own = [d for d in si.dates if d.date is not None]
         if own:
             night = [d for d in own if d.night]
-            return (night or own)[0], own[0].basis
+            days = [d for d in own if d.precision == "day"]
+            if night or not days or at is None:
+                return (night or own)[0], own[0].basis
+            # "In January …, including on Jan. 15, when missiles targeted storage sites", "24 января
+            # пожар на Рязанском НПЗ, а 29 января …": the last day before the target, not the month
+            # that opens the sentence nor the day of the next clause
+            before = [d for d in days if d.end <= at]
+            best = before[-1] if before else days[0]
+            return best, best.basis
         if si.background:
             for s in reversed(self.doc.sentences[: si.index]):
                 if not s.background or s.sent.paragraph != si.sent.paragraph:
