@@ -164,3 +164,26 @@ def test_an_attributed_strike_is_an_accusation_only_while_a_halt_is_in_force(ctx
             "as talks on a ceasefire continued.")
     claims = run(ctx, text, published, "en")
     assert [c.accused for c in claims if c.kind == "accusation"] == accused
+
+
+def test_earlier_strikes_on_the_plant_and_a_summary_of_others(ctx):
+    text = ("A fire broke out at Lukoil's refinery in Volgograd overnight after a drone attack, the governor said.\n\n"
+            "The plant has been hit before. On the night of Feb. 3, a drone attack caused a fire at the refinery.\n\n"
+            "Ukraine has stepped up its strikes on Russian refineries, hitting plants in Ryazan and Saratov regions.")
+    got = sorted((c.salience, c.facility_id or c.region_code, c.date) for c in run(ctx, text, "2025-08-14", "en")
+                 if c.kind == "strike")
+    assert got == [("background", "RU-RYA", None), ("background", "RU-SAR", None),
+                   ("background", "ru-volgograd-refinery", "2025-02-03"),
+                   ("main", "ru-volgograd-refinery", "2025-08-14")]
+
+
+@pytest.mark.parametrize("text,region", [
+    # a namesake far away loses to the region the sentence names
+    ("In the Rostov region, a drone attack overnight caused a fire at a power substation in the Kamensky district.",
+     "RU-ROS"),
+    # a source in the capital is not where the plant is
+    ("A person familiar with the matter in Kyiv said the Ryazan refinery had been hit by drones overnight and "
+     "that a crude distillation unit was on fire.", "RU-RYA"),
+])
+def test_region_of_the_target_not_of_a_namesake_or_a_speaker(ctx, text, region):
+    assert {c.region_code for c in run(ctx, text, "2025-08-14", "en") if c.kind == "strike"} == {region}

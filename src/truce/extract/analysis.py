@@ -78,6 +78,7 @@ class SentenceInfo:
     dates: list[DateMention]
     background: bool = False  # an earlier event (recap cue, or dated well before the report's event)
     recap: bool = False  # introduced by a recap cue ("Нагадаємо", "As reported earlier")
+    summary: bool = False  # sums up many strikes ("stepped up its strikes this month"): background, undated
     neg: dict[str, list[Match]] = field(default_factory=dict)
     lang: str = "en"
 
@@ -254,7 +255,11 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
              for m in found.get("facility_types", []) if not _owned_by_building(m, found)
              and not located(toks[m.start].start)]
-    places = [p for p in services.gazetteer.find(toks, text) if not located(p.start)]
+    # "a source in Kyiv said", "told reporters in Moscow": a capital there is where sources sit
+    speakers = [m.end for m in found.get("cue:speaker_at", ())]
+    places = [p for p in services.gazetteer.find(toks, text) if not located(p.start)
+              and not (any(e <= p.tok_start <= e + 1 for e in speakers)
+                       and any(x.region_code in _CAPITALS for x in p.places))]
     # A facility's own name ("Рязанский НПЗ") is not also a place mention of
     # the town inside it; keep the facility reading.
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]

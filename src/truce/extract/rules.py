@@ -115,6 +115,8 @@ class RuleExtractor:
             for t in targets:
                 if t.generic and neg_ctx and not si.has("damage", "fire", "destroyed", "debris"):
                     continue
+                if si.summary and t.generic:
+                    continue  # "Russia has repeatedly targeted energy facilities in Sumy Oblast"
                 if rule == "attack+denial" and t.generic:
                     continue  # "no new damage to energy facilities from enemy attacks was recorded"
                 if outcome != "hit" and _attack_aimed_elsewhere(si, t):
@@ -281,6 +283,9 @@ def _mark_background(doc: Document, main: DateMention | None) -> None:
             si.background = si.recap = True
             continue
         in_recap_para = None
+        if si.index > 0 and si.has("summary") and not any(d.date is not None and d.precision == "day" for d in si.dates):
+            si.background = si.summary = True
+            continue
         if ref is not None and si.dates and si.index > 0:
             # an event the sentence dates two or more days before the report's own
             # event is an earlier one ("follow strikes on NORSI on March 12 …")
@@ -374,6 +379,8 @@ class _Context:
             before = [d for d in days if d.end <= at]
             best = before[-1] if before else days[0]
             return best, best.basis
+        if si.summary:
+            return None, "unspecified"
         if si.background:
             for s in reversed(self.doc.sentences[: si.index]):
                 if not s.background or s.sent.paragraph != si.sent.paragraph:
@@ -604,7 +611,16 @@ def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
         apposition = n.sentences[0] is d.sentences[0] and 0 <= t.start - n.target.end <= 40
         if t.generic and not (t.region_code in (None, f.region_code) or apposition):
             continue
+        if not t.generic and t.region_code not in (None, f.region_code) and "+sentence-region" in t.rule:
+            continue  # "refineries in Ryazan, Saratov and Samara regions" are not the Volgograd one
         cands.append(n)
+    if not cands and bg and not t.generic and any(x.precision == "day" for x in d.sentences[0].dates):
+        # "The plant has been hit repeatedly. On the night of Feb. 3, a drone attack caused a fire
+        # at the refinery": an earlier strike on the one plant of that kind the report names
+        same = {n.target.facility.id: n for n in named if n.target.facility is not None
+                and type_family(n.target.facility.type) == type_family(t.output_type)
+                and t.region_code in (None, n.target.facility.region_code)}
+        return next(iter(same.values())) if len(same) == 1 else None
     if not cands:
         return None
     before = [n for n in cands if n.target.start <= t.start] or cands

@@ -167,6 +167,13 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                 used_places.add(i)
                 if qual_place is None:
                     qual_place = pm.places[0] if pm.is_region else _resolve_place(svc, pm, hint, country_hint)
+        if qual_place is not None and qual_place.kind != "region" and len(sentence_regions) == 1 \
+                and qual_place.region_code not in sentence_regions:
+            # "In the Rostov region … a substation in the Kamensky district": a namesake far away
+            # (Kamensky, Saratov region) loses to the region the sentence names
+            reg = svc.gazetteer.region(next(iter(sentence_regions)))
+            if reg is not None and haversine_km(reg.lat, reg.lon, qual_place.lat, qual_place.lon) > 250:
+                qual_place = reg
         if linked is None and not cands and qual_place is not None and qual_place.kind != "region" \
                 and tt.type not in GENERIC and not unlinkable:
             near = [f for f in svc.registry if _compatible(tt.type, f) and not f.parent
