@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent
 BASELINE = ROOT / "eval_baseline.json"
 
 
-CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives")
+CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives", "gold_third")
 
 
 @pytest.fixture(scope="module", params=CORPORA)
