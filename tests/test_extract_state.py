@@ -187,3 +187,23 @@ def test_earlier_strikes_on_the_plant_and_a_summary_of_others(ctx):
 ])
 def test_region_of_the_target_not_of_a_namesake_or_a_speaker(ctx, text, region):
     assert {c.region_code for c in run(ctx, text, "2025-08-14", "en") if c.kind == "strike"} == {region}
+
+
+def test_an_operators_statement_about_our_facilities_in_two_regions(ctx):
+    from truce.ingest import make_report
+    from truce.extract import finalize
+
+    text = ("Tonight, Russia carried out the largest attack on our gas production facilities.\n\n"
+            "Most of the missiles were aimed at our facilities in Kharkiv and Poltava regions; equipment was damaged.\n\n"
+            "There is no military logic in striking gas wells. None of our staff was hurt.")
+    rep = make_report(text=text, external_id="t", sources=ctx.sources, source="Naftogaz", published="2025-10-03",
+                      language="en")
+    got = sorted((c.facility_type, c.region_code) for c in finalize(ctx.extractor.extract(rep), rep, ctx.services)
+                 if c.kind == "strike")
+    assert got == [("gas_production", "UA-53"), ("gas_production", "UA-63")]
+
+
+def test_a_denial_spread_over_a_phrase(ctx):
+    text = ("The IAEA said it had been told the cut in output was linked to military activity affecting the grid, "
+            "and that none of Ukraine's nuclear plants had been hit.")
+    assert energy(run(ctx, text, "2025-10-30", "en")) == []

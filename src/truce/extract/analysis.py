@@ -111,7 +111,8 @@ class Document:
 
 
 def analyse(services: Services, report_id: str, text: str, *, title: str | None = None,
-            published: object = None, language: str | None = None) -> Document:
+            published: object = None, language: str | None = None, house_assets: str | None = None) -> Document:
+    """``house_assets``: the asset type of the operator that published the report, for "our facilities"."""
     lang = language if language in services.lexicons else services.detector.detect(
         ((title or "") + "\n" + text) if text.strip() else (title or ""))
     lex = services.lexicons[lang]
@@ -136,7 +137,7 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
             continue  # "Read also: …", "Читайте також: …" headlines of other stories, captions
         info.index = len(infos)
         infos.append(info)
-    _type_operator_assets(services, infos)
+    _type_operator_assets(services, infos, house_assets)
     title_info = None
     if title:
         tt = services.km.tokenize(title, lang)
@@ -145,26 +146,35 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
     return Document(report_id, text, title or "", lang, pub, infos, title_info, dates, lex.patterns)
 
 
-def _type_operator_assets(services: Services, infos: list[SentenceInfo]) -> None:
+def _type_operator_assets(services: Services, infos: list[SentenceInfo], house: str | None) -> None:
     """"Naftogaz said its production facilities were hit … the company said drones struck
-    several sites": the operator named in the sentence or just before gives the asset type."""
+    several sites", "our facilities in Kharkiv and Poltava regions" in Naftogaz's own
+    statement: the operator named in the paragraph, or the report's own operator for
+    "our" and "the company", gives the asset type."""
     if services.operators is None:
         return
-    prev_type: str | None = None
+    para_type: str | None = None
+    last = house
     prev_para = None
     for si in infos:
-        if si.sent.paragraph != prev_para and not any(t.norm.startswith(("company", "компан")) for t in si.tokens):
-            prev_type = None  # a new paragraph forgets the operator, unless it says "the company"
-        prev_para = si.sent.paragraph
+        if si.sent.paragraph != prev_para:
+            para_type, prev_para = None, si.sent.paragraph
         own = {m.payload.assets for m in services.operators.find(si.tokens) if m.payload.assets}
-        kind = own.pop() if len(own) == 1 else (prev_type if not own else None)
-        if kind is not None:
-            taken = [(t.tok_start, t.tok_end) for t in si.type_terms]
-            for m in si.cues.get("operator_assets", ()):
-                if not any(a < m.end and m.start < b for a, b in taken):
-                    si.type_terms.append(TypeTerm(m.start, m.end, si.tokens[m.start].start, si.tokens[m.end - 1].end,
-                                                  kind, m.phrase))
-        prev_type = kind if own or kind else prev_type
+        if len(own) == 1:
+            para_type = last = next(iter(own))
+        elif own:
+            para_type = None
+        company = any(t.norm.startswith(("company", "компан")) for t in si.tokens)
+        taken = [(t.tok_start, t.tok_end) for t in si.type_terms]
+        for m in si.cues.get("operator_assets", ()):
+            first_person = si.tokens[m.start].norm in _FIRST_PERSON
+            kind = para_type or (last if first_person or company else None)
+            if kind is not None and not any(a < m.end and m.start < b for a, b in taken):
+                si.type_terms.append(TypeTerm(m.start, m.end, si.tokens[m.start].start, si.tokens[m.end - 1].end,
+                                              kind, m.phrase))
+
+
+_FIRST_PERSON = frozenset("our наші наших нашу наше наш наши нашей".split())
 
 
 _DATELINE = re.compile(
@@ -201,6 +211,19 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
         return False
     prev = toks[pm.tok_start - 1].norm if pm.tok_start > 0 else ""
     return prev not in _LOCATIVE
+
+
+def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Sequence[Token], payload: str) -> list[Match]:
+    """Regular-expression hits in a sentence as token matches (for phrases with gaps)."""
+    out = []
+    starts = [t.start for t in toks]
+    for pat in patterns:
+        for m in pat.finditer(s.text):
+            a, b = s.start + m.start(), s.start + m.end()
+            i, j = bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
+            if i < j:
+                out.append(Match(i, j, payload, m.group(0)))
+    return out
 
 
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
@@ -240,6 +263,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
     cues = {c: found.get(f"cue:{c}", []) for c in CUE_LISTS}
+    cues["negation"] = cues["negation"] + _pattern_matches(lex.patterns.get("negation", ()), s, toks, "negation")
     negs = [(m.start, m.end) for m in cues["negation"]]
     if negs:  # "none of the plants had been hit": the hit word belongs to its denial
         for c in _EVENT_WORDS:

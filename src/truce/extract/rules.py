@@ -70,9 +70,10 @@ class RuleExtractor:
         return EXTRACTOR_ID
 
     def extract(self, report: Report) -> list[Claim]:
-        doc = analyse(self.svc, report.external_id, report.text, title=report.title,
-                      published=report.published, language=report.language)
         src = self.svc.sources.match(report.source, report.url) if self.svc.sources is not None else None
+        doc = analyse(self.svc, report.external_id, report.text, title=report.title,
+                      published=report.published, language=report.language,
+                      house_assets=src.assets if src is not None and src.kind == "operator" else None)
         return self.extract_document(doc, report.id, report.affiliation, src.region if src else None)
 
     def extract_document(self, doc: Document, report_id: str, affiliation: str | None = None,
@@ -131,6 +132,9 @@ class RuleExtractor:
                     continue  # "attacks on energy" in general, not an event
                 if t.facility is None and neg_ctx and not any(d.date for d in si.dates):
                     continue  # "Kyiv has struck Russian refineries" in a story about talks
+                if t.facility is None and t.region_code is None and rule == "attack-cue" \
+                        and not any(d.date for d in si.dates):
+                    continue  # "Kyiv has responded with drone strikes on Russian refineries": nothing placed, dated or hit
                 date, basis = ctx.date_for(si, t.start) if not tally else (None, "unspecified")
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":

@@ -10,7 +10,7 @@ host settlements, then proximity to a named place.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from truce.extract.analysis import Document, SentenceInfo, Services
@@ -192,9 +192,18 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             continue
         region = qual_place.region_code if qual_place is not None else None
         country = qual_place.country if qual_place is not None else _adjacent_country(svc, si, tt.tok_start, tt.tok_end)
-        targets.append(Target(si, tt.start, tt.end, tt.type, None, qual_place if qual_place and qual_place.kind != "region" else None,
-                              region, country, rule="type-term" + ("+place" if qual_place else ""),
-                              confidence=0.65 if qual_place else 0.55, candidates=cands))
+        t = Target(si, tt.start, tt.end, tt.type, None, qual_place if qual_place and qual_place.kind != "region" else None,
+                   region, country, rule="type-term" + ("+place" if qual_place else ""),
+                   confidence=0.65 if qual_place else 0.55, candidates=cands)
+        listed = _coordinated_after(si, t, si.places) if qual_place is not None and qual_place.kind == "region" else []
+        if len(listed) > 1:
+            # "gas production sites in Kharkiv and Poltava regions": one target per region
+            for code in listed:
+                reg = svc.gazetteer.region(code)
+                targets.append(replace(t, region_code=code, country=reg.country if reg else country))
+            used_places.update(i for i, pm in enumerate(si.places) if pm.is_region and pm.places[0].region_code in listed)
+        else:
+            targets.append(t)
     return _spread_regions(svc, si, targets, used_places, hint, country_hint)
 
 
@@ -290,7 +299,8 @@ def _coordinated_after(si: SentenceInfo, t: Target, mentions: list[PlaceMention]
     out = [after[0].places[0].region_code or ""]
     for prev, cur in zip(after, after[1:]):
         between = [tok for tok in si.tokens if prev.end <= tok.start < cur.start]
-        if all(tok.norm in _CONJ for tok in between):
+        if cur.start >= prev.end and (between or si.sent.text[prev.end - si.start:cur.start - si.start].strip() == ",") \
+                and all(tok.norm in _CONJ for tok in between):
             out.append(cur.places[0].region_code or "")
         else:
             break
