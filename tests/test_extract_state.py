@@ -36,6 +36,10 @@ def energy(claims):
     ("ru", "Жители Энергодара слышали взрывы в районе Никополя, информации о повреждениях нет."),
     ("en", "The IAEA said Ukraine's nuclear power plants had to reduce output because of the attacks on the grid, "
            "although none of the plants had been hit."),
+    # protection works, sanctions, storms
+    ("en", "Second-level structures, designed to withstand direct hits by Shahed drones, now shield 20 substations."),
+    ("en", "EU governments approved a sanctions package targeting a refinery in India part-owned by Rosneft."),
+    ("uk", "Через негоду знеструмлено 312 населених пунктів. Пошкодження стосуються переважно розподільчих мереж 10 кВ."),
 ])
 def test_no_energy_event(ctx, language, text):
     assert energy(run(ctx, text, "2025-06-10", language)) == []
@@ -207,3 +211,10 @@ def test_a_denial_spread_over_a_phrase(ctx):
     text = ("The IAEA said it had been told the cut in output was linked to military activity affecting the grid, "
             "and that none of Ukraine's nuclear plants had been hit.")
     assert energy(run(ctx, text, "2025-10-30", "en")) == []
+
+
+def test_a_hedged_claim_the_report_itself_denies_is_no_event(ctx):
+    text = ("Telegram channels claimed overnight that the Ryazan power station in Novomichurinsk was on fire after "
+            "being hit by drones.\n\nThe plant's owner said the station was operating normally. "
+            "The plant was not hit, officials said.")
+    assert energy(run(ctx, text, "2025-02-19", "en")) == []

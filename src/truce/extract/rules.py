@@ -83,7 +83,7 @@ class RuleExtractor:
         main_date = _main_date(doc)
         _mark_background(doc, main_date)
         context = _Context(doc, self.svc, main_date, affiliation, source_region)
-        drafts = self._strike_drafts(doc, context)
+        drafts = self._drop_denied(self._strike_drafts(doc, context), doc)
         events = [d for d in drafts if not d.tally]
         claims = _assemble(events, doc, report_id, main_date)
         # tallies are no strike claims of their own, but in a report about the
@@ -96,8 +96,24 @@ class RuleExtractor:
 
     # --- strikes -------------------------------------------------------------------
 
+    def _drop_denied(self, drafts: list[_Draft], doc: Document) -> list[_Draft]:
+        """A hedged claim ("Telegram channels claimed the Ryazan power station was hit") that
+        the report itself later denies ("The plant was not hit"; "the station was operating
+        normally") is no event; an unhedged one stays, to be graded contested."""
+        out = []
+        for d in drafts:
+            f = d.target.facility
+            if f is not None and d.sentences[0].has("hedge") and any(
+                    s.index > d.sentences[0].index and _denies(s, f) for s in doc.sentences):
+                continue
+            out.append(d)
+        return out
+
     def _strike_drafts(self, doc: Document, ctx: "_Context") -> list[_Draft]:
         drafts: list[_Draft] = []
+        # damage in a report with no attack, weapon or interception anywhere is a storm's or a fault's
+        war = any((s.has("attack", "interception") or s.weapons) and not s.has("unrelated", "past")
+                  for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
         for si in doc.sentences:
             targets = find_targets(self.svc, doc, si, ctx.region_hint, ctx.country_hint)
             if not targets:
@@ -108,6 +124,8 @@ class RuleExtractor:
             decision = _event_decision(doc, si)
             if decision is None:
                 continue
+            if not war and not si.has("attack"):
+                continue  # "storm damage to distribution networks"
             tally = _stale(doc, si)
             if tally and not si.has("attack"):
                 continue
@@ -175,6 +193,8 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
         return None  # "if the grid is hit again …"
     if si.has("retraction"):
         return None  # "Energoatom denied reports that the plant was damaged, calling them fake"
+    if any(w in m.phrase.lower() for m in si.cues.get("negation", ()) for w in _HIT_DENIAL):
+        return None  # "the Ryazan power station was not hit": no strike on it at all
     if si.has("negation") and not si.has("destroyed", "fire", "debris", "impact"):
         # "drones attacked the refinery; no damage" – an attempt, not a hit
         return ("attempted", "attack+denial") if attack else None
@@ -185,6 +205,17 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
     return ("unknown", "attack-cue")
 
 
+def _denies(s: SentenceInfo, f: Any) -> bool:
+    """The sentence denies a hit or damage at facility ``f``: named, or as "the plant"."""
+    if not (s.has("negation", "retraction")) or s.has("attack", *_HIT_CUES):
+        return False
+    if s.facility_names:
+        return any(f in fn.facilities for fn in s.facility_names)
+    # "The plant was not hit", "the station was operating normally": no other asset named
+    return not s.type_terms or any(type_family(t.type) == type_family(f.type) or t.type in GENERIC for t in s.type_terms)
+
+
+_HIT_DENIAL = ("hit", "struck", "влуч", "попад", "уражен", "поражен")
 _OBJECT_PREPS = frozenset("on against at по на".split())
 
 
