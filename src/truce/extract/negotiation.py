@@ -93,6 +93,8 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     # a status sentence counts as current unless a recap cue introduces it (a date such as
     # "the moratorium announced on 18 March" does not make the statement itself old)
     current = [x for x in statuses if not x[2].recap] or statuses
+    title_status = sorted((STATUS_PRIORITY.index(m.payload), m.payload) for m in doc.title_info.neg.get("status", ())) \
+        if title_neg and doc.title_info is not None and not doc.title_info.has("hypothetical") else []
     if current:
         current.sort(key=lambda x: (x[0], x[2].index))
         _, status, where = current[0]
@@ -112,6 +114,11 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     out = []
     # one status per report: "entered into force on 18 March" in a report of its expiry is history
     used: list[tuple[str, SentenceInfo]] = [(status, where)]
+    # the headline's own status, when another one ranks first ("U.S. and Russia hold talks in
+    # Riyadh" while a sentence alleges a violation): what the report is about
+    if title_status and title_status[0][1] != status:
+        st = title_status[0][1]
+        used.append((st, next((x[2] for x in current if x[1] == st), sents[0])))
     # a new offer in a report about another status ("the moratorium has expired … Kyiv is
     # ready to extend it if Russia does the same") is a negotiation event of its own
     if status != "proposed":
@@ -176,7 +183,10 @@ def _span_text(doc: Document, si: SentenceInfo, m: Any) -> str:
 
 
 def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
-    found = [(si.tokens[m.start].start, m.payload) for m in si.neg.get("parties", ())]
+    """Parties named as actors; "Russian" in "Russian energy infrastructure" names a target's country."""
+    starts = {t.tok_start for t in si.type_terms}
+    found = [(si.tokens[m.start].start, m.payload) for m in si.neg.get("parties", ())
+             if not any(m.end <= st <= m.end + 1 for st in starts)]
     found += si.attackers
     return sorted(set(found))
 
@@ -216,7 +226,10 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         else:
             accused = before[-1] if before else (after[0] if after else None)
             accuser = next((p for p in before[:-1] + after if p != accused), None)
-        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or []
+        prev = doc.sentences[si.index - 1] if si.index > 0 else None
+        # "… drones attacked the pumping station. This attack, carried out in violation …"
+        before = by_sentence.get(si.index - 1) if prev is not None and prev.sent.paragraph == si.sent.paragraph else None
+        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or before or []
         stated = {claims[i].attacker for i in linked if claims[i].attacker_basis == "stated" and claims[i].attacker}
         if accused is None and len(stated) == 1:
             accused = next(iter(stated))

@@ -140,7 +140,7 @@ class RuleExtractor:
                     continue  # "no new damage to energy facilities from enemy attacks was recorded"
                 if outcome != "hit" and _attack_aimed_elsewhere(si, t):
                     continue  # "plants cut output because of the attacks on the grid; none was hit"
-                if si.has("accusation") and t.facility is None and not si.has(*_HIT_CUES):
+                if si.has("accusation") and t.facility is None and not si.has(*_HIT_CUES) and not _told_then_labelled(si):
                     continue  # "accused Kyiv of attacks on energy in Bryansk and Kursk regions": an accusation
                 if t.generic and si.has("negotiation_context") and t.region_code is None:
                     continue
@@ -186,7 +186,10 @@ def _event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
             return ("unknown", "context-attack")
         return None
     if si.has("threat") and not hit:
-        return None
+        first = min(m.start for m in si.cues["attack"]) if si.cues.get("attack") else 0
+        # "Russia could strike …" – but not "drones attacked a power line …, which Moscow would report"
+        if any(m.start <= first + 3 for m in si.cues["threat"]):
+            return None
     if si.has("unrelated"):
         return None  # "a technical fault on the grid, not related to the attacks"
     if si.has("hypothetical") and not any(d.date for d in si.dates):
@@ -281,6 +284,12 @@ def _main_date(doc: Document) -> DateMention | None:
             night = [d for d in s.dates if d.date is not None and d.precision == "day" and d.night]
             if night:
                 return night[0]
+    # "Energy situation as of 16 January. Yesterday, 15 January, Russia carried out an attack"
+    for s in lead:
+        if s.has(*_EVENT_CUES) and not s.has("negotiation_context"):
+            day = [d for d in s.dates if d.date is not None and d.precision == "day"]
+            if day:
+                return day[0]
     for s in lead:
         for d in s.dates:
             if d.date is not None and d.precision == "day":
@@ -629,7 +638,7 @@ def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
     cands = []
     for n in named:
         f = n.target.facility
-        if (n.salience == "background") != bg or f is None:
+        if (n.salience == "background") != bg or f is None or _other_country(t, f):
             continue
         fam = type_family(f.type)
         if t.type == "other_energy":
@@ -654,12 +663,28 @@ def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
         # at the refinery": an earlier strike on the one plant of that kind the report names
         same = {n.target.facility.id: n for n in named if n.target.facility is not None
                 and type_family(n.target.facility.type) == type_family(t.output_type)
-                and t.region_code in (None, n.target.facility.region_code)}
+                and t.region_code in (None, n.target.facility.region_code)
+                and not _other_country(t, n.target.facility)}
         return next(iter(same.values())) if len(same) == 1 else None
     if not cands:
         return None
     before = [n for n in cands if n.target.start <= t.start] or cands
     return before[-1]
+
+
+def _told_then_labelled(si: SentenceInfo) -> bool:
+    """"drones attacked a power line in Bryansk region on Sunday … and called it a violation":
+    a dated event told first and labelled a violation after, not "accused Kyiv of attacks …"."""
+    attacks = [m.start for m in si.cues.get("attack", ())]
+    charges = [m.start for m in si.cues.get("accusation", ())]
+    return bool(attacks and charges) and min(attacks) < min(charges) and any(
+        d.date is not None and d.precision == "day" for d in si.dates)
+
+
+def _other_country(t: Target, f: Any) -> bool:
+    """The term's own country (not one borrowed from the lead) differs from the facility's:
+    Naftogaz's "production sites" are not Russia's Orenburg plant."""
+    return t.country not in (None, f.country) and "+lead-region" not in t.rule and "+paragraph-region" not in t.rule
 
 
 def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
