@@ -218,3 +218,19 @@ def test_a_hedged_claim_the_report_itself_denies_is_no_event(ctx):
             "being hit by drones.\n\nThe plant's owner said the station was operating normally. "
             "The plant was not hit, officials said.")
     assert energy(run(ctx, text, "2025-02-19", "en")) == []
+
+
+def test_damage_told_in_the_next_sentence_about_the_asset_just_named(ctx):
+    text = ("В ночь на 5 августа в Тверской области отражена атака беспилотников.\n\n"
+            "Вблизи Андреаполя расположена нефтеперекачивающая станция «Андреаполь». "
+            "По данным телеграм-каналов, горел один из ее резервуаров.")
+    (c,) = [c for c in run(ctx, text, "2025-08-05", "ru") if c.kind == "strike"]
+    assert (c.facility_type, c.region_code, c.outcome, len(c.evidence)) == ("oil_pumping_station", "RU-TVE", "hit", 2)
+
+
+@pytest.mark.parametrize("language,text", [
+    ("uk", "На Львівщині уламки збитих дронів пошкодили кілька приватних будинків, влучань в енергооб'єкти не зафіксовано."),
+    ("uk", "У МАГАТЕ уточнили, що зниження потужності пов'язане з мережею, а самі атомні станції не постраждали."),
+])
+def test_denials_of_a_hit_on_energy(ctx, language, text):
+    assert energy(run(ctx, text, "2025-10-30", language)) == []

@@ -122,6 +122,10 @@ class RuleExtractor:
             if len(kinds) >= 3 and not si.places and not si.facility_names:
                 continue  # a list of asset classes ("refineries, pipelines, power plants …"), not an event
             decision = _event_decision(doc, si)
+            follow_on = _damage_next(doc, si) if decision is None and war else None
+            if follow_on is not None:
+                # "Near Andreapol lies the Andreapol pumping station … One of its tanks was on fire."
+                decision = ("hit", "next-sentence-damage")
             if decision is None:
                 continue
             if not war and not si.has("attack"):
@@ -157,7 +161,7 @@ class RuleExtractor:
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":
                     t = replace(t, country=other_party(attacker))
-                follow = _continuation(doc, si)
+                follow = [follow_on] if follow_on is not None else _continuation(doc, si)
                 if follow and outcome != "attempted":
                     outcome = "hit"
                 drafts.append(_Draft(
@@ -249,6 +253,20 @@ def _stale(doc: Document, si: SentenceInfo) -> bool:
     prev = _prev_in_paragraph(doc, si)
     # "Restoration works continue at Zmiiv … Work at Trypillia is slower because of the damage"
     return prev is not None and not si.has("attack") and not si.dates and _stale(doc, prev)
+
+
+def _damage_next(doc: Document, si: SentenceInfo) -> SentenceInfo | None:
+    """The next sentence of the paragraph reports damage to the asset this one names
+    without an event of its own: it speaks of it ("its tanks", "there") and names no other."""
+    if si.has("negation", "threat", "hypothetical", "retraction") or not (si.facility_names or si.type_terms):
+        return None
+    nxt = doc.sentences[si.index + 1] if si.index + 1 < len(doc.sentences) else None
+    if nxt is None or nxt.sent.paragraph != si.sent.paragraph or nxt.background != si.background:
+        return None
+    if nxt.has("anaphor") and nxt.has(*_HIT_CUES) and not nxt.has("negation", "threat", "hypothetical", "retraction") \
+            and not nxt.facility_names and not nxt.regions():
+        return nxt
+    return None
 
 
 def _continuation(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
