@@ -234,3 +234,26 @@ def test_damage_told_in_the_next_sentence_about_the_asset_just_named(ctx):
 ])
 def test_denials_of_a_hit_on_energy(ctx, language, text):
     assert energy(run(ctx, text, "2025-10-30", language)) == []
+
+
+def test_same_day_and_dropped_munitions(ctx):
+    text = ("Согласно перечню, в ночь на 11 апреля беспилотник ВСУ сбросил боеприпас на трансформаторную подстанцию "
+            "в Климовском районе Брянской области. Утром того же дня в Рыльском районе Курской области артиллерийским "
+            "огнем повреждена линия электропередачи.")
+    got = sorted((c.region_code, c.facility_type, c.date) for c in run(ctx, text, "2025-04-12", "ru") if c.kind == "strike")
+    assert got == [("RU-BRY", "substation", "2025-04-11"), ("RU-KRS", "transmission_line", "2025-04-11")]
+
+
+def test_a_party_that_says_it_complies_is_the_accuser(ctx):
+    text = ("В министерстве подчеркнули, что российская сторона соблюдает мораторий на удары по энергетике, "
+            "а списки нарушений регулярно передаются в Вашингтон.")
+    acc = [(c.accuser, c.accused) for c in run(ctx, text, "2025-04-12", "ru") if c.kind == "accusation"]
+    assert acc == [("RU", "UA")]
+
+
+def test_a_town_hit_beside_a_substation_elsewhere_in_the_region_is_its_own_strike(ctx):
+    text = ("У ніч проти 21 вересня ворог ударними БпЛА атакував Харків та Богодухівський район.\n\n"
+            "Харків: у Київському районі влучання в об'єкт енергетичної інфраструктури. Виникла пожежа.\n\n"
+            "Богодухівська громада: пошкоджено підстанцію, знеструмлено близько 4 тис. абонентів.")
+    got = sorted(c.facility_type for c in run(ctx, text, "2025-09-21", "uk") if c.kind == "strike")
+    assert got == ["other_energy", "substation"]

@@ -182,6 +182,16 @@ def _span_text(doc: Document, si: SentenceInfo, m: Any) -> str:
     return doc.text[a:b]
 
 
+def _complying(si: SentenceInfo) -> set[str]:
+    """Parties the sentence says comply ("российская сторона соблюдает мораторий")."""
+    verbs = [m.start for m in si.cues.get("compliance", ())]
+    out = set()
+    for m in si.neg.get("parties", ()):
+        if any(m.end <= v <= m.end + 2 for v in verbs):
+            out.add(m.payload)
+    return out
+
+
 def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
     """Parties named as actors; "Russian" in "Russian energy infrastructure" names a target's country."""
     starts = {t.tok_start for t in si.type_terms}
@@ -224,8 +234,13 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
             if accused is None and not by_sentence.get(si.index):
                 continue  # "accused Western countries of provocations": not an accusation between the parties
         else:
+            complying = _complying(si)
             accused = before[-1] if before else (after[0] if after else None)
-            accuser = next((p for p in before[:-1] + after if p != accused), None)
+            if accused is not None and accused in complying:
+                # "the Russian side observes the moratorium, and lists of violations go to Washington"
+                accuser, accused = accused, other_party(accused)
+            else:
+                accuser = next((p for p in before[:-1] + after if p != accused), None)
         prev = doc.sentences[si.index - 1] if si.index > 0 else None
         # "… drones attacked the pumping station. This attack, carried out in violation …"
         before = by_sentence.get(si.index - 1) if prev is not None and prev.sent.paragraph == si.sent.paragraph else None

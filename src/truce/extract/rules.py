@@ -24,6 +24,7 @@ from truce.extract.analysis import Document, SentenceInfo, Services, analyse
 from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.targets import GENERIC, Target, find_targets
+from truce.gazetteer import haversine_km
 from truce.records import Claim, Evidence, Report, other_party
 from truce.registry import type_family
 
@@ -429,6 +430,12 @@ class _Context:
         return found.pop() if len(found) == 1 else None
 
     def date_for(self, si: SentenceInfo, at: int | None = None) -> tuple[DateMention | None, str]:
+        if si.has("same_day"):
+            # "Утром того же дня в Рыльском районе …": the day of the sentence before
+            for s in reversed(self.doc.sentences[: si.index]):
+                ds = [d for d in s.dates if d.date is not None and d.precision == "day"]
+                if ds:
+                    return ds[-1], "inferred_context"
         own = [d for d in si.dates if d.date is not None]
         if own:
             night = [d for d in own if d.night]
@@ -708,8 +715,12 @@ def _other_country(t: Target, f: Any) -> bool:
 def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
     """A generic claim for a region yields to a specific one in that region
     (same salience), and a country-level claim to any regional one."""
-    facility_regions = {(d.target.region_code, d.salience == "background") for d in drafts
-                        if d.target.facility is not None or not d.target.generic}
+    facility_regions: dict[tuple[Any, bool], list[tuple[float, float] | None]] = {}
+    for d in drafts:
+        if d.target.facility is not None or not d.target.generic:
+            at = d.target.facility or d.target.place
+            facility_regions.setdefault((d.target.region_code, d.salience == "background"), []).append(
+                (at.lat, at.lon) if at is not None else None)
     named_families = {(d.target.region_code, type_family(d.target.facility.type), d.salience == "background")
                       for d in drafts if d.target.facility is not None}
     regional = {(d.target.country, d.salience == "background") for d in drafts if d.target.region_code}
@@ -717,8 +728,11 @@ def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
     for d in drafts:
         t = d.target
         bg = d.salience == "background"
-        if t.facility is None and t.type in GENERIC and (t.region_code, bg) in facility_regions:
-            continue
+        points = facility_regions.get((t.region_code, bg))
+        if t.facility is None and t.type in GENERIC and points is not None and (
+                t.place is None or any(pt is None or haversine_km(pt[0], pt[1], t.place.lat, t.place.lon) < 30
+                                       for pt in points)):
+            continue  # unless it names a town of its own: "Харків: влучання в об'єкт енергетики" beside a substation elsewhere
         if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
             continue  # "two refineries in Samara region" when both are named
         if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional):
