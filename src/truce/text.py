@@ -40,7 +40,7 @@ def keys_signature() -> str:
     """Changes whenever key-making changes, so cached phrase indexes are rebuilt."""
     import hashlib
 
-    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-5")).encode()).hexdigest()[:12]
+    return hashlib.sha256(repr((_CYR_ENDINGS, _TRANSLIT, _MIN_STEM, "keys-6")).encode()).hexdigest()[:12]
 
 
 def normalise(s: str) -> str:
@@ -293,6 +293,12 @@ class Match:
         return tokens[self.start].start, tokens[self.end - 1].end
 
 
+_FUNCTION_WORDS = frozenset(
+    "the a an of in on at to by for with from and or its is was were has have had be been not no this that "
+    "в у на з із до по від не і й та що як це за під над про при "
+    "с из от и как это о об над при".split())
+
+
 class PhraseMatcher:
     """Multi-token phrases matched on inflection-tolerant keys.
 
@@ -323,17 +329,20 @@ class PhraseMatcher:
         if old is not None:
             if old[3] and not needs_cap:
                 # "Украина" and "украинский" share keys: the lower-case form lifts the capital requirement
-                new = (seq, payload, old[2], False)
-                for k in seq[0]:
+                new = (seq, payload, old[2], False, old[4])
+                for k in seq[old[4]]:
                     lst = self._index[k]
                     lst[lst.index(old)] = new
                 self._seen[sig] = new
                 self._merged.clear()
             return
-        entry = (seq, payload, phrase, needs_cap)
+        # index on the first word that is not a function word: "the pause", "на території
+        # станції" would otherwise be tried at every "the" and "на" of every sentence
+        anchor = next((i for i, t in enumerate(toks) if t.norm not in _FUNCTION_WORDS), 0)
+        entry = (seq, payload, phrase, needs_cap, anchor)
         self._merged.clear()
         self._seen[sig] = entry
-        for k in seq[0]:
+        for k in seq[anchor]:
             self._index.setdefault(k, []).append(entry)
         self.size += 1
 
@@ -360,21 +369,20 @@ class PhraseMatcher:
                         merged[keys] = entries
             if not entries:
                 continue
-            cap = tok.text[:1].isupper()
-            for seq, payload, phrase, needs_cap in entries:
-                if needs_cap and not cap:
-                    continue
+            for seq, payload, phrase, needs_cap, anchor in entries:
                 L = len(seq)
                 if L == 1:
-                    out.append(Match(i, i + 1, payload, phrase))
+                    if not needs_cap or tok.text[:1].isupper():
+                        out.append(Match(i, i + 1, payload, phrase))
                     continue
-                if i + L > n:
+                s = i - anchor
+                if s < 0 or s + L > n or (needs_cap and not tokens[s].text[:1].isupper()):
                     continue
-                for j in range(1, L):
-                    if seq[j].isdisjoint(tokens[i + j].keys):
+                for j in range(L):
+                    if j != anchor and seq[j].isdisjoint(tokens[s + j].keys):
                         break
                 else:
-                    out.append(Match(i, i + L, payload, phrase))
+                    out.append(Match(s, s + L, payload, phrase))
         return out
 
     def find(self, tokens: Sequence[Token]) -> list[Match]:

@@ -151,7 +151,7 @@ def _type_operator_assets(services: Services, infos: list[SentenceInfo], house: 
     several sites", "our facilities in Kharkiv and Poltava regions" in Naftogaz's own
     statement: the operator named in the paragraph, or the report's own operator for
     "our" and "the company", gives the asset type."""
-    if services.operators is None:
+    if services.operators is None or not any(si.cues.get("operator_assets") for si in infos):
         return
     para_type: str | None = None
     last = house
@@ -226,6 +226,8 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
     return out
 
 
+_CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
+_NEG_KEYS = tuple((k, f"neg:{k}") for k in ("topic", "talks", "status", "mediators", "parties", "agreements"))
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
 
 
@@ -262,7 +264,7 @@ def _party_before_attack(toks: Sequence[Token], found: dict[str, list[Match]],
 def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Sequence[Token], text: str,
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
-    cues = {c: found.get(f"cue:{c}", []) for c in CUE_LISTS}
+    cues = {c: found.get(key, []) for c, key in _CUE_KEYS}
     cues["negation"] = cues["negation"] + _pattern_matches(lex.patterns.get("negation", ()), s, toks, "negation")
     negs = [(m.start, m.end) for m in cues["negation"]]
     if negs:  # "none of the plants had been hit": the hit word belongs to its denial
@@ -299,6 +301,6 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
         weapons=[m.payload for m in found.get("weapons", [])],
         countries=[m.payload for m in found.get("countries", [])],
         dates=dates,
-        neg={k: found.get(f"neg:{k}", []) for k in ("topic", "talks", "status", "mediators", "parties", "agreements")},
+        neg={k: found.get(key, []) for k, key in _NEG_KEYS},
         lang=lex.language,
     )
