@@ -148,14 +148,18 @@ class Morphology:
 
     @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
     def _noun(self, word: str) -> bool:
+        return any(pos == "NOUN" and not tags & {"Geox", "Name", "Surn", "Patr", "Orgn", "Trad", "Abbr"}
+                   for pos, tags in self._top_parses(word))
+
+    def _top_parses(self, word: str) -> list[tuple[str | None, set[str]]]:
+        """(part of speech, grammemes) of the likeliest parse in each dictionary that knows the word."""
+        out = []
         for an in self._an.values():
             parses = an.parse(word)
             if parses and an.word_is_known(word):
                 top = max(parses, key=lambda p: p.score)
-                tags = set(str(top.tag).replace(" ", ",").split(","))
-                if top.tag.POS == "NOUN" and not tags & {"Geox", "Name", "Surn", "Patr", "Orgn", "Trad", "Abbr"}:
-                    return True
-        return False
+                out.append((top.tag.POS, set(str(top.tag).replace(" ", ",").split(","))))
+        return out
 
     def is_person_name(self, word: str) -> bool:
         """True when the likeliest reading of a capitalised word is a first name,
@@ -164,13 +168,7 @@ class Morphology:
 
     @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
     def _person(self, word: str) -> bool:
-        for an in self._an.values():
-            parses = an.parse(word)
-            if parses and an.word_is_known(word):
-                top = max(parses, key=lambda p: p.score)
-                if {"Name", "Surn", "Patr"} & set(str(top.tag).replace(" ", ",").split(",")) and "Geox" not in top.tag:
-                    return True
-        return False
+        return any({"Name", "Surn", "Patr"} & tags and "Geox" not in tags for _, tags in self._top_parses(word))
 
 
 
