@@ -66,7 +66,7 @@ def _agreement_for(doc: Document, sents: list[SentenceInfo]) -> str | None:
 
 
 def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int) -> list[Claim]:
-    from truce.extract.rules import lead_sentences
+    from truce.extract.events import lead_sentences
 
     lead = ([doc.title_info] if doc.title_info else []) + lead_sentences(doc)
     doc_topic = any(s.neg.get("topic") or s.neg.get("agreements") for s in lead)
