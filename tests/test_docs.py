@@ -43,3 +43,11 @@ def test_readme_mentions_every_command():
     for path in _commands(cli):
         if path:
             assert f"truce {' '.join(path)}" in readme or f"{path[-1]} " in readme, path
+
+
+def test_every_lexicon_list_is_documented():
+    from truce.extract.lexicon import _REQUIRED
+
+    doc = (ROOT / "docs" / "lexicons.md").read_text(encoding="utf-8")
+    missing = [k for k in _REQUIRED if f"`{k}`" not in doc]
+    assert not missing, f"docs/lexicons.md does not describe: {missing}"
