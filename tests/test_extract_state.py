@@ -106,7 +106,7 @@ def test_a_conditional_offer_is_a_proposal_of_its_own(ctx):
 
 def test_a_deal_on_another_subject_is_its_own_claim_without_agreement_id(ctx):
     text = ("Кремль опублікував перелік енергетичних об'єктів, на які поширюється мораторій на удари.\n\n"
-            "Делегації за підсумками консультацій також домовилися про безпечне судноплавство в Чорному морі.")
+            "Делегації США та Росії за підсумками консультацій також домовилися про безпечне судноплавство в Чорному морі.")
     claims = run(ctx, text, "2025-03-25", "uk")
     side = [c for c in claims if c.kind == "negotiation" and c.agreement_id is None]
     assert [(c.status, c.rule) for c in side] == [("agreed", "negotiation/agreed/other-subject")]

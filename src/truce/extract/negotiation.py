@@ -74,13 +74,17 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     title_neg = doc.title_info is not None and _is_negotiation(doc.title_info, True)
     if not sents:
         return []
+    if not title_neg and len(sents) == 1 and not (sents[0].neg.get("agreements") or sents[0].neg.get("mediators")):
+        return []  # one "talk" in a strike report ("not authorised to talk to the media") is no negotiation
     agreement = _agreement_for(doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
     statuses: list[tuple[int, str, SentenceInfo]] = []
     for s in sents:
-        if s.has("hypothetical") and not any(m.payload == "proposed" for m in s.neg.get("status", ())):
+        offer_only = s.has("hypothetical")
+        if offer_only and not any(m.payload == "proposed" for m in s.neg.get("status", ())):
             continue  # "if the Russians violate it …" asserts no status; "ready to extend it if …" is an offer
         for m in s.neg.get("status", ()):
-            statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
+            if not offer_only or m.payload == "proposed":
+                statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
     # statuses said of the energy halt itself outrank those of a deal discussed alongside it
     # ("the Black Sea arrangements take effect only after sanctions are lifted")
     on_topic = [x for x in statuses if x[2].neg.get("topic") or x[2].neg.get("agreements")]
@@ -88,13 +92,14 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     # navigation in the Black Sea") is a negotiation claim of its own, under no agreement id
     topical = any(x.neg.get("topic") or x.neg.get("agreements") for x in sents)
     side = next((x for x in statuses if topical and not (x[2].neg.get("topic") or x[2].neg.get("agreements"))
-                 and x[1] == "agreed" and not x[2].recap), None)
+                 and x[1] == "agreed" and not x[2].recap and not x[2].has("threat", "negation")
+                 and (x[2].neg.get("parties") or x[2].neg.get("mediators"))), None)
     statuses = on_topic or statuses
     # a status sentence counts as current unless a recap cue introduces it (a date such as
     # "the moratorium announced on 18 March" does not make the statement itself old)
-    current = [x for x in statuses if not x[2].recap] or statuses
+    current = [x for x in statuses if not x[2].recap and not _long_ago(doc, x[2])] or statuses
     title_status = sorted((STATUS_PRIORITY.index(m.payload), m.payload) for m in doc.title_info.neg.get("status", ())) \
-        if title_neg and doc.title_info is not None and not doc.title_info.has("hypothetical") else []
+        if title_neg and doc.title_info is not None and not doc.title_info.has("hypothetical", "retraction") else []
     if current:
         current.sort(key=lambda x: (x[0], x[2].index))
         _, status, where = current[0]
@@ -154,6 +159,14 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             confidence=0.7 if agreement and not own else 0.5, extractor=_extractor_id(),
             rule=f"negotiation/{st}" + ("/other-subject" if own else ""), language=doc.lang))
     return out
+
+
+def _long_ago(doc: Document, s: SentenceInfo) -> bool:
+    """A status sentence whose days all lie months before the report is history ("the
+    moratorium that Putin and Trump agreed on March 18" in an October analysis); weeks are
+    not ("another violation of the moratorium announced on 18 March")."""
+    days = [d.date for d in s.dates if d.date is not None and d.precision == "day"]
+    return bool(days) and doc.pub.date is not None and all((doc.pub.date - d).days > 60 for d in days)
 
 
 def _status_on(svc: Services, agreement: str | None, day: Any) -> str | None:
