@@ -257,3 +257,20 @@ def test_a_town_hit_beside_a_substation_elsewhere_in_the_region_is_its_own_strik
             "Богодухівська громада: пошкоджено підстанцію, знеструмлено близько 4 тис. абонентів.")
     got = sorted(c.facility_type for c in run(ctx, text, "2025-09-21", "uk") if c.kind == "strike")
     assert got == ["other_energy", "substation"]
+
+
+@pytest.mark.parametrize("language,text,published,region", [
+    # duplicate gazetteer rows of one city do not make it undecidable
+    ("en", "A Russian drone attack damaged energy infrastructure in the city of Mykolaiv overnight.", "2024-11-17", "UA-48"),
+    # "была" is no future tense: the attempted attack stands
+    ("ru", "Сегодня ночью была предпринята попытка атаки БПЛА на Сызранский НПЗ, возник пожар.", "2024-03-16", "RU-SAM"),
+])
+def test_regions_and_events_in_plain_reports(ctx, language, text, published, region):
+    assert {c.region_code for c in run(ctx, text, published, language) if c.kind == "strike"} == {region}
+
+
+def test_a_wave_of_strikes_elsewhere_is_a_summary(ctx):
+    text = ("Russia hit the Dnipro hydroelectric plant in Zaporizhzhia overnight, officials said.\n\n"
+            "The attack came after a wave of Ukrainian drone strikes on Russian oil refineries.")
+    assert [(c.facility_id, c.salience) for c in run(ctx, text, "2024-03-22", "en") if c.kind == "strike"] == [
+        ("ua-dnipro-hpp", "main")]

@@ -365,7 +365,10 @@ class Gazetteer:
             return Resolution(name, (), False, "unknown name")
         if len(cands) == 1:
             return Resolution(name, tuple(cands), True, "unique name")
-        margin = cands[0].score - cands[1].score
+        # the rival that matters is the best reading in another region: duplicate rows of one
+        # city (GeoNames lists Mykolaiv twice) must not make it undecidable
+        rivals = [c.score for c in cands[1:] if c.place.region_code != cands[0].place.region_code]
+        margin = cands[0].score - rivals[0] if rivals else math.inf
         if margin >= 1.0:
             return Resolution(name, tuple(cands), True, f"best by {margin:.1f}")
         return Resolution(name, tuple(cands), False,

@@ -227,6 +227,7 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
 
 
 _CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
+_GAPPED = ("negation", "summary")
 _NEG_KEYS = tuple((k, f"neg:{k}") for k in ("topic", "talks", "status", "mediators", "parties", "agreements"))
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
 
@@ -265,7 +266,9 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
     cues = {c: found.get(key, []) for c, key in _CUE_KEYS}
-    cues["negation"] = cues["negation"] + _pattern_matches(lex.patterns.get("negation", ()), s, toks, "negation")
+    for name in _GAPPED:  # phrases with gaps ("none of … had been hit", "a wave of … strikes")
+        if name in lex.patterns:
+            cues[name] = cues[name] + _pattern_matches(lex.patterns[name], s, toks, name)
     negs = [(m.start, m.end) for m in cues["negation"]]
     if negs:  # "none of the plants had been hit": the hit word belongs to its denial
         for c in _EVENT_WORDS:
