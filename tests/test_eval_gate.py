@@ -18,7 +18,7 @@ ROOT = Path(__file__).parent
 BASELINE = ROOT / "eval_baseline.json"
 
 
-CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives", "gold_third")
+CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives", "gold_third", "gold_fourth")
 
 
 @pytest.fixture(scope="module", params=CORPORA)

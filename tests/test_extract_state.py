@@ -274,3 +274,14 @@ def test_a_wave_of_strikes_elsewhere_is_a_summary(ctx):
             "The attack came after a wave of Ukrainian drone strikes on Russian oil refineries.")
     assert [(c.facility_id, c.salience) for c in run(ctx, text, "2024-03-22", "en") if c.kind == "strike"] == [
         ("ua-dnipro-hpp", "main")]
+
+
+@pytest.mark.parametrize("text,n", [
+    ("Найскладніша ситуація на Одещині, де негода пошкодила лінії електропередачі та повалила опори. "
+     "Графіки відключень діють через наслідки ворожих атак на енергосистему.", 0),
+    ("Через пошкодження контактної мережі після атаки дронів кілька приміських поїздів затримуються.", 0),
+    # a capitalised word is a name: Governor Nehoda, not bad weather (негода)
+    ("На Тернопільщині, за словами очільника ОВА В'ячеслава Негоди, внаслідок ракетного удару пошкоджено енергооб'єкт.", 1),
+])
+def test_weather_railways_and_names(ctx, text, n):
+    assert len([c for c in run(ctx, text, "2024-11-22", "uk") if c.kind == "strike"]) == n

@@ -228,6 +228,7 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
 
 _CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
 _GAPPED = ("negation", "summary")
+_OPENERS = {"", ".", ":", "«", '"', "“", "„", "—", "–", "-", "(", "!", "?", "…", "'"}
 _NEG_KEYS = tuple((k, f"neg:{k}") for k in ("topic", "talks", "status", "mediators", "parties", "agreements"))
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
 
@@ -266,6 +267,12 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
     cues = {c: found.get(key, []) for c, key in _CUE_KEYS}
+    # a capitalised word inside a sentence is a name: "В'ячеслава Негоди" is Governor Nehoda, not bad weather
+    for c, ms in cues.items():
+        if ms:
+            cues[c] = [m for m in ms if not (m.end - m.start == 1 and m.start > 0 and toks[m.start].text[:1].isupper()
+                                             and not toks[m.start].text.isupper()
+                                             and text[toks[m.start].start - 2:toks[m.start].start].strip() not in _OPENERS)]
     for name in _GAPPED:  # phrases with gaps ("none of … had been hit", "a wave of … strikes")
         if name in lex.patterns:
             cues[name] = cues[name] + _pattern_matches(lex.patterns[name], s, toks, name)
