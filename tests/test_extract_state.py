@@ -285,3 +285,20 @@ def test_a_wave_of_strikes_elsewhere_is_a_summary(ctx):
 ])
 def test_weather_railways_and_names(ctx, text, n):
     assert len([c for c in run(ctx, text, "2024-11-22", "uk") if c.kind == "strike"]) == n
+
+
+def test_a_regional_digest_line_by_line(ctx):
+    text = ("Сумщина: наслідки ворожих атак за минулу добу та ніч\n\n"
+            "Шосткинська громада: у ніч проти 16 листопада ворожі ударні БпЛА атакували об'єкт енергетичної "
+            "інфраструктури. Виникла пожежа, пошкоджено обладнання.\n\n"
+            "Конотопська громада: вночі внаслідок удару «шахеда» пошкоджено підстанцію.\n\n"
+            "Білопільська громада: вчора вдень ворог обстріляв громаду з артилерії — пошкоджено лінію електропередачі.")
+    got = sorted((c.facility_type, c.region_code, c.date) for c in run(ctx, text, "2025-11-16", "uk") if c.kind == "strike")
+    assert got == [("other_energy", "UA-59", "2025-11-16"), ("substation", "UA-59", "2025-11-16"),
+                   ("transmission_line", "UA-59", "2025-11-15")]
+
+
+def test_drones_downed_on_approach_to_an_energy_facility_are_an_attempt(ctx):
+    text = "На Львівщині сили ППО збили дрони на підльоті до енергооб'єкта — пошкоджень немає."
+    (c,) = [c for c in run(ctx, text, "2024-08-26", "uk") if c.kind == "strike"]
+    assert (c.facility_type, c.region_code, c.outcome) == ("other_energy", "UA-46", "attempted")

@@ -28,6 +28,8 @@ def event_decision(doc: Document, si: SentenceInfo) -> tuple[str, str] | None:
         far = [(m.start, m.end) for m in si.cues["distant"]]
         # "explosions were heard several kilometres away": no attack on what the sentence names
         attack = any(not any(a <= m.start and m.end <= b for a, b in far) for m in si.cues["attack"])
+    # "air defence shot down the drones approaching an energy facility": an attack on it
+    attack = attack or si.has("interception")
     if not hit and not attack:
         prev = prev_in_paragraph(doc, si)
         # "Russia launched 90 missiles overnight. Among the targets: the Burshtyn TPP …"

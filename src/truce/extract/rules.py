@@ -17,6 +17,7 @@ Reading order for one report:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -141,8 +142,9 @@ class RuleExtractor:
                     continue
                 if si.summary and t.generic:
                     continue  # "Russia has repeatedly targeted energy facilities in Sumy Oblast"
-                if rule == "attack+denial" and t.generic:
-                    continue  # "no new damage to energy facilities from enemy attacks was recorded"
+                if rule == "attack+denial" and t.generic and not (si.has("interception") and si.regions()):
+                    continue  # "no new damage to energy facilities from enemy attacks was recorded" (but
+                    # "на Львівщині ППО збили дрони на підльоті до енергооб'єкта — пошкоджень немає" is an attempt)
                 if outcome != "hit" and attack_aimed_elsewhere(si, t):
                     continue  # "plants cut output because of the attacks on the grid; none was hit"
                 if si.has("accusation") and t.facility is None and not si.has(*HIT_CUES) and not told_then_labelled(si):
@@ -150,19 +152,19 @@ class RuleExtractor:
                 if t.generic and si.has("negotiation_context") and t.region_code is None:
                     continue
                 t = ctx.place_target(t, si)
+                follow = [follow_on] if follow_on is not None else continuation(doc, si)
                 if t.generic and t.region_code is None and not (
-                        si.has(*HIT_CUES) or any(d.date for d in si.dates)):
-                    continue  # "attacks on energy" in general, not an event
+                        si.has(*HIT_CUES) or any(d.date for d in si.dates) or follow):
+                    continue  # "attacks on energy" in general, not an event ("… Є пошкодження обладнання" is one)
                 if t.facility is None and neg_ctx and not any(d.date for d in si.dates):
                     continue  # "Kyiv has struck Russian refineries" in a story about talks
                 if t.facility is None and t.region_code is None and rule == "attack-cue" \
-                        and not any(d.date for d in si.dates):
+                        and not any(d.date for d in si.dates) and not follow:
                     continue  # "Kyiv has responded with drone strikes on Russian refineries": nothing placed, dated or hit
                 date, basis = ctx.date_for(si, t.start) if not tally else (None, "unspecified")
                 attacker, abasis = ctx.attacker_for(si, t)
                 if t.country is None and abasis == "stated":
                     t = replace(t, country=other_party(attacker))
-                follow = [follow_on] if follow_on is not None else continuation(doc, si)
                 if follow and outcome != "attempted":
                     outcome = "hit"
                 drafts.append(_Draft(
@@ -380,7 +382,22 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
         elif d.salience == "background" and d.target.facility is None and d.target.region_code is None and (
                 d.date is None or d.date.precision != "day"):
             continue  # "a series of drone strikes on refineries in August": nothing to place or date
-        groups.setdefault((d.target.key(), d.salience == "background", day if d.salience == "background" else None), []).append(d)
+        if d.salience != "background":
+            # two main strikes on one region's grid on different days told with their own dates
+            # ("вночі … підстанцію"; "вчора вдень … лінію електропередачі") are two events
+            day = d.date.date if d.date is not None and d.date_basis not in ("inferred_context", "publication_date") \
+                and d.target.facility is None else None
+        groups.setdefault((d.target.key(), d.salience == "background", day), []).append(d)
+    dated_main: dict[Any, set[Any]] = {}
+    for k in groups:
+        if k[1] is False and k[2] is not None:
+            dated_main.setdefault(k[0], set()).add(k[2])
+    for k, days in dated_main.items():
+        if (k, False, None) in groups:
+            # undated mentions join the dated event: the only one, else the report's main day's
+            day = next(iter(days)) if len(days) == 1 else (main.date if main is not None and main.date in days else min(days))
+            joined = groups.pop((k, False, None)) + groups[(k, False, day)]
+            groups[(k, False, day)] = sorted(joined, key=lambda d: (d.sentences[0].index, d.target.start))
     merged: list[_Draft] = []
     for _, ds in groups.items():
         first = ds[0]
@@ -503,6 +520,15 @@ def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
     return before[-1]
 
 
+_LABEL = re.compile(r"^\s*([^\W\d][^:.!?\n]{1,40}):\s")
+
+
+def _label(si: SentenceInfo) -> str | None:
+    """The place label opening a line of a regional digest ("Шосткинська громада:", "Kharkiv:")."""
+    m = _LABEL.match(si.sent.text)
+    return m.group(1).strip().lower() if m and len(m.group(1).split()) <= 4 else None
+
+
 def _other_country(t: Target, f: Any) -> bool:
     """The term's own country (not one borrowed from the lead) differs from the facility's:
     Naftogaz's "production sites" are not Russia's Orenburg plant."""
@@ -526,6 +552,12 @@ def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
         t = d.target
         bg = d.salience == "background"
         points = facility_regions.get((t.region_code, bg))
+        label = _label(d.sentences[0])
+        if label is not None and t.facility is None and t.type in GENERIC and all(
+                _label(x.sentences[0]) not in (None, label) for x in drafts
+                if x is not d and x.target.region_code == t.region_code and not x.target.generic):
+            out.append(d)  # "Шосткинська громада: …" beside "Конотопська громада: … підстанцію": two places
+            continue
         if t.facility is None and t.type in GENERIC and points is not None and (
                 t.place is None or any(pt is None or haversine_km(pt[0], pt[1], t.place.lat, t.place.lon) < 30
                                        for pt in points)):
