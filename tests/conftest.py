@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from truce.config import Settings, load_context
+from truce.config import Settings
+from truce.context import load_context
 from truce.db import Database
 
 DATA = Path(__file__).parent / "data"

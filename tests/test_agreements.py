@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from truce.agreements import evaluate, load_agreement, load_agreements
+from truce.evaluate import evaluate
+from truce.reference.terms import load_agreement, load_agreements
 from truce.errors import TermsError
 from truce.records import Claim, ClaimLink, Incident
 

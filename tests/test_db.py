@@ -79,9 +79,9 @@ def test_ledger_rows_and_head(db):
     from truce import ledger
     ledger.append(db, [("finding", "a/inc-1", {"x": 1}), ("review", "a/inc-1", {"y": "ü"})], "tester")
     rows = db.ledger_raw()
-    assert [r["seq"] for r in rows] == [1, 2]
-    assert json.loads(rows[1]["payload"]) == {"y": "ü"}
-    assert db.ledger_head() == (2, rows[1]["hash"])
+    assert [r.seq for r in rows] == [1, 2]
+    assert json.loads(rows[1].payload) == {"y": "ü"}
+    assert db.ledger_head() == (2, rows[1].hash)
     assert ledger.verify(db).ok
 
 

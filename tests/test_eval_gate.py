@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from truce.evaluate import evaluate, load_gold
+from truce.scoring import load_gold, score
 
 ROOT = Path(__file__).parent
 BASELINE = ROOT / "eval_baseline.json"
@@ -23,7 +23,7 @@ CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives", "gold_third",
 
 @pytest.fixture(scope="module", params=CORPORA)
 def corpus(request, ctx):
-    return request.param, evaluate(load_gold(ROOT / request.param), ctx)
+    return request.param, score(load_gold(ROOT / request.param), ctx)
 
 
 def figures(r) -> dict[str, float]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from truce.acled import ACLED_COLUMNS
+from truce.outputs.export import ACLED_COLUMNS
 from truce.cli import cli
 
 DATA = Path(__file__).parent / "data"
@@ -85,7 +85,7 @@ def test_stats_are_computed_and_explained(demo_db):
 
 def test_rate_change_detects_a_real_drop():
     from truce.records import Incident
-    from truce.stats import rate_change
+    from truce.outputs.stats import rate_change
 
     def inc(day):
         return Incident(id=day, kind="region", date=day, date_precision="day", country="UA", region_code="UA-46",

@@ -1,6 +1,6 @@
 import pytest
 
-from truce.gazetteer import Gazetteer, haversine_km
+from truce.reference.gazetteer import Gazetteer, haversine_km
 from truce.records import Place
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from truce.extract.language import LanguageDetector
+from truce.language import LanguageDetector
 
 D = LanguageDetector()
 

@@ -30,7 +30,7 @@ def test_altered_payload_is_detected(filled):
 def test_altered_author_and_rehashed_entry_breaks_the_next_link(filled):
     rows = filled.ledger_raw()
     r = rows[1]
-    new_hash = ledger.entry_hash(2, r["kind"], r["subject"], r["payload"], "mallory", r["created_at"], r["prev_hash"])
+    new_hash = ledger.entry_hash(2, r.kind, r.subject, r.payload, "mallory", r.created_at, r.prev_hash)
     _exec(filled, ledger_table.update().where(ledger_table.c.seq == 2).values(author="mallory", hash=new_hash))
     v = ledger.verify(filled)
     assert not v.ok and v.first_bad == 3 and "link" in v.reason
@@ -59,8 +59,8 @@ def test_reordered_entries_are_detected(filled):
 def test_inserted_entry_is_detected(filled):
     rows = filled.ledger_raw()
     _exec(filled, ledger_table.update().where(ledger_table.c.seq >= 3).values(seq=ledger_table.c.seq + 100))
-    fake = ledger.prepare((2, rows[1]["hash"]), [("finding", "a/x", {"forged": True})], "mallory", "2025-01-01T00:00:00+00:00")[0]
-    _exec(filled, ledger_table.insert().values(**fake))
+    fake = ledger.prepare((2, rows[1].hash), [("finding", "a/x", {"forged": True})], "mallory", "2025-01-01T00:00:00+00:00")[0]
+    _exec(filled, ledger_table.insert().values(**fake.to_dict()))
     _exec(filled, ledger_table.update().where(ledger_table.c.seq >= 100).values(seq=ledger_table.c.seq - 99))
     v = ledger.verify(filled)
     assert not v.ok and v.first_bad == 4

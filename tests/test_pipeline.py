@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from truce.cli import findings_json, incidents_json
+from truce.outputs.shapes import findings_json, incidents_json
 from truce.db import Database
 from truce.ingest import ingest_paths
 from truce.pipeline import run_pipeline
@@ -81,8 +81,8 @@ def test_new_evidence_appends_a_ledger_entry_and_rewrites_nothing(tmp_path, ctx)
     assert after[: len(before)] == before  # nothing rewritten
     (f2,) = [f for f, _ in db.findings("moratorium-2025-03")]
     assert f2.verdict == "consistent_with_violation"
-    changed = [json.loads(r["payload"]) for r in after[len(before):] if r["kind"] == "finding"
-               and r["subject"].startswith("moratorium-2025-03/")]
+    changed = [json.loads(r.payload) for r in after[len(before):] if r.kind == "finding"
+               and r.subject.startswith("moratorium-2025-03/")]
     assert changed and changed[-1]["previous_verdict"] == "alleged" and changed[-1]["change"] == "updated"
     assert verify(db).ok
     db.close()

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from truce.errors import RegistryError
-from truce.gazetteer import haversine_km
-from truce.registry import COLUMNS, EXPORT_COLUMNS, Registry, export_csv, package_registry_paths, read_facilities, to_geojson
+from truce.reference.gazetteer import haversine_km
+from truce.reference.registry import COLUMNS, EXPORT_COLUMNS, Registry, export_csv, package_registry_paths, read_facilities, to_geojson
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from truce.errors import RegistryError
-from truce.registry_import import apply_links, import_file, read_gppd, read_osm, stored_facilities
+from truce.ingest.facilities import apply_links, import_file, read_gppd, read_osm, stored_facilities
 
 DATA = Path(__file__).parent / "data" / "import"
 

@@ -67,7 +67,7 @@ def test_pdf_where_weasyprint_is_installed(report, tmp_path):
         import weasyprint  # noqa: F401
     except (ImportError, OSError) as e:
         pytest.skip(f"WeasyPrint or its system libraries are not installed: {e}")
-    from truce.report import write_pdf
+    from truce.outputs.report import write_pdf
 
     pdf = write_pdf(report, tmp_path / "r.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000

@@ -11,12 +11,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from truce import __version__
+from truce.config import Settings
 from truce.errors import PipelineError
+
+if TYPE_CHECKING:
+    from truce.context import Context
+    from truce.db import Database
+    from truce.pipeline import RunSummary
 
 DB_HELP = "Database: a SQLite path or a URL (sqlite:///x.db, postgresql://…). Default ./truce.db or TRUCE_DB."
 
@@ -25,19 +31,17 @@ def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--db", "db", metavar="PATH|URL", default=None, help=DB_HELP)(f)
 
 
-def _settings(ctx: click.Context, **overrides: Any) -> Any:
-    from truce.config import Settings
-
+def _settings(ctx: click.Context, **overrides: Any) -> Settings:
     return Settings.load(ctx.obj.get("config") if ctx.obj else None, **overrides)
 
 
-def _context(settings: Any, database: Any = None) -> Any:
-    from truce.config import load_context
+def _context(settings: Settings, database: Database | None = None) -> Context:
+    from truce.context import load_context
 
     return load_context(settings, database)
 
 
-def _open(settings: Any) -> Any:
+def _open(settings: Settings) -> Database:
     from truce.db import Database
 
     return Database(settings.db)
@@ -100,7 +104,7 @@ def demo(ctx: click.Context, db: str | None, out_dir: str) -> None:
 
         truce demo --db demo.db --out out/
     """
-    from truce.pipeline import run_demo
+    from truce.demo import run_demo
 
     path = Path(db or "truce-demo.db")
     if "://" not in str(path):
@@ -122,7 +126,7 @@ def demo(ctx: click.Context, db: str | None, out_dir: str) -> None:
     click.echo(f"database:  {path}   ({secs:.1f} s)")
 
 
-def _print_summary(s: Any) -> None:
+def _print_summary(s: RunSummary) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.claims_by_kind.items()))
     click.echo(f"reports:   {s.reports}")
     click.echo(f"claims:    {s.claims} ({kinds})")
@@ -272,33 +276,6 @@ def _dump(out: Any, obj: Any) -> None:
     out.write("\n")
 
 
-def incidents_json(database: Any) -> list[dict[str, Any]]:
-    """EVAL-FORMAT.md section 4."""
-    from truce.dedup import syndication_groups
-
-    reports = database.reports()
-    by_ext = {r.external_id: r for r in reports}
-    synd = syndication_groups(reports)
-    ext_of = {r.id: r.external_id for r in reports}
-    updated = database.incident_updated_at()
-    out = []
-    for i in database.incidents():
-        d = i.to_dict()
-        d["reports"] = []
-        for rid in i.report_ids:
-            r = by_ext.get(rid)
-            canon = synd.get(r.id, r.id) if r else None
-            d["reports"].append({"report_id": rid, "url": r.url if r else None, "source": r.source if r else None,
-                                 "affiliation": r.affiliation if r else None,
-                                 "syndicated_with": ext_of[canon] if r and canon != r.id else None})
-        d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
-                        "joined_because": c.joined_because} for c in i.claims]
-        d.pop("report_ids")
-        d["updated_at"] = updated.get(i.id)
-        out.append(d)
-    return out
-
-
 @cli.command()
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "geojson"]), default="table", show_default=True)
@@ -314,6 +291,8 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None) 
 
         truce incidents --format json > incidents.json
     """
+    from truce.outputs.shapes import incidents_json
+
     try:
         settings = _settings(ctx, db=db)
         with _open(settings) as database:
@@ -324,7 +303,7 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None) 
     if fmt == "json":
         _dump(out, rows)
     elif fmt == "geojson":
-        from truce.export import incidents_geojson
+        from truce.outputs.export import incidents_geojson
 
         _dump(out, incidents_geojson(rows))
     elif fmt == "csv":
@@ -352,20 +331,6 @@ def _table(out: Any, header: list[str], rows: list[list[str]]) -> None:
         out.write("  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
 
 
-def findings_json(database: Any, agreement: str | None) -> list[dict[str, Any]]:
-    from truce.ledger import latest_reviews
-
-    reviews = latest_reviews(database)
-    out = []
-    for f, at in database.findings(agreement):
-        d = f.to_dict()
-        d["evaluated_at"] = at
-        rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
-        d["review"] = rv
-        out.append(d)
-    return out
-
-
 @cli.command()
 @db_option
 @click.option("--agreement", default=None, help="Only findings under this agreement id.")
@@ -379,6 +344,8 @@ def findings(ctx: click.Context, db: str | None, agreement: str | None, fmt: str
 
         truce findings --agreement moratorium-2025-03 --format json
     """
+    from truce.outputs.shapes import findings_json
+
     try:
         settings = _settings(ctx, db=db)
         with _open(settings) as database:
@@ -528,7 +495,7 @@ def facilities_export(ctx: click.Context, fmt: str, output: str | None, db: str 
 
         truce facilities export --format geojson -o facilities.geojson
     """
-    from truce.registry import export_csv, to_geojson
+    from truce.reference.registry import export_csv, to_geojson
 
     try:
         regs = _registry(ctx, db)
@@ -544,8 +511,8 @@ def facilities_export(ctx: click.Context, fmt: str, output: str | None, db: str 
 
 
 def _registry(ctx: click.Context, db: str | None) -> Any:
-    from truce.registry import Registry
-    from truce.registry_import import apply_links, stored_facilities
+    from truce.reference.registry import Registry
+    from truce.ingest.facilities import apply_links, stored_facilities
     from truce.text import KeyMaker
 
     settings = _settings(ctx, db=db)
@@ -596,8 +563,8 @@ def facilities_import(ctx: click.Context, path: str, fmt: str, tolerance_km: flo
 
         truce facilities import global_power_plant_database.csv --format gppd
     """
-    from truce.registry import Registry
-    from truce.registry_import import import_file
+    from truce.reference.registry import Registry
+    from truce.ingest.facilities import import_file
     from truce.text import KeyMaker
 
     try:
@@ -627,7 +594,8 @@ def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, date_f
 
         truce export --format acled-csv -o truce-acled.csv --from 2025-03-18 --to 2025-04-16
     """
-    from truce import export as ex
+    from truce.outputs import export as ex
+    from truce.outputs.shapes import incidents_json
 
     try:
         settings = _settings(ctx, db=db)
@@ -670,7 +638,7 @@ def stats(ctx: click.Context, db: str | None, agreement: str | None, date_from: 
 
         truce stats --agreement moratorium-2025-03
     """
-    from truce.stats import format_summary, summary
+    from truce.outputs.stats import format_summary, summary
 
     try:
         settings = _settings(ctx, db=db)
@@ -700,12 +668,12 @@ def eval_cmd(ctx: click.Context, gold_dir: str, as_json: bool, errors: bool, no_
 
         truce eval tests/gold --errors
     """
-    from truce.evaluate import evaluate, format_result, iter_errors, load_gold
+    from truce.scoring import format_result, iter_errors, load_gold, score
 
     try:
         settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
         c = _context(settings)
-        res = evaluate(load_gold(gold_dir), c, fusion=not no_fusion)
+        res = score(load_gold(gold_dir), c, fusion=not no_fusion)
     except PipelineError as e:
         _fail(e)
     if as_json:
@@ -735,7 +703,7 @@ def report(ctx: click.Context, db: str | None, agreement: str | None, date_from:
 
         truce report --agreement moratorium-2025-03 --from 2025-03-01 --to 2025-05-31 -o sitrep.html
     """
-    from truce.report import write_pdf, write_report
+    from truce.outputs.report import write_pdf, write_report
 
     try:
         settings = _settings(ctx, db=db)

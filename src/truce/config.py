@@ -1,4 +1,4 @@
-"""Settings and the services context every stage receives.
+"""Settings: each declared once (name, default, help).
 
 Precedence, lowest to highest: package defaults, a TOML config file
 (``--config`` or ``TRUCE_CONFIG``), ``TRUCE_*`` environment variables, CLI
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -111,80 +111,3 @@ def database_url(db: str) -> str:
             return "postgresql+psycopg://" + db[len("postgres://"):]
         return db
     return f"sqlite:///{db}"
-
-
-@dataclass
-class Context:
-    """Reference data and services, loaded once and passed to every stage."""
-
-    settings: Settings
-    services: Any  # truce.extract.analysis.Services
-    sources: Any  # truce.sources.SourceBook
-    agreements: list[Any] = field(default_factory=list)  # truce.agreements.Agreement
-    _extractor: Any = None
-
-    @property
-    def registry(self) -> Any:
-        return self.services.registry
-
-    @property
-    def gazetteer(self) -> Any:
-        return self.services.gazetteer
-
-    @property
-    def extractor(self) -> Any:
-        if self._extractor is None:
-            self._extractor = make_extractor(self)
-        return self._extractor
-
-
-def make_extractor(ctx: Context) -> Any:
-    name = ctx.settings.extractor
-    if name == "rules":
-        from truce.extract.rules import RuleExtractor
-
-        return RuleExtractor(ctx.services)
-    if name == "llm":
-        from truce.extract.llm import LLMExtractor
-
-        if not ctx.settings.llm_url:
-            raise PipelineError("the llm extractor needs llm_url (TRUCE_LLM_URL or --llm-url)")
-        return LLMExtractor(ctx.services, ctx.settings.llm_url, ctx.settings.llm_model,
-                            timeout=ctx.settings.llm_timeout, api_key=os.environ.get("TRUCE_LLM_API_KEY"))
-    raise PipelineError(f"unknown extractor {name!r} (use rules or llm)")
-
-
-def load_context(settings: Settings | None = None, db: Any = None) -> Context:
-    """Build the services: morphology, lexicons, registry, gazetteer, sources, agreements.
-
-    With ``db``, facilities imported into that database (``truce facilities import``)
-    join the registry."""
-    from truce.agreements import load_agreements
-    from truce.extract.analysis import Services
-    from truce.extract.language import LanguageDetector
-    from truce.extract.lexicon import load_lexicons
-    from truce.gazetteer import Gazetteer
-    from truce.registry import Registry
-    from truce.sources import SourceBook
-    from truce.text import KeyMaker, Morphology, PhraseMatcher
-
-    settings = settings or Settings.load()
-    km = KeyMaker(Morphology())
-    extra = []
-    if db is not None:
-        from truce.registry_import import stored_facilities
-
-        extra = stored_facilities(db)
-    registry = Registry.load(km, settings.registry, extra=extra)
-    gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
-    lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None)
-    sources = SourceBook.load(settings.sources)
-    operators = PhraseMatcher(km)
-    for s in sources.sources.values():
-        if s.kind == "operator":
-            operators.add_many((s.name, *s.aliases), s)
-    services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
-                        detector=LanguageDetector(), sources=sources, operators=operators)
-    agreements = load_agreements(settings.agreements)
-    services.agreements = agreements
-    return Context(settings=settings, services=services, sources=sources, agreements=agreements)

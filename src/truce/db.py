@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from truce.config import database_url
 from truce.errors import StorageError
-from truce.records import Claim, Finding, Incident, LedgerEntry, Report, canonical_json
+from truce.records import Claim, Finding, Incident, LedgerEntry, LedgerRow, Report, StatusObservation, canonical_json
 
 metadata = sa.MetaData()
 
@@ -400,41 +400,34 @@ class Database:
 
     # --- agreement status history --------------------------------------------------------------
 
-    def replace_agreement_status(self, rows: Sequence[dict[str, Any]]) -> None:
+    def replace_agreement_status(self, rows: Sequence[StatusObservation]) -> None:
         with self.atomic() as conn:
             conn.execute(agreement_status.delete())
             if rows:
-                conn.execute(agreement_status.insert(), [dict(agreement_id=r["agreement_id"], claim_id=r["claim_id"],
-                                                              status=r["status"], date=r.get("date"),
-                                                              data=canonical_json(r)) for r in rows])
+                conn.execute(agreement_status.insert(), [dict(agreement_id=r.agreement_id, claim_id=r.claim_id,
+                                                              status=r.status, date=r.date,
+                                                              data=canonical_json(r.to_dict())) for r in rows])
 
-    def agreement_status(self, agreement_id: str | None = None) -> list[dict[str, Any]]:
+    def agreement_status(self, agreement_id: str | None = None) -> list[StatusObservation]:
         with self.atomic() as conn:
             q = sa.select(agreement_status.c.data).order_by(agreement_status.c.date, agreement_status.c.claim_id)
             if agreement_id:
                 q = q.where(agreement_status.c.agreement_id == agreement_id)
-            return [json.loads(r[0]) for r in conn.execute(q)]
+            return [StatusObservation.from_dict(json.loads(r[0])) for r in conn.execute(q)]
 
     # --- ledger ------------------------------------------------------------------------------------
 
     def ledger_entries(self) -> list[LedgerEntry]:
-        with self.atomic() as conn:
-            rows = conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()
-            out = []
-            for r in rows:
-                try:
-                    payload = json.loads(r["payload"])
-                except json.JSONDecodeError:
-                    payload = {"__unparseable__": r["payload"]}
-                out.append(LedgerEntry(seq=r["seq"], kind=r["kind"], subject=r["subject"], payload=payload,
-                                       author=r["author"], created_at=r["created_at"], prev_hash=r["prev_hash"],
-                                       hash=r["hash"]))
-            return out
+        return [r.decoded() for r in self.ledger_raw()]
 
-    def ledger_raw(self) -> list[dict[str, Any]]:
+    def ledger_raw(self) -> list[LedgerRow]:
         """Rows as stored (payload text untouched), for verification."""
         with self.atomic() as conn:
-            return [dict(r) for r in conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()]
+            return [LedgerRow(**dict(r)) for r in conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()]
+
+    def ledger_count(self) -> int:
+        with self.atomic() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar_one())
 
     def ledger_tail(self) -> tuple[int, str] | None:
         with self.atomic() as conn:
@@ -446,14 +439,14 @@ class Database:
             r = conn.execute(sa.select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.name == "head")).first()
             return (r[0], r[1]) if r else None
 
-    def ledger_append(self, rows: Sequence[dict[str, Any]]) -> None:
+    def ledger_append(self, rows: Sequence[LedgerRow]) -> None:
         """Insert prepared entries (seq, hash computed by :mod:`truce.ledger`) and move the head."""
         if not rows:
             return
         with self.atomic() as conn:
-            conn.execute(ledger.insert(), list(rows))
+            conn.execute(ledger.insert(), [r.to_dict() for r in rows])
             last = rows[-1]
-            self._upsert(conn, ledger_head, [dict(name="head", seq=last["seq"], hash=last["hash"])], ["name"])
+            self._upsert(conn, ledger_head, [dict(name="head", seq=last.seq, hash=last.hash)], ["name"])
 
     # --- imported facilities -------------------------------------------------------------------
 

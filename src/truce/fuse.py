@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 from truce.grade import ReportMeta, grade
 from truce.records import Claim, ClaimLink, Effects, Incident
-from truce.registry import Registry, type_family
+from truce.reference.registry import Registry, type_family
 
 FUSE_KINDS = ("strike", "accusation")
 WINDOW_DAYS = 1

@@ -24,13 +24,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Sequence
 
+from truce.db import Database, now
 from truce.errors import LedgerError
-from truce.records import Finding, VERDICTS, canonical_json
+from truce.records import VERDICTS, Finding, Incident, LedgerRow, StatusObservation, canonical_json
+
+Item = tuple[str, str, dict[str, Any]]  # (kind, subject, payload) of an entry to append
 
 GENESIS = "0" * 64
 FORMAT = "truce-ledger/1"
+_ROW_FIELDS = ("seq", "kind", "subject", "payload", "author", "created_at", "prev_hash", "hash")
 
 
 def entry_hash(seq: int, kind: str, subject: str, payload_text: str, author: str, created_at: str, prev_hash: str) -> str:
@@ -39,8 +43,7 @@ def entry_hash(seq: int, kind: str, subject: str, payload_text: str, author: str
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def prepare(tail: tuple[int, str] | None, items: Sequence[tuple[str, str, dict[str, Any]]], author: str,
-            created_at: str) -> list[dict[str, Any]]:
+def prepare(tail: tuple[int, str] | None, items: Sequence[Item], author: str, created_at: str) -> list[LedgerRow]:
     """Rows for ``items`` = (kind, subject, payload), chained after ``tail``."""
     seq, prev = tail if tail else (0, GENESIS)
     rows = []
@@ -48,15 +51,13 @@ def prepare(tail: tuple[int, str] | None, items: Sequence[tuple[str, str, dict[s
         seq += 1
         text = canonical_json(payload)
         h = entry_hash(seq, kind, subject, text, author, created_at, prev)
-        rows.append(dict(seq=seq, kind=kind, subject=subject, payload=text, author=author,
-                         created_at=created_at, prev_hash=prev, hash=h))
+        rows.append(LedgerRow(seq=seq, kind=kind, subject=subject, payload=text, author=author,
+                              created_at=created_at, prev_hash=prev, hash=h))
         prev = h
     return rows
 
 
-def append(db: Any, items: Sequence[tuple[str, str, dict[str, Any]]], author: str) -> list[dict[str, Any]]:
-    from truce.db import now
-
+def append(db: Database, items: Sequence[Item], author: str) -> list[LedgerRow]:
     if not items:
         return []
     with db.atomic():
@@ -74,21 +75,21 @@ class Verification:
     head: str | None = None
 
 
-def verify_rows(rows: Sequence[dict[str, Any]], head: tuple[int, str] | None) -> Verification:
+def verify_rows(rows: Sequence[LedgerRow], head: tuple[int, str] | None) -> Verification:
     prev = GENESIS
     for i, r in enumerate(rows, start=1):
-        seq = r["seq"]
+        seq = r.seq
         if seq != i:
             what = "removed" if seq > i else "inserted or duplicated"
             return Verification(False, len(rows), f"entry {i}: sequence jumps to {seq} (an entry was {what}, or entries reordered)", i)
-        if r["prev_hash"] != prev:
+        if r.prev_hash != prev:
             return Verification(False, len(rows), f"entry {seq}: link to the previous entry is broken "
                                                   "(an entry before it was altered, removed, inserted or reordered)", seq)
-        h = entry_hash(seq, r["kind"], r["subject"], r["payload"], r["author"], r["created_at"], r["prev_hash"])
-        if h != r["hash"]:
+        h = entry_hash(seq, r.kind, r.subject, r.payload, r.author, r.created_at, r.prev_hash)
+        if h != r.hash:
             return Verification(False, len(rows), f"entry {seq}: content does not match its hash (the entry was altered)", seq)
         try:
-            if json.loads(r["payload"]) is None:
+            if json.loads(r.payload) is None:
                 raise ValueError
         except ValueError:
             return Verification(False, len(rows), f"entry {seq}: payload is not valid JSON", seq)
@@ -96,19 +97,19 @@ def verify_rows(rows: Sequence[dict[str, Any]], head: tuple[int, str] | None) ->
     if head is not None:
         if not rows:
             return Verification(False, 0, f"ledger is empty but its head points at entry {head[0]} (entries were removed)", 1)
-        if (rows[-1]["seq"], rows[-1]["hash"]) != tuple(head):
-            return Verification(False, len(rows), f"head points at entry {head[0]} but the last entry is {rows[-1]['seq']} "
-                                                  "(entries were removed from the end, or the head was altered)", rows[-1]["seq"])
+        if (rows[-1].seq, rows[-1].hash) != tuple(head):
+            return Verification(False, len(rows), f"head points at entry {head[0]} but the last entry is {rows[-1].seq} "
+                                                  "(entries were removed from the end, or the head was altered)", rows[-1].seq)
     elif rows:
         return Verification(False, len(rows), "ledger has entries but no head pointer (the head was removed)", 1)
     return Verification(True, len(rows), "intact", None, prev if rows else None)
 
 
-def verify(db: Any) -> Verification:
+def verify(db: Database) -> Verification:
     return verify_rows(db.ledger_raw(), db.ledger_head())
 
 
-def verify_ledger(db: Any) -> Verification:
+def verify_ledger(db: Database) -> Verification:
     """Library name for :func:`verify`."""
     return verify(db)
 
@@ -116,9 +117,9 @@ def verify_ledger(db: Any) -> Verification:
 # --- findings and reviews -----------------------------------------------------------------
 
 def finding_entries(findings: Sequence[tuple[Finding, str]], previous: dict[tuple[str, str], str],
-                    verdict_of: dict[tuple[str, str], str]) -> list[tuple[str, str, dict[str, Any]]]:
+                    verdict_of: dict[tuple[str, str], str]) -> list[Item]:
     """Ledger items for findings that are new or whose content changed (``previous``: key → digest)."""
-    items = []
+    items: list[Item] = []
     for f, digest in findings:
         key = (f.incident_id, f.agreement_id)
         if previous.get(key) == digest:
@@ -129,14 +130,40 @@ def finding_entries(findings: Sequence[tuple[Finding, str]], previous: dict[tupl
     return items
 
 
-def retired_entries(removed: Iterable[tuple[str, str]], absorbed_by: dict[str, list[str]]) -> list[tuple[str, str, dict[str, Any]]]:
+def retired_entries(removed: Iterable[tuple[str, str]], absorbed_by: dict[str, list[str]]) -> list[Item]:
     """Findings whose incident no longer exists (its claims now belong to other incidents)."""
     return [("retired", f"{aid}/{iid}", {"incident_id": iid, "agreement_id": aid,
                                           "claims_now_in": sorted(absorbed_by.get(iid, []))})
             for iid, aid in sorted(removed)]
 
 
-def add_review(db: Any, incident_id: str, agreement_id: str, verdict: str, note: str, author: str) -> dict[str, Any]:
+def record_evaluation(db: Database, results: Sequence[tuple[Finding, str]], incidents: Sequence[Incident],
+                      status: Sequence[StatusObservation], known_status: set[tuple[str, str]],
+                      author: str) -> list[LedgerRow]:
+    """Append what changed since the stored findings (new or updated findings, findings of
+    incidents that were absorbed by others, status observations not seen before), then
+    store the current findings. ``known_status``: (agreement id, claim id) already logged."""
+    previous = db.finding_digests()
+    prev_findings = [f for f, _ in db.findings()]
+    prev_verdicts = {(f.incident_id, f.agreement_id): f.verdict for f in prev_findings}
+    items = finding_entries(results, previous, prev_verdicts)
+    current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
+    removed_keys = [k for k in previous if k not in current_keys]
+    absorbed: dict[str, list[str]] = {}
+    if removed_keys:
+        claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
+        old_claims = {f.incident_id: [e.claim for e in f.evidence] for f in prev_findings}
+        for iid in {k[0] for k in removed_keys}:
+            absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
+    items += retired_entries(removed_keys, absorbed)
+    items += [("status", f"{r.agreement_id}/{r.claim_id}", r.to_dict()) for r in status
+              if (r.agreement_id, r.claim_id) not in known_status]
+    appended = append(db, items, author)
+    db.replace_findings(results)
+    return appended
+
+
+def add_review(db: Database, incident_id: str, agreement_id: str, verdict: str, note: str, author: str) -> dict[str, Any]:
     """Append an analyst's signed-off review beside the machine finding (never replacing it)."""
     if verdict not in VERDICTS:
         raise LedgerError(f"unknown verdict {verdict!r} (use one of {', '.join(VERDICTS)})")
@@ -146,16 +173,14 @@ def add_review(db: Any, incident_id: str, agreement_id: str, verdict: str, note:
     key = f"{incident_id}/{agreement_id}"
     if key not in current:
         raise LedgerError(f"no finding for incident {incident_id} under agreement {agreement_id}")
-    from truce.agreements import finding_digest
-
     f = current[key][0]
     payload = {"incident_id": incident_id, "agreement_id": agreement_id, "verdict": verdict, "note": note,
-               "machine_verdict": f.verdict, "finding_digest": finding_digest(f)}
+               "machine_verdict": f.verdict, "finding_digest": f.digest()}
     rows = append(db, [("review", f"{agreement_id}/{incident_id}", payload)], author)
-    return rows[0]
+    return rows[0].to_dict()
 
 
-def latest_reviews(db: Any) -> dict[str, dict[str, Any]]:
+def latest_reviews(db: Database) -> dict[str, dict[str, Any]]:
     """subject → latest review entry (payload plus author and time)."""
     out: dict[str, dict[str, Any]] = {}
     for e in db.ledger_entries():
@@ -205,14 +230,14 @@ def _public_b64(key: Any) -> str:
                                                           serialization.PublicFormat.Raw)).decode()
 
 
-def export(db: Any, out: Any) -> dict[str, Any]:
+def export(db: Database, out: IO[str]) -> dict[str, Any]:
     """Write the ledger as JSON Lines: a head line, then one line per entry."""
     v = verify(db)
     if not v.ok:
         raise LedgerError(f"refusing to export a broken ledger: {v.reason}")
     rows = db.ledger_raw()
-    head = {"format": FORMAT, "entries": len(rows), "head_seq": rows[-1]["seq"] if rows else 0,
-            "head_hash": rows[-1]["hash"] if rows else GENESIS}
+    head = {"format": FORMAT, "entries": len(rows), "head_seq": rows[-1].seq if rows else 0,
+            "head_hash": rows[-1].hash if rows else GENESIS}
     signed = canonical_json(head)
     line: dict[str, Any] = {"head": head, "signed": signed}
     key = _load_key()
@@ -222,8 +247,7 @@ def export(db: Any, out: Any) -> dict[str, Any]:
         line["algorithm"] = "Ed25519"
     out.write(json.dumps(line, ensure_ascii=False) + "\n")
     for r in rows:
-        out.write(json.dumps({k: r[k] for k in ("seq", "kind", "subject", "payload", "author", "created_at",
-                                                 "prev_hash", "hash")}, ensure_ascii=False) + "\n")
+        out.write(json.dumps(r.to_dict(), ensure_ascii=False) + "\n")
     return line
 
 
@@ -237,12 +261,15 @@ def verify_export(lines: Iterable[str], public_key: str | None = None) -> Verifi
     head = first.get("head") or {}
     if first.get("signed") != canonical_json(head):
         return Verification(False, 0, "line 1: head does not match its signed form", 1)
-    rows = []
+    rows: list[LedgerRow] = []
     for n, line in enumerate(it, start=2):
         try:
-            rows.append(json.loads(line))
+            d = json.loads(line)
+            rows.append(LedgerRow(**{k: d[k] for k in _ROW_FIELDS}))
         except json.JSONDecodeError:
             return Verification(False, len(rows), f"line {n}: not valid JSON", n - 1)
+        except (KeyError, TypeError):
+            return Verification(False, len(rows), f"line {n}: not a ledger entry (fields {', '.join(_ROW_FIELDS)})", n - 1)
     pk = public_key or first.get("public_key")
     if first.get("signature") or public_key:
         if not first.get("signature"):

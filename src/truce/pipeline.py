@@ -14,15 +14,18 @@ between them and the database.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
-from truce import acled, agreements, dedup, fuse, ledger
+from truce import dedup, evaluate, fuse, ledger
+from truce.context import Context
+from truce.db import Database
 from truce.extract import finalize
+from truce.extract.acled import AcledExtractor
 from truce.grade import ReportMeta
-from truce.records import Claim, Report
+from truce.records import ACLED_CONTENT_TYPE, Claim, Report
 
 Progress = Callable[[str, int, int], None]
 
@@ -43,16 +46,14 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def extract_reports(reports: Iterable[Report], ctx: Any, raw: dict[str, bytes] | None = None) -> dict[str, list[Claim]]:
+def extract_reports(reports: Iterable[Report], ctx: Context, raw: dict[str, bytes] | None = None) -> dict[str, list[Claim]]:
     """Stage 1 as a pure function: report id → its claims (ACLED rows use their own extractor)."""
-    import json
-
     out: dict[str, list[Claim]] = {}
     extractor = ctx.extractor
     acled_ex = None
     for r in reports:
-        if r.content_type == acled.CONTENT_TYPE and raw and r.id in raw:
-            acled_ex = acled_ex or acled.AcledExtractor(ctx.services, extractor)
+        if r.content_type == ACLED_CONTENT_TYPE and raw and r.id in raw:
+            acled_ex = acled_ex or AcledExtractor(ctx.services, extractor)
             claims = acled_ex.extract_row(r, json.loads(raw[r.id]))
         else:
             claims = extractor.extract(r)
@@ -65,7 +66,7 @@ def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
                              synd.get(r.id, r.id)) for r in reports}
 
 
-def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author: str | None = None) -> RunSummary:
+def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None) -> RunSummary:
     s = RunSummary()
     t0 = time.perf_counter()
     author = author or ctx.settings.who
@@ -77,7 +78,7 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
         batch = db.reports(pending[start:start + 200])
         with db.atomic():  # one transaction per batch: a crash loses at most the batch in progress
             for k, rep in enumerate(batch, start=start + 1):
-                raw = {rep.id: db.report_raw(rep.id)} if rep.content_type == acled.CONTENT_TYPE else None
+                raw = {rep.id: db.report_raw(rep.id)} if rep.content_type == ACLED_CONTENT_TYPE else None
                 try:
                     claims = extract_reports([rep], ctx, raw)[rep.id]
                 except Exception as e:  # noqa: BLE001 - one bad report must not stop the batch
@@ -118,8 +119,8 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
 
     # 4. agreement status histories
     externals = {r.id: (r.external_id, r.source) for r in reports}
-    status_rows = [row for a in ctx.agreements for row in agreements.status_history(a, claims, externals)]
-    known_status = {(r["agreement_id"], r["claim_id"]) for r in db.agreement_status()}
+    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals)]
+    known_status = {(r.agreement_id, r.claim_id) for r in db.agreement_status()}
     db.replace_agreement_status(status_rows)
 
     # 5. evaluate
@@ -132,52 +133,17 @@ def run_pipeline(db: Any, ctx: Any, *, progress: Progress | None = None, author:
         fac = ctx.registry.get(inc.facility_id)
         occupied = bool(fac and fac.status == "occupied")
         for a in ctx.agreements:
-            f = agreements.evaluate(inc, a, inc_claims, affiliations, occupied=occupied)
-            results.append((f, agreements.finding_digest(f)))
+            f = evaluate.evaluate(inc, a, inc_claims, affiliations, occupied=occupied)
+            results.append((f, f.digest()))
             by_v = s.findings_by_verdict.setdefault(a.id, {})
             by_v[f.verdict] = by_v.get(f.verdict, 0) + 1
     s.seconds["evaluate"] = time.perf_counter() - t
 
     # 6. ledger: append what changed, then store the current findings
     t = time.perf_counter()
-    previous = db.finding_digests()
-    prev_findings = [f for f, _ in db.findings()]
-    prev_verdicts = {(f.incident_id, f.agreement_id): f.verdict for f in prev_findings}
-    items = ledger.finding_entries(results, previous, prev_verdicts)
-    current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
-    removed_keys = [k for k in previous if k not in current_keys]
-    absorbed: dict[str, list[str]] = {}
-    if removed_keys:
-        claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
-        old_claims = {f.incident_id: [e["claim"] for e in f.evidence] for f in prev_findings}
-        for iid in {k[0] for k in removed_keys}:
-            absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
-    items += ledger.retired_entries(removed_keys, absorbed)
-    items += [("status", f"{r['agreement_id']}/{r['claim_id']}", r) for r in status_rows
-              if (r["agreement_id"], r["claim_id"]) not in known_status]
-    appended = ledger.append(db, items, author)
-    db.replace_findings(results)
+    appended = ledger.record_evaluation(db, results, incidents, status_rows, known_status, author)
     s.ledger_appended = len(appended)
-    s.ledger_entries = len(db.ledger_raw())
+    s.ledger_entries = db.ledger_count()
     s.seconds["ledger"] = time.perf_counter() - t
     s.seconds["total"] = time.perf_counter() - t0
     return s
-
-
-def demo_paths() -> list[Path]:
-    from importlib import resources
-
-    return [Path(str(resources.files("truce").joinpath("data", "demo")))]
-
-
-def run_demo(db: Any, ctx: Any, out_dir: Path, *, progress: Progress | None = None) -> tuple[RunSummary, Path]:
-    """Ingest the bundled demo reports, run every stage, write ``out_dir/report.html``."""
-    from truce.ingest import ingest_paths
-    from truce.report import write_report
-
-    res = ingest_paths(db, demo_paths(), ctx)
-    summary = run_pipeline(db, ctx, progress=progress, author="truce-demo")
-    summary.errors = res.errors + summary.errors
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = write_report(db, ctx, out_dir / "report.html")
-    return summary, path

@@ -8,6 +8,7 @@ crosses a file or API boundary goes through them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -32,6 +33,7 @@ NEGOTIATION_STATUSES = ("proposed", "under_negotiation", "agreed", "in_force",
 OUTCOMES = ("hit", "attempted", "unknown")
 SALIENCE = ("main", "secondary", "background")
 PARTIES = ("UA", "RU")
+ACLED_CONTENT_TYPE = "text/x-acled-row"  # a report that is one ACLED row (its raw bytes keep the row)
 
 
 def other_party(party: str | None) -> str | None:
@@ -325,6 +327,15 @@ class Reading(_Record):
 
 
 @dataclass(frozen=True)
+class FindingEvidence(_Record):
+    """One claim a finding rests on, and why it belongs to the incident."""
+
+    report_id: str
+    claim: str
+    joined_because: str
+
+
+@dataclass(frozen=True)
 class Finding(_Record):
     incident_id: str
     agreement_id: str
@@ -332,12 +343,16 @@ class Finding(_Record):
     trace: tuple[TraceStep, ...]
     readings: tuple[Reading, ...] = ()
     hinges_on: str | None = None
-    evidence: tuple[dict[str, Any], ...] = ()
+    evidence: tuple[FindingEvidence, ...] = ()
     engine: str = ""
 
     def digest_payload(self) -> dict[str, Any]:
         """What a ledger entry records: everything but processing time."""
         return self.to_dict()
+
+    def digest(self) -> str:
+        """SHA-256 of the finding's canonical JSON: what the ledger chains."""
+        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Finding":
@@ -345,13 +360,48 @@ class Finding(_Record):
             incident_id=d["incident_id"], agreement_id=d["agreement_id"], verdict=d["verdict"],
             trace=tuple(TraceStep(**t) for t in d.get("trace", ())),
             readings=tuple(Reading(**r) for r in d.get("readings", ())),
-            hinges_on=d.get("hinges_on"), evidence=tuple(d.get("evidence", ())),
+            hinges_on=d.get("hinges_on"), evidence=tuple(FindingEvidence(**e) for e in d.get("evidence", ())),
             engine=d.get("engine", ""),
         )
 
 
 @dataclass(frozen=True)
+class StatusObservation(_Record):
+    """One point of an agreement's status history: from its terms file, or a
+    negotiation claim in a report (with the report's evidence and source)."""
+
+    agreement_id: str
+    claim_id: str
+    status: str
+    date: str | None
+    source: str | None
+    evidence: str
+    report_id: str | None
+    origin: str  # "terms" | "report"
+    parties: tuple[str, ...] = ()
+    mediator: str | None = None
+    conditions: tuple[str, ...] = ()
+    salience: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.origin == "terms":  # the terms' own history carries no report fields
+            for k in ("parties", "mediator", "conditions", "salience"):
+                d.pop(k)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "StatusObservation":
+        kw = {f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d}
+        for k in ("parties", "conditions"):
+            kw[k] = tuple(kw.get(k) or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
 class LedgerEntry(_Record):
+    """A ledger entry with its payload decoded."""
+
     seq: int
     kind: str
     subject: str
@@ -360,6 +410,28 @@ class LedgerEntry(_Record):
     created_at: str
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class LedgerRow(_Record):
+    """A ledger entry as stored and hashed: the payload is canonical JSON text, byte for byte."""
+
+    seq: int
+    kind: str
+    subject: str
+    payload: str
+    author: str
+    created_at: str
+    prev_hash: str
+    hash: str
+
+    def decoded(self) -> LedgerEntry:
+        try:
+            payload = json.loads(self.payload)
+        except json.JSONDecodeError:
+            payload = {"__unparseable__": self.payload}
+        return LedgerEntry(self.seq, self.kind, self.subject, payload if isinstance(payload, dict) else
+                           {"__unparseable__": self.payload}, self.author, self.created_at, self.prev_hash, self.hash)
 
 
 def unique(items: Iterable[Any]) -> list[Any]:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from truce.extract.dates import DateFinder, DateMention, PubDate, parse_published
-from truce.extract.language import LanguageDetector
+from truce.language import LanguageDetector
 from truce.extract.lexicon import CUE_LISTS, Lexicon
-from truce.gazetteer import Gazetteer, PlaceMention
+from truce.reference.gazetteer import Gazetteer, PlaceMention
 from truce.records import Facility
-from truce.registry import Registry
+from truce.reference.registry import Registry
 from truce.text import KeyMaker, Match, Sentence, Token, split_sentences
 
 
@@ -31,7 +31,7 @@ class Services:
     registry: Registry
     detector: LanguageDetector
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
-    sources: Any = None  # truce.sources.SourceBook, for the regions regional authorities speak for
+    sources: Any = None  # truce.reference.sources.SourceBook, for the regions regional authorities speak for
     operators: Any = None  # PhraseMatcher: operator names → their Source ("DTEK": UA; "Naftogaz": gas production)
     agreements: Any = None  # agreement terms, for the status talks had on a report's date
 

@@ -14,7 +14,7 @@ from typing import Any
 from truce.extract.analysis import Document, SentenceInfo
 from truce.extract.dates import DateMention
 from truce.extract.targets import GENERIC, Target
-from truce.registry import type_family
+from truce.reference.registry import type_family
 
 EVENT_CUES = ("attack", "damage", "fire", "debris", "destroyed", "impact")
 HIT_CUES = ("damage", "fire", "debris", "destroyed", "impact")

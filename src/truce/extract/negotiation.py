@@ -10,15 +10,14 @@ means — linked to the strike claim from the same report.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 from truce.extract.analysis import Document, SentenceInfo, Services
+from truce.extract.context import ReportContext
 from truce.extract.dates import to_iso
+from truce.extract.events import lead_sentences
 from truce.extract.targets import find_targets
 from truce.records import Claim, Evidence, other_party
-
-if TYPE_CHECKING:
-    from truce.extract.rules import _Context
 
 STATUS_PRIORITY = ("collapsed", "expired", "suspended", "violated_alleged", "in_force", "agreed",
                    "proposed", "under_negotiation")
@@ -31,12 +30,6 @@ _CONDITION_WORDS = ("until", "unless", "as long as", "while", "only if", "provid
 
 # a party's own offer ("ready to extend the halt", "готова продовжити") rather than a proposal discussed
 _OFFER_WORDS = ("ready to", "willing to", "prepared to", "offered to", "готов")
-
-
-def _extractor_id() -> str:
-    from truce.extract.rules import EXTRACTOR_ID
-
-    return EXTRACTOR_ID
 
 
 def _is_negotiation(si: SentenceInfo, doc_topic: bool) -> bool:
@@ -65,9 +58,8 @@ def _agreement_for(doc: Document, sents: list[SentenceInfo]) -> str | None:
     return None
 
 
-def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int) -> list[Claim]:
-    from truce.extract.events import lead_sentences
-
+def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int,
+                       ctx: ReportContext) -> list[Claim]:
     lead = ([doc.title_info] if doc.title_info else []) + lead_sentences(doc)
     doc_topic = any(s.neg.get("topic") or s.neg.get("agreements") for s in lead)
     sents = [s for s in doc.sentences if _is_negotiation(s, doc_topic)]
@@ -156,7 +148,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             parties=tuple(parties), mediator=mediator, status=st,
             topic=topic, conditions=() if own else conditions, agreement_id=None if own else agreement,
             evidence=tuple(Evidence(x.start, x.end, doc.text[x.start:x.end]) for x in evid),
-            confidence=0.7 if agreement and not own else 0.5, extractor=_extractor_id(),
+            confidence=0.7 if agreement and not own else 0.5, extractor=ctx.extractor,
             rule=f"negotiation/{st}" + ("/other-subject" if own else ""), language=doc.lang))
     return out
 
@@ -215,7 +207,7 @@ def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
 
 
 def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list[Claim],
-                      ctx: "_Context", tallies: Sequence[Claim] = ()) -> list[Claim]:
+                      ctx: ReportContext, tallies: Sequence[Claim] = ()) -> list[Claim]:
     """Accusations, linked to the report's strike claims; updates linked strikes'
     attacker to "stated" (the accusation states it) in place of an inference."""
     out: list[Claim] = []
@@ -309,14 +301,14 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 linked_claim=target.index if target is not None and target.index >= 0 else None,
                 salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
                 evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
-                confidence=0.7 if target else 0.55, extractor=_extractor_id(), rule="accusation",
+                confidence=0.7 if target else 0.55, extractor=ctx.extractor, rule="accusation",
                 language=doc.lang))
     out += _implicit_accusations(svc, doc, report_id, claims, out, ctx, tallies)
     return out
 
 
 def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: list[Claim], found: list[Claim],
-                          ctx: "_Context", tallies: Sequence[Claim] = ()) -> list[Claim]:
+                          ctx: ReportContext, tallies: Sequence[Claim] = ()) -> list[Claim]:
     """In a report about the talks or the moratorium, a strike one side attributes to the
     other is an allegation of violation ("despite the announced pause, Russian drones hit
     energy in Donetsk region"; "Russia's MoD said Ukrainian drones attacked an oil depot"),
@@ -349,7 +341,7 @@ def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: 
             facility_id=c.facility_id, facility_name=c.facility_name, facility_type=c.facility_type,
             accuser=accuser, accused=accused, linked_claim=None if tally else c.index,
             salience="secondary" if tally else c.salience, evidence=c.evidence[:1],
-            confidence=0.5 if generic or tally else 0.6, extractor=_extractor_id(),
+            confidence=0.5 if generic or tally else 0.6, extractor=ctx.extractor,
             rule="accusation/attributed-" + ("tally" if tally else "strike") + "-in-talks-context",
             language=doc.lang))
     return out

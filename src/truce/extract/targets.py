@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from truce.extract.analysis import Document, SentenceInfo, Services
-from truce.gazetteer import PlaceMention, haversine_km
+from truce.reference.gazetteer import PlaceMention, haversine_km
 from truce.records import Facility, Place
-from truce.registry import type_family
+from truce.reference.registry import type_family
 
 GENERIC = ("other_energy", "power_plant")
 _POWER_FAMILIES = {"thermal", "hydro", "nuclear", "renewable"}

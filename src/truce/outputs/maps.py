@@ -19,7 +19,7 @@ Ring = list[tuple[float, float]]
 
 
 def _cache_path(key: str) -> Path:
-    from truce.gazetteer import _cache_dir
+    from truce.reference.gazetteer import _cache_dir
 
     return _cache_dir() / f"outlines-{key}.pickle"
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 
 from truce.errors import RegistryError
 from truce.records import Facility
-from truce.registry import Registry, type_family
+from truce.reference.registry import Registry, type_family
 
 COUNTRIES = {"UKR": "UA", "RUS": "RU", "UA": "UA", "RU": "RU", "Ukraine": "UA", "Russia": "RU"}
 GPPD_FUEL = {"nuclear": "nuclear_plant", "hydro": "hydro_plant", "solar": "solar_wind", "wind": "solar_wind",
@@ -214,7 +214,7 @@ def merge(registry: Registry, incoming: Iterable[Facility], tolerance_km: float)
 def import_file(db: Any, registry: Registry, path: Path, fmt: str, *, tolerance_km: float = 3.0,
                 region_at: Any = None) -> ImportResult:
     if region_at is None:
-        from truce.gazetteer import Gazetteer
+        from truce.reference.gazetteer import Gazetteer
         from truce.text import KeyMaker
 
         region_at = Gazetteer.load(KeyMaker(None)).region_at

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+ACLED_COLUMNS = (
+    "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
+    "actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting",
+    "iso", "region", "country", "admin1", "admin2", "admin3", "location", "latitude", "longitude",
+    "geo_precision", "source", "source_scale", "notes", "fatalities", "tags", "timestamp",
+)
+
 
 def incidents_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """A FeatureCollection of incidents (``truce incidents --format json`` rows); incidents
@@ -86,8 +93,6 @@ def acled_rows(rows: list[dict[str, Any]], stamp: int) -> list[dict[str, Any]]:
     """Incidents in ACLED's 31 columns and codes: remote violence on infrastructure,
     sub-event by weapon, the attacker as actor1 (inter1 as ACLED codes the actor in
     that country), geo_precision from how the incident is placed, time_precision 1."""
-    from truce.acled import ACLED_COLUMNS
-
     out = []
     for r in rows:
         if r["country"] not in _ISO or not r["date"]:
@@ -132,8 +137,6 @@ def country_name(code: str | None) -> str:
 
 def write_acled(rows: list[dict[str, Any]], out: Any, stamp: int) -> int:
     import csv
-
-    from truce.acled import ACLED_COLUMNS
 
     w = csv.DictWriter(out, fieldnames=list(ACLED_COLUMNS), lineterminator="\n")
     w.writeheader()

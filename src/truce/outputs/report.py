@@ -60,7 +60,7 @@ def map_figure(incidents: Sequence[Incident], ctx: Any, title: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from truce.geo import region_outlines
+    from truce.outputs.maps import region_outlines
 
     fig, ax = plt.subplots(figsize=(9.5, 6.2))
     outlines = region_outlines(ctx.gazetteer)
@@ -156,7 +156,7 @@ figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
 def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_from: str | None = None,
                  date_to: str | None = None) -> str:
     from truce.ledger import latest_reviews, verify
-    from truce.stats import coverage
+    from truce.outputs.stats import coverage
 
     agreements = [a for a in ctx.agreements if agreement_id in (None, a.id)]
     if agreement_id and not agreements:
@@ -206,13 +206,13 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
         hist = db.agreement_status(a.id)
         w("<h3>Status history and evidence</h3><table><tr><th>date</th><th>status</th><th>source</th><th>evidence</th></tr>")
         for h in hist:
-            rep = reports.get(h.get("report_id") or "")
-            src = _esc(h.get("source") or "")
+            rep = reports.get(h.report_id or "")
+            src = _esc(h.source or "")
             if rep is not None and rep.url:
                 src = f"<a href='{_esc(rep.url)}'>{src or _esc(rep.external_id)}</a>"
-            w(f"<tr><td>{_esc(h.get('date') or '')}</td><td>{_esc(h['status'])}</td><td>{src}"
-              f"{'<br><span class=muted>' + _esc(h['report_id']) + '</span>' if h.get('report_id') else ' <span class=muted>(terms)</span>'}</td>"
-              f"<td><blockquote>{_esc(h.get('evidence', ''))[:500]}</blockquote></td></tr>")
+            w(f"<tr><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
+              f"{'<br><span class=muted>' + _esc(h.report_id) + '</span>' if h.report_id else ' <span class=muted>(terms)</span>'}</td>"
+              f"<td><blockquote>{_esc(h.evidence)[:500]}</blockquote></td></tr>")
         w("</table>")
 
     w("<h2>Map</h2>")
@@ -249,7 +249,7 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
           f"<td>{ev}</td><td>{review}</td></tr>")
     w("</table>")
 
-    from truce.stats import summary
+    from truce.outputs.stats import summary
 
     st = summary(db, ctx, agreement_id=agreement_id, date_from=date_from, date_to=date_to)
     w("<h2>Impact</h2>")

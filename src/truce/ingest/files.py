@@ -1,12 +1,9 @@
-"""Ingestion: files → Report records → the database.
+"""Readers for report files: JSON Lines (EVAL-FORMAT.md section 1), plain text
+(with optional ``Title:``/``Source:``/``Published:``/``URL:`` header lines),
+HTML pages (trafilatura) and RSS/Atom feed files (feedparser).
 
-Reads reports JSONL (EVAL-FORMAT.md section 1), plain text (with optional
-``Title:``/``Source:``/``Published:``/``URL:`` header lines), HTML pages
-(trafilatura), RSS/Atom feed files (feedparser), ACLED CSV exports and
-directories of these. A report's id is the SHA-256 of its normalised
-content and source, so ingesting the same thing twice stores it once.
-Bad lines are reported with file and line and skipped; everything good in
-the batch is stored in one transaction.
+A report's id is the SHA-256 of its normalised content and source, so the
+same thing read twice is one report.
 """
 
 from __future__ import annotations
@@ -14,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
 from truce.errors import IngestError
 from truce.records import Report
-from truce.sources import SourceBook
+from truce.reference.sources import SourceBook
 from truce.text import normalise, normalise_text
 
 TEXT_SUFFIXES = {".txt", ".md", ".text"}
@@ -28,18 +24,6 @@ HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 FEED_SUFFIXES = {".xml", ".rss", ".atom", ".feed"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 CSV_SUFFIXES = {".csv"}
-
-
-@dataclass
-class IngestResult:
-    new: int = 0
-    seen: int = 0
-    errors: list[str] = field(default_factory=list)
-    files: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def report_id(text: str, source: str | None) -> str:
@@ -74,17 +58,17 @@ def read_reports_jsonl(stream: IO[str], name: str, sources: SourceBook,
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            _err(errors, IngestError(f"malformed JSON: {e.msg} (column {e.colno})", path=name, line=lineno))
+            record_error(errors, IngestError(f"malformed JSON: {e.msg} (column {e.colno})", path=name, line=lineno))
             continue
         if not isinstance(obj, dict):
-            _err(errors, IngestError("expected a JSON object", path=name, line=lineno))
+            record_error(errors, IngestError("expected a JSON object", path=name, line=lineno))
             continue
         rid, text = obj.get("id"), obj.get("text")
         if rid is None or (isinstance(rid, str) and not rid.strip()):
-            _err(errors, IngestError("missing required field 'id'", path=name, line=lineno))
+            record_error(errors, IngestError("missing required field 'id'", path=name, line=lineno))
             continue
         if not isinstance(text, str) or not text.strip():
-            _err(errors, IngestError("missing or empty required field 'text'", path=name, line=lineno))
+            record_error(errors, IngestError("missing or empty required field 'text'", path=name, line=lineno))
             continue
         yield make_report(text=text, external_id=str(rid), sources=sources, source=_str(obj.get("source")),
                           url=_str(obj.get("url")), title=_str(obj.get("title")), published=obj.get("published"),
@@ -95,7 +79,7 @@ def _str(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
-def _err(errors: list[str] | None, e: IngestError) -> None:
+def record_error(errors: list[str] | None, e: IngestError) -> None:
     if errors is None:
         raise e
     errors.append(str(e))
@@ -155,7 +139,7 @@ def read_feed_file(path: Path, sources: SourceBook, errors: list[str] | None = N
         body = body or e.get("summary", "") or e.get("description", "")
         text = _strip_html(body)
         if not text.strip():
-            _err(errors, IngestError(f"feed entry {n} has no text", path=str(path)))
+            record_error(errors, IngestError(f"feed entry {n} has no text", path=str(path)))
             continue
         published = None
         if e.get("published_parsed"):
@@ -192,79 +176,3 @@ def _read_bytes(path: Path) -> bytes:
         raise IngestError("is a directory", path=str(path)) from e
     except OSError as e:
         raise IngestError(f"cannot read file: {e.strerror}", path=str(path)) from e
-
-
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    for p in paths:
-        path = Path(p)
-        if path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if f.is_file() and not f.name.startswith("."):
-                    yield f
-        else:
-            yield path
-
-
-def read_path(path: Path, sources: SourceBook, errors: list[str]) -> Iterator[tuple[Report, bytes | None]]:
-    """Reports in one file, by suffix (content sniffing for unknown suffixes)."""
-    if str(path) == "-":
-        for r in read_reports_jsonl(sys.stdin, "<stdin>", sources, errors):
-            yield r, None
-        return
-    if not path.exists():
-        raise IngestError("no such file", path=str(path))
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                for r in read_reports_jsonl(fh, str(path), sources, errors):
-                    yield r, None
-        except UnicodeDecodeError as e:
-            raise IngestError(f"not UTF-8 text (byte {e.start})", path=str(path)) from e
-        except OSError as e:
-            raise IngestError(f"cannot read file: {e.strerror}", path=str(path)) from e
-    elif suffix in HTML_SUFFIXES:
-        r, raw = read_html_file(path, sources)
-        yield r, raw
-    elif suffix in FEED_SUFFIXES:
-        for r in read_feed_file(path, sources, errors):
-            yield r, None
-    elif suffix in CSV_SUFFIXES:
-        from truce.acled import read_acled_csv
-
-        yield from read_acled_csv(path, sources, errors)
-    elif suffix in TEXT_SUFFIXES or not suffix:
-        yield read_text_file(path, sources), None
-    else:
-        raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv)", path=str(path))
-
-
-def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: Any = None,
-            progress: Any = None) -> tuple[list[Report], dict[str, bytes], IngestResult]:
-    """Read everything first (nothing is stored until the whole input is read)."""
-    result = IngestResult()
-    out: list[Report] = []
-    raw: dict[str, bytes] = {}
-    for path in iter_files(paths):
-        result.files += 1
-        try:
-            for rep, data in read_path(path, sources, result.errors):
-                if rep.language is None and detector is not None:
-                    from dataclasses import replace
-
-                    rep = replace(rep, language=detector.detect(((rep.title or "") + "\n" + rep.text)[:2000]))
-                out.append(rep)
-                if data is not None:
-                    raw[rep.id] = data
-                if progress is not None:
-                    progress(len(out))
-        except IngestError as e:
-            result.errors.append(str(e))
-    return out, raw, result
-
-
-def ingest_paths(db: Any, paths: Iterable[str | Path], ctx: Any, *, progress: Any = None) -> IngestResult:
-    """Read files and store their reports in one transaction (library entry point)."""
-    reports, raw, result = collect(paths, ctx.sources, detector=ctx.services.detector, progress=progress)
-    result.new, result.seen = db.add_reports(reports, raw)
-    return result

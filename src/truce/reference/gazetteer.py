@@ -146,6 +146,10 @@ class Gazetteer:
         self.places: dict[str, Place] = {p.id: p for p in places}
         self.regions: dict[str, Place] = {p.id: p for p in self.places.values() if p.kind == "region"}
         self._region_rows = {r["code"]: r for r in region_rows}
+        # territory under the other party's control (regions.csv ``control``): whose infrastructure
+        # a strike there hits is disputed, and an attacker cannot be inferred from the side of the front
+        self.occupied_regions = frozenset(r["code"] for r in region_rows if r.get("control") == "occupied")
+        self.partly_occupied_regions = frozenset(r["code"] for r in region_rows if r.get("control") == "partly_occupied")
         self.matcher = PhraseMatcher(keymaker, capitalised=True)
         self._adjective: set[tuple[str, str]] = set(adjective_aliases)
         self._stop_keys = frozenset(k for w in _STOP_NAMES for k in keymaker.keys(w))

@@ -3,7 +3,7 @@ validated against ``data/schemas/facility.schema.json`` at load time.
 
 Curated rows live in ``data/registry/*.csv`` (one file per country); users
 add files with ``TRUCE_REGISTRY`` or ``Settings.registry_paths`` and merge
-larger datasets through :mod:`truce.registry_import`.
+larger datasets through :mod:`truce.ingest.facilities`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,133 @@
+"""Agreement terms: YAML files checked against a published JSON Schema
+(``data/schemas/agreement.schema.json``), loaded into :class:`Agreement`.
+
+Reference data, like the registry and the gazetteer: the extractor reads
+how reporters name each agreement, the evaluator reads its commitments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from truce.errors import TermsError
+from truce.records import canonical_json
+
+
+@dataclass(frozen=True)
+class Agreement:
+    id: str
+    title: str
+    data: dict[str, Any]
+    path: str
+    digest: str
+
+    @property
+    def parties(self) -> list[str]:
+        return list(self.data["parties"])
+
+    @property
+    def commitments(self) -> list[dict[str, Any]]:
+        return list(self.data["commitments"])
+
+    @property
+    def ambiguities(self) -> list[dict[str, Any]]:
+        return list(self.data.get("ambiguities") or [])
+
+    def statuses(self) -> list[dict[str, Any]]:
+        return sorted(self.data.get("status_history") or [], key=lambda s: s["date"])
+
+    def ever_in_force(self) -> bool:
+        return any(s["status"] == "in_force" for s in self.statuses())
+
+    def in_force_on(self, day: str) -> bool:
+        """Whether the status history has the agreement in force on an ISO date (from an
+        ``in_force`` entry until the next ``expired``, ``suspended`` or ``collapsed``)."""
+        on = False
+        for s in self.statuses():
+            if str(s["date"]) > day:
+                break
+            if s["status"] == "in_force":
+                on = True
+            elif s["status"] in ("expired", "suspended", "collapsed"):
+                on = False
+        return on
+
+
+# --- loading ------------------------------------------------------------------------------
+
+def _schema() -> dict[str, Any]:
+    with resources.files("truce").joinpath("data", "schemas", "agreement.schema.json").open(encoding="utf-8") as fh:
+        return json.load(fh)  # type: ignore[no-any-return]
+
+
+def _plain(v: Any) -> Any:
+    """YAML dates → ISO strings, so the schema (and JSON) see one representation."""
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()[:10]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _path(parts: Iterable[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def load_agreement(path: Path | str) -> Agreement:
+    """Read and validate one terms file; errors name the file and the offending field path."""
+    import jsonschema
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TermsError(f"cannot read terms file: {e.strerror}", path=str(path)) from e
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise TermsError(f"invalid YAML: {getattr(e, 'problem', e)}", path=str(path),
+                         line=mark.line + 1 if mark else None) from e
+    if not isinstance(raw, dict):
+        raise TermsError("terms must be a YAML mapping", path=str(path))
+    data = _plain(raw)
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data),
+                    key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
+    if errors:
+        e = max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise TermsError(f"{_path(e.absolute_path)}: {e.message}", path=str(path))
+    for amb in data.get("ambiguities") or []:
+        field_ = amb["field"]
+        for alt in amb["alternatives"]:
+            is_date = isinstance(alt["value"], str)
+            if (field_.startswith("window") and not is_date) or (field_ == "commitments.assets" and is_date):
+                raise TermsError(f"ambiguities[{amb['id']}].alternatives[{alt['id']}].value: "
+                                 f"wrong kind of value for {field_}", path=str(path))
+    digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    return Agreement(id=data["id"], title=data["title"], data=data, path=str(path), digest=digest)
+
+
+def load_agreements(extra: Iterable[str | Path] = ()) -> list[Agreement]:
+    base = Path(str(resources.files("truce").joinpath("data", "agreements")))
+    files = sorted(base.glob("*.yaml"))
+    for p in extra:
+        p = Path(p)
+        files += sorted(p.glob("*.y*ml")) if p.is_dir() else [p]
+    out: dict[str, Agreement] = {}
+    for f in files:
+        a = load_agreement(f)
+        out[a.id] = a  # a user file with the same id replaces the shipped terms
+    return [out[k] for k in sorted(out)]
