@@ -49,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = corpus(args.n)
     chars = sum(len(r["text"]) for r in rows)
-    from truce.config import load_context
+    from truce.context import load_context
     from truce.extract import finalize
     from truce.ingest import make_report
 

@@ -18,7 +18,8 @@ import random
 import resource
 import time
 
-from truce.config import Settings, load_context
+from truce.config import Settings
+from truce.context import load_context
 from truce.fuse import fuse
 from truce.grade import ReportMeta
 from truce.records import Claim

@@ -1,25 +1,63 @@
-"""Shared fixtures: one services context per session, databases on SQLite and
-(when TRUCE_TEST_POSTGRES_URL is set) PostgreSQL."""
+"""Shared fixtures: one services context per session (also for the CLI, run in
+process), one demo database per session, databases on SQLite and (when
+TRUCE_TEST_POSTGRES_URL is set) PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from truce import cli as cli_module
 from truce.config import Settings
-from truce.context import load_context
+from truce.context import Context, load_context
 from truce.db import Database
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("TRUCE_TEST_POSTGRES_URL")
 
 
+# settings that change the reference data a context holds; the rest (db, author,
+# extractor) can vary between commands that share one context
+_REFERENCE = ("sources", "registry", "agreements", "lexicon_dir", "use_geonames")
+
+
 @pytest.fixture(scope="session")
-def ctx():
+def ctx() -> Context:
     return load_context(Settings())
+
+
+@pytest.fixture(autouse=True)
+def cli_shares_the_session_context(request, monkeypatch):
+    """CLI commands invoked in process reuse the session's reference data (3-4 s to load)
+    whenever their settings ask for the same data; anything else loads its own."""
+    real = cli_module._context
+
+    def shared(settings: Settings, database: Database | None = None) -> Context:
+        base: Context = request.getfixturevalue("ctx")
+        same = all(getattr(settings, k) == getattr(base.settings, k) for k in _REFERENCE)
+        if not same or (database is not None and database.facilities()):
+            return real(settings, database)
+        return dataclasses.replace(base, settings=settings, _extractor=None)
+
+    monkeypatch.setattr(cli_module, "_context", shared)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, ctx):
+    """The demo, built once through the CLI: (database path, output directory, printed summary)."""
+    d = tmp_path_factory.mktemp("demo")
+    db = d / "demo.db"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cli_module, "_context", lambda settings, database=None: dataclasses.replace(
+            ctx, settings=settings, _extractor=None))
+        r = CliRunner().invoke(cli_module.cli, ["demo", "--db", str(db), "--out", str(d / "out")])
+    assert r.exit_code == 0, r.output
+    return db, d, r.output
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +78,7 @@ def _pg_database():
     return Database(engine=engine), base, schema
 
 
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)] if PG_URL else [])
 
 
 @pytest.fixture(params=BACKENDS)

@@ -105,5 +105,6 @@ def test_gas_production_coverage_is_disputed():
 
 
 def test_strike_in_occupied_territory_by_the_territorial_state_is_indeterminate():
-    f = evaluate(inc(country="UA", region_code="UA-43", attacker="UA", facility_id=None), M, [claim()], {"r1": "RU"})
+    f = evaluate(inc(country="UA", region_code="UA-43", attacker="UA", facility_id=None), M, [claim()], {"r1": "RU"},
+                 occupied=True)
     assert f.hinges_on == "control of occupied territory"

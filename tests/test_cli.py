@@ -1,4 +1,5 @@
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -65,18 +66,18 @@ def test_extract_reads_stdin_and_writes_stdout():
     assert first["report_id"] == "x" and first["facility_id"] == "ru-ryazan-refinery"
 
 
-def test_demo_end_to_end(tmp_path):
-    db = tmp_path / "demo.db"
-    r = run("demo", "--db", str(db), "--out", str(tmp_path / "out"))
-    assert r.exit_code == 0, r.output
-    assert "incidents:" in r.output and "findings:  moratorium-2025-03:" in r.output
+def test_demo_end_to_end(demo, tmp_path):
+    demo_db, out_dir, output = demo
+    assert "incidents:" in output and "findings:  moratorium-2025-03:" in output
     verdicts = set()
-    for line in r.output.splitlines():
+    for line in output.splitlines():
         if line.startswith("findings:"):
             verdicts |= {part.strip().rsplit(" ", 1)[0] for part in line.split(":", 2)[2].split(",")}
     assert len(verdicts) >= 3, verdicts
-    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    html = (out_dir / "out" / "report.html").read_text(encoding="utf-8")
     assert html.count("<img") >= 2 and "Findings" in html and "Status history" in html
+    db = tmp_path / "demo.db"
+    shutil.copy(demo_db, db)
     # the ledger is intact, and tampering is caught
     assert run("ledger", "verify", "--db", str(db)).exit_code == 0
     con = sqlite3.connect(db)
@@ -86,6 +87,7 @@ def test_demo_end_to_end(tmp_path):
     r = CliRunner().invoke(cli, ["ledger", "verify", "--db", str(db)])
     assert r.exit_code == 1 and r.output.startswith("ledger broken: entry ") and len(r.output.strip().splitlines()) == 1
     # a rerun on unchanged data is idempotent: nothing appended
+    shutil.copy(demo_db, db)
     r = run("run", "--db", str(db))
     assert "(0 appended)" in r.output
 

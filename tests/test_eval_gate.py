@@ -21,6 +21,9 @@ BASELINE = ROOT / "eval_baseline.json"
 CORPORA = ("gold", "gold_holdout", "gold_blind", "gold_negatives", "gold_third", "gold_fourth")
 
 
+pytestmark = pytest.mark.slow  # every gold set through the extractor
+
+
 @pytest.fixture(scope="module", params=CORPORA)
 def corpus(request, ctx):
     return request.param, score(load_gold(ROOT / request.param), ctx)

@@ -61,7 +61,7 @@ def test_model_claims_are_validated_and_re_anchored(server, ctx):
     assert (c.facility_id, c.region_code, c.attacker, c.attacker_basis) == ("ua-trypillia-tpp", "UA-32", "RU", "stated")
     e = c.evidence[0]
     assert rep.text[e.start:e.end] == e.text and e.text.startswith("Overnight on 11 April")
-    assert c.extractor == "llm/fake-model/p1"
+    assert c.extractor == "llm/fake-model/p2"
     sent = Fake.seen[-1]
     assert sent["model"] == "fake-model" and sent["response_format"] == {"type": "json_object"}
     assert json.loads(sent["messages"][1]["content"])["published"] == "2024-04-11"

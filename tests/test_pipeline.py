@@ -4,6 +4,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ def _build(tmp, name, batches, ctx, twice=False):
 REFERENCE = {}
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 1000), n_batches=st.integers(1, 3), twice=st.booleans())
 def test_same_reports_in_any_order_or_twice_give_the_same_incidents_and_findings(tmp_path_factory, ctx, seed, n_batches, twice):

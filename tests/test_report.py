@@ -16,11 +16,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    d = tmp_path_factory.mktemp("rep")
-    db = str(d / "demo.db")
-    assert CliRunner().invoke(cli, ["demo", "--db", db, "--out", str(d)]).exit_code == 0
-    out = d / "sitrep.html"
+def report(demo, tmp_path_factory):
+    db = str(demo[0])
+    out = tmp_path_factory.mktemp("sitrep") / "sitrep.html"
     r = CliRunner().invoke(cli, ["report", "--db", db, "--agreement", "moratorium-2025-03",
                                  "--from", "2025-03-01", "--to", "2025-05-31", "-o", str(out)])
     assert r.exit_code == 0, r.output
@@ -44,6 +42,7 @@ def _chromium():
     return CHROMIUM
 
 
+@pytest.mark.browser
 def test_report_renders_in_headless_chromium(report, tmp_path):
     exe = _chromium()
     profile = tmp_path / "profile"
@@ -62,6 +61,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert (width, height) == (1200, 3000) and len(data) > 50_000  # a blank page compresses to a few KB
 
 
+@pytest.mark.slow
 def test_pdf_where_weasyprint_is_installed(report, tmp_path):
     try:
         import weasyprint  # noqa: F401

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
@@ -66,7 +66,7 @@ class Progress:
         self._last[stage] = pct
 
 
-def _fail(e: Exception) -> None:
+def _fail(e: Exception) -> NoReturn:
     raise click.ClickException(str(e)) from e
 
 
@@ -166,8 +166,8 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
             res = ingest_paths(database, paths, c, progress=None)
     except PipelineError as e:
         _fail(e)
-    for e in res.errors:
-        click.echo(f"error: {e}", err=True)
+    for msg in res.errors:
+        click.echo(f"error: {msg}", err=True)
     click.echo(f"ingested {res.new} new report(s), {res.seen} already stored, from {res.files} file(s)"
                + (f"; {len(res.errors)} error(s)" if res.errors else ""))
     if res.errors:
@@ -257,8 +257,8 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
             out.close()
         if src is not sys.stdin:
             src.close()
-    for e in errors:
-        click.echo(f"error: {e}", err=True)
+    for msg in errors:
+        click.echo(f"error: {msg}", err=True)
     click.echo(f"extracted {n_claims} claim(s) from {n_reports} report(s)"
                + (f"; skipped {len(errors)} line(s)" if errors else ""), err=True)
     if errors:

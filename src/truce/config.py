@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 from truce.errors import PipelineError

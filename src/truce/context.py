@@ -91,7 +91,7 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None)
     registry = Registry.load(km, settings.registry, extra=extra)
     gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
     agreements = load_agreements(settings.agreements)
-    lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None)
+    lexicons = load_lexicons(km, Path(settings.lexicon_dir) if settings.lexicon_dir else None, agreements)
     sources = SourceBook.load(settings.sources)
     operators = PhraseMatcher(km)
     for s in sources.sources.values():

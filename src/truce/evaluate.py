@@ -23,7 +23,6 @@ from truce.records import (Claim, Finding, FindingEvidence, Incident, Reading, S
 from truce.reference.terms import Agreement
 
 ENGINE_VERSION = "terms/0.1.0"
-_OCCUPIED_REGIONS = {"UA-43", "UA-40"}
 
 # --- evaluation ---------------------------------------------------------------------------
 
@@ -45,6 +44,8 @@ def _resolved(a: Agreement, commitment: dict[str, Any], reading: dict[str, str])
             c["window"]["end"] = alt["value"]
         elif amb["field"] == "commitments.assets":
             c["assets"] = list(alt["value"])
+        elif amb["field"] == "commitments.regions":
+            c["regions"] = list(alt["value"]) if alt["value"] is not None else None
     return c
 
 
@@ -84,6 +85,16 @@ def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence
          "pass" if terr else "fail")
     if not terr:
         return "not_covered", steps, None
+    regions = c.get("regions")
+    if regions:
+        if incident.region_code is None:
+            step("target inside the covered regions", "target region unknown", "unknown")
+            return "indeterminate", steps, "target region"
+        inside_regions = incident.region_code in regions
+        step("target inside the covered regions", f"target in {incident.region_code}; covered: {', '.join(regions)}",
+             "pass" if inside_regions else "fail")
+        if not inside_regions:
+            return "not_covered", steps, None
 
     ftype = incident.facility_type
     if ftype is None or ftype == "other_energy":
@@ -107,7 +118,7 @@ def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence
         return "not_covered", steps, None
 
     if attacker == incident.country:
-        if occupied or incident.region_code in _OCCUPIED_REGIONS:
+        if occupied:
             step("target is the other party's infrastructure",
                  f"target in {incident.region_code}, territory of {incident.country} under the other party's control",
                  "unknown", "the parties dispute whose infrastructure this is")
@@ -152,7 +163,8 @@ def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
 
     ``claims`` are the incident's claims and ``affiliations`` maps their report ids
     to source affiliations (for attribution); ``occupied`` says the target lies in
-    territory controlled by the other party (from the registry's status)."""
+    territory controlled by the other party (the registry's facility status, or the
+    gazetteer's occupied regions)."""
     affiliations = affiliations or {}
     readings: list[Reading] = []
     traces: dict[str, list[TraceStep]] = {}

@@ -77,8 +77,8 @@ def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[t
                 out[min(same)[1]][1].append(c)
                 continue
         if pub is not None:
-            for i, (center, _) in enumerate(out):
-                lag = (pub - dt.date.fromisoformat(center)).days if center else 99
+            for i, (centre, _) in enumerate(out):
+                lag = (pub - dt.date.fromisoformat(centre)).days if centre else 99
                 if 0 <= lag <= 3 and (best is None or lag < best[0]):
                     best = (lag, i)
         if best is not None:
@@ -225,6 +225,8 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
     specific = [c.facility_type for c in cs if c.facility_type and c.facility_type not in GENERIC_TYPES]
     ftype = fac.type if fac else (_mode(specific) or _mode(c.facility_type for c in cs))
     stated = [c.attacker for c in cs if c.attacker_basis == "stated" and c.attacker]
+    attacker: str | None
+    basis: str | None
     if stated and len(set(stated)) == 1:
         attacker, basis = stated[0], "stated"
     elif stated:

@@ -7,6 +7,8 @@ break ties and catch the mixed cases lingua gets wrong.
 
 from __future__ import annotations
 
+from typing import Any
+
 import re
 from functools import cached_property
 
@@ -20,7 +22,7 @@ class LanguageDetector:
     """``detect(text) -> 'en' | 'uk' | 'ru'``."""
 
     @cached_property
-    def _lingua(self):  # type: ignore[no-untyped-def]
+    def _lingua(self) -> Any:
         from lingua import Language, LanguageDetectorBuilder
 
         self._map = {Language.ENGLISH: "en", Language.UKRAINIAN: "uk", Language.RUSSIAN: "ru"}

@@ -78,7 +78,8 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
         batch = db.reports(pending[start:start + 200])
         with db.atomic():  # one transaction per batch: a crash loses at most the batch in progress
             for k, rep in enumerate(batch, start=start + 1):
-                raw = {rep.id: db.report_raw(rep.id)} if rep.content_type == ACLED_CONTENT_TYPE else None
+                row = db.report_raw(rep.id) if rep.content_type == ACLED_CONTENT_TYPE else None
+                raw = {rep.id: row} if row is not None else None
                 try:
                     claims = extract_reports([rep], ctx, raw)[rep.id]
                 except Exception as e:  # noqa: BLE001 - one bad report must not stop the batch
@@ -131,7 +132,7 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
     for inc in incidents:
         inc_claims = [claims_by_id[link.claim_id] for link in inc.claims if link.claim_id in claims_by_id]
         fac = ctx.registry.get(inc.facility_id)
-        occupied = bool(fac and fac.status == "occupied")
+        occupied = bool(fac and fac.status == "occupied") or inc.region_code in ctx.gazetteer.occupied_regions
         for a in ctx.agreements:
             f = evaluate.evaluate(inc, a, inc_claims, affiliations, occupied=occupied)
             results.append((f, f.digest()))

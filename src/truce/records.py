@@ -58,7 +58,8 @@ def _plain(value: Any) -> Any:
 
 class _Record:
     def to_dict(self) -> dict[str, Any]:
-        return _plain(self)  # type: ignore[no-any-return]
+        out: dict[str, Any] = _plain(self)
+        return out
 
 
 # --- sources and reports ---------------------------------------------------
@@ -95,7 +96,8 @@ class Report(_Record):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Report":
-        return cls(**{f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d})
+        kw: dict[str, Any] = {f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d}
+        return cls(**kw)
 
 
 # --- claims ----------------------------------------------------------------
@@ -392,7 +394,7 @@ class StatusObservation(_Record):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "StatusObservation":
-        kw = {f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d}
+        kw: dict[str, Any] = {f.name: d.get(f.name) for f in dataclasses.fields(cls) if f.name in d}
         for k in ("parties", "conditions"):
             kw[k] = tuple(kw.get(k) or ())
         return cls(**kw)

@@ -297,6 +297,11 @@ _FUNCTION_WORDS = frozenset(
     "с из от и как это о об над при".split())
 
 
+# an indexed phrase: (keys per token, payload, phrase, needs a capital, index of the anchor token)
+_Entry = tuple[tuple[frozenset[str], ...], Any, str, bool, int]
+_NO_ENTRIES: list[_Entry] = []  # shared, never filled
+
+
 class PhraseMatcher:
     """Multi-token phrases matched on inflection-tolerant keys.
 
@@ -310,9 +315,9 @@ class PhraseMatcher:
         self.km = keymaker
         self.capitalised = capitalised
         self.lang = lang
-        self._index: dict[str, list[tuple[tuple[frozenset[str], ...], Any, str, bool]]] = {}
-        self._merged: dict[frozenset[str], list[Any]] = {}  # candidates per multi-key token, filled lazily
-        self._seen: dict[tuple[tuple[frozenset[str], ...], Any], tuple[Any, ...]] = {}
+        self._index: dict[str, list[_Entry]] = {}
+        self._merged: dict[frozenset[str], list[_Entry]] = {}  # candidates per multi-key token, filled lazily
+        self._seen: dict[tuple[tuple[frozenset[str], ...], Any], _Entry] = {}
         self.size = 0
 
     def add(self, phrase: str, payload: Any) -> None:
@@ -358,13 +363,14 @@ class PhraseMatcher:
             keys = tok.keys
             if len(keys) == 1:
                 (k,) = keys
-                entries = index.get(k, ())
+                entries = index.get(k, _NO_ENTRIES)
             else:
-                entries = merged.get(keys)
-                if entries is None:
-                    entries = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+                found = merged.get(keys)
+                if found is None:
+                    found = list({id(e): e for k in keys for e in index.get(k, ())}.values())
                     if len(merged) < 200_000:
-                        merged[keys] = entries
+                        merged[keys] = found
+                entries = found
             if not entries:
                 continue
             for seq, payload, phrase, needs_cap, anchor in entries:

@@ -4,8 +4,8 @@ name the facility or its type, and the coordinates link a registry site."""
 
 from __future__ import annotations
 
-import json
 
+from truce.extract import Extractor
 from truce.extract.analysis import Services
 from truce.records import Claim, Effects, Evidence, Report
 from truce.reference.registry import type_family
@@ -30,7 +30,7 @@ class AcledExtractor:
     name = "acled"
     version = "0.1.0"
 
-    def __init__(self, services: Services, rules: "Extractor"):
+    def __init__(self, services: Services, rules: Extractor):
         self.svc = services
         self.rules = rules
 

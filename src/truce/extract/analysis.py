@@ -17,6 +17,7 @@ from truce.language import LanguageDetector
 from truce.extract.lexicon import CUE_LISTS, Lexicon
 from truce.reference.gazetteer import Gazetteer, PlaceMention
 from truce.records import Facility
+from truce.reference.terms import Agreement
 from truce.reference.registry import Registry
 from truce.text import KeyMaker, Match, Sentence, Token, split_sentences
 
@@ -33,7 +34,7 @@ class Services:
     date_finders: dict[str, DateFinder] = field(default_factory=dict)
     sources: Any = None  # truce.reference.sources.SourceBook, for the regions regional authorities speak for
     operators: Any = None  # PhraseMatcher: operator names → their Source ("DTEK": UA; "Naftogaz": gas production)
-    agreements: Any = None  # agreement terms, for the status talks had on a report's date
+    agreements: Sequence[Agreement] = ()  # terms: how each agreement is named, its status on a report's date
 
     def dates(self, lang: str) -> DateFinder:
         f = self.date_finders.get(lang)
@@ -123,7 +124,7 @@ def analyse(services: Services, report_id: str, text: str, *, title: str | None 
     dates = services.dates(lang).find(text, pub)
     date_starts = [d.start for d in dates]
     dateline = _dateline(text)
-    infos = []
+    infos: list[SentenceInfo] = []
     for i, s in enumerate(sents):
         a = bisect.bisect_left(starts, s.start)
         b = bisect.bisect_left(starts, s.end)

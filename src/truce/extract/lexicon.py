@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import yaml
 
 from truce.errors import ExtractionError
+from truce.reference.terms import Agreement
 from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
 
 LANGUAGES = ("en", "uk", "ru")
@@ -103,7 +104,10 @@ def _matcher(km: KeyMaker, lang: str, groups: dict[str, list[str]] | list[str], 
     return m
 
 
-def load_lexicon(lang: str, km: KeyMaker, extra_dir: Path | None = None) -> Lexicon:
+def load_lexicon(lang: str, km: KeyMaker, extra_dir: Path | None = None,
+                 agreement_names: dict[str, list[str]] | None = None) -> Lexicon:
+    """``agreement_names``: agreement id → how reporters name it in ``lang`` (from the
+    agreement terms, not the lexicon: a new agreement needs no lexicon change)."""
     path = Path(str(resources.files("truce").joinpath("data", "lexicons", f"{lang}.yaml")))
     data = _load_yaml(path)
     _check(data, path)
@@ -129,8 +133,9 @@ def load_lexicon(lang: str, km: KeyMaker, extra_dir: Path | None = None) -> Lexi
         add(g, data[g])
     add("neg:topic", neg["topic"], "topic")
     add("neg:talks", neg["talks"], "talks")
-    for g in ("status", "mediators", "parties", "agreements"):
+    for g in ("status", "mediators", "parties"):
         add(f"neg:{g}", neg[g])
+    add("neg:agreements", agreement_names or {})
     return Lexicon(
         language=lang, multi=multi, countries=_matcher(km, lang, data["countries"]),
         patterns={k: [re.compile(p, re.IGNORECASE) for p in v] for k, v in data["patterns"].items()},
@@ -138,5 +143,6 @@ def load_lexicon(lang: str, km: KeyMaker, extra_dir: Path | None = None) -> Lexi
     )
 
 
-def load_lexicons(km: KeyMaker, extra_dir: Path | None = None) -> dict[str, Lexicon]:
-    return {lang: load_lexicon(lang, km, extra_dir) for lang in LANGUAGES}
+def load_lexicons(km: KeyMaker, extra_dir: Path | None = None,
+                  agreements: Sequence[Agreement] = ()) -> dict[str, Lexicon]:
+    return {lang: load_lexicon(lang, km, extra_dir, {a.id: a.names(lang) for a in agreements}) for lang in LANGUAGES}

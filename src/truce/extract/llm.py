@@ -23,7 +23,7 @@ from truce.errors import ExtractionError
 from truce.extract.analysis import Services
 from truce.records import FACILITY_TYPES, Claim, Effects, Evidence, Report
 
-PROMPT_VERSION = "1"
+PROMPT_VERSION = "2"
 
 SYSTEM_PROMPT = """You extract events from news reports about strikes on energy infrastructure in the Russia-Ukraine war.
 Return a JSON object {"claims": [...]} and nothing else. One claim per asserted event:
@@ -40,8 +40,10 @@ Return a JSON object {"claims": [...]} and nothing else. One claim per asserted 
   outcome ("hit" or "attempted"; fires from falling debris are hits), salience ("main", "secondary",
   "background" for earlier events the report recalls), effects {fire, destroyed, outage_customers, killed,
   injured}.
-- Negotiation claims add parties (["UA","RU"]), mediator ("QA", "US", "SA", "TR" or null), status (proposed,
-  under_negotiation, agreed, in_force, suspended, expired, violated_alleged), topic.
+- Negotiation claims add parties (ISO country codes, e.g. ["UA","RU"]), mediator (ISO code of the mediating state
+  or null), status (proposed, under_negotiation, agreed, in_force, suspended, expired, violated_alleged), topic,
+  and agreement (the id of one of the known agreements below that the talks are about, or null).
+- Known agreements (id: how reporters name it): %(agreements)s
 - Accusation claims add accuser and accused ("UA"/"RU").
 - evidence: a list of sentences copied VERBATIM from the report that state the event.
 Mass strikes: one strike claim per oblast or named facility tied to energy damage."""
@@ -49,7 +51,8 @@ Mass strikes: one strike claim per oblast or named facility tied to energy damag
 
 def _schema() -> dict[str, Any]:
     with resources.files("truce").joinpath("data", "schemas", "claim.schema.json").open(encoding="utf-8") as fh:
-        return json.load(fh)  # type: ignore[no-any-return]
+        schema: dict[str, Any] = json.load(fh)
+        return schema
 
 
 class LLMExtractor:
@@ -78,7 +81,10 @@ class LLMExtractor:
             "temperature": 0,
             "response_format": {"type": "json_object"},
             "messages": [
-                {"role": "system", "content": SYSTEM_PROMPT % {"types": ", ".join(FACILITY_TYPES)}},
+                {"role": "system", "content": SYSTEM_PROMPT % {
+                    "types": ", ".join(FACILITY_TYPES),
+                    "agreements": "; ".join(f"{a.id}: {a.title} ({', '.join(a.names('en'))})"
+                                            for a in self.svc.agreements) or "none"}},
                 {"role": "user", "content": json.dumps({"published": report.published, "language": report.language,
                                                         "title": report.title, "text": report.text}, ensure_ascii=False)},
             ],
@@ -152,7 +158,8 @@ class LLMExtractor:
             salience=raw.get("salience") or "main", evidence=tuple(evidence), confidence=0.6,
             extractor=self.id, rule="llm", language=report.language,
             parties=tuple(raw.get("parties") or ()), mediator=raw.get("mediator"), status=raw.get("status"),
-            topic=raw.get("topic"), agreement_id=raw.get("agreement"),
+            topic=raw.get("topic"),
+            agreement_id=raw.get("agreement") if raw.get("agreement") in {a.id for a in self.svc.agreements} else None,
             accuser=raw.get("accuser"), accused=raw.get("accused"))
 
 

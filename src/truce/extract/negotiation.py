@@ -21,7 +21,6 @@ from truce.records import Claim, Evidence, other_party
 
 STATUS_PRIORITY = ("collapsed", "expired", "suspended", "violated_alleged", "in_force", "agreed",
                    "proposed", "under_negotiation")
-DEFAULT_MEDIATOR = {"qatar-2024": "QA", "moratorium-2025-03": "US"}
 _ACCUSE_STEMS = ("accus", "blam", "обвин", "звинуват")
 _CONDITION_WORDS = ("until", "unless", "as long as", "while", "only if", "provided", "condition",
                     "поки", "доки", "доти", "за умови", "лише якщо", "тільки якщо", "пока", "до тех пор",
@@ -41,21 +40,33 @@ def _is_negotiation(si: SentenceInfo, doc_topic: bool) -> bool:
     return doc_topic and bool(si.neg.get("status") or si.neg.get("mediators"))
 
 
-def _agreement_for(doc: Document, sents: list[SentenceInfo]) -> str | None:
-    votes: dict[str, int] = {}
+def _agreement_for(svc: Services, doc: Document, sents: list[SentenceInfo]) -> str | None:
+    """The agreement the report's talks are about, from the loaded terms: the agreements it
+    names (a phrase several share counts for each in part), the one current on the report's
+    date first, then the most named, then the nearest in time; with none named, the one whose
+    reporting period holds the report's date."""
+    votes: dict[str, float] = {}
     for s in sents:
+        by_span: dict[tuple[int, int], list[str]] = {}
         for m in s.neg.get("agreements", ()):
-            votes[m.payload] = votes.get(m.payload, 0) + 1
+            by_span.setdefault((m.start, m.end), []).append(m.payload)
+        for ids in by_span.values():
+            for aid in ids:
+                votes[aid] = votes.get(aid, 0.0) + 1.0 / len(ids)
+    day = doc.pub.date.isoformat() if doc.pub.date is not None else None
+    known = {a.id: a for a in svc.agreements}
+
+    def distance(aid: str) -> int:
+        a = known.get(aid)
+        d = a.days_from_period(day) if a is not None and day is not None else None
+        return d if d is not None else 10**6
+
     if votes:
-        return max(sorted(votes), key=lambda k: votes[k])
-    d = doc.pub.date
-    if d is None:
+        return min(sorted(votes), key=lambda k: (distance(k) != 0, -votes[k], distance(k)))
+    current = [a.id for a in svc.agreements if day is not None and a.days_from_period(day) == 0]
+    if not current:
         return None
-    if d.year == 2024:
-        return "qatar-2024"
-    if d.year == 2025 and 3 <= d.month <= 5:
-        return "moratorium-2025-03"
-    return None
+    return max(current, key=lambda k: ((known[k].reporting_period() or ("", ""))[0], k))
 
 
 def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index: int,
@@ -68,7 +79,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         return []
     if not title_neg and len(sents) == 1 and not (sents[0].neg.get("agreements") or sents[0].neg.get("mediators")):
         return []  # one "talk" in a strike report ("not authorised to talk to the media") is no negotiation
-    agreement = _agreement_for(doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
+    agreement = _agreement_for(svc, doc, sents + ([doc.title_info] if title_neg and doc.title_info else []))
     statuses: list[tuple[int, str, SentenceInfo]] = []
     for s in sents:
         offer_only = s.has("hypothetical")
@@ -102,9 +113,11 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     if agreement is not None or len(parties) < 2:
         parties = sorted(set(parties) | {"UA", "RU"}) if agreement else parties
     mediators = [m.payload for s in sents for m in s.neg.get("mediators", ())]
-    mediator = mediators[0] if mediators else DEFAULT_MEDIATOR.get(agreement or "")
-    if agreement in DEFAULT_MEDIATOR and DEFAULT_MEDIATOR[agreement] in mediators:
-        mediator = DEFAULT_MEDIATOR[agreement]
+    terms = next((a for a in svc.agreements if a.id == agreement), None)
+    principal = terms.mediators[0] if terms is not None and terms.mediators else None
+    mediator = mediators[0] if mediators else principal
+    if principal in mediators:
+        mediator = principal
     conditions = tuple(dict.fromkeys(
         s.sent.text[:240] for s in sents
         if any(w in s.sent.text.lower() for w in _CONDITION_WORDS) and s.neg.get("status")))
@@ -162,7 +175,7 @@ def _long_ago(doc: Document, s: SentenceInfo) -> bool:
 
 
 def _status_on(svc: Services, agreement: str | None, day: Any) -> str | None:
-    terms = next((a for a in (svc.agreements or ()) if a.id == agreement), None)
+    terms = next((a for a in svc.agreements if a.id == agreement), None)
     if terms is None or day is None:
         return None
     past = [s for s in terms.statuses() if s["date"] <= day.isoformat()]
@@ -248,8 +261,8 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 accuser = next((p for p in before[:-1] + after if p != accused), None)
         prev = doc.sentences[si.index - 1] if si.index > 0 else None
         # "… drones attacked the pumping station. This attack, carried out in violation …"
-        before = by_sentence.get(si.index - 1) if prev is not None and prev.sent.paragraph == si.sent.paragraph else None
-        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or before or []
+        in_prev = by_sentence.get(si.index - 1) if prev is not None and prev.sent.paragraph == si.sent.paragraph else None
+        linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or in_prev or []
         stated = {claims[i].attacker for i in linked if claims[i].attacker_basis == "stated" and claims[i].attacker}
         if accused is None and len(stated) == 1:
             accused = next(iter(stated))
@@ -275,14 +288,15 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 targets.append(t)
         if not linked and not (si.has("threat", "hypothetical") and not si.has("damage", "destroyed", "fire", "impact")):
             ts = [t for t in find_targets(svc, doc, si, ctx.region_hint, ctx.country_hint) if t.region_code or t.facility]
-            for t in ts[:3]:
-                t = ctx.place_target(t, si)
-                targets.append(Claim(report_id=report_id, index=-1, kind="strike", country=t.country,
-                                     region_code=t.region_code, facility_id=t.facility.id if t.facility else None,
-                                     facility_name=t.facility.name if t.facility else doc.text[t.start:t.end],
-                                     facility_type=t.output_type))
+            for found in ts[:3]:
+                tg = ctx.place_target(found, si)
+                targets.append(Claim(report_id=report_id, index=-1, kind="strike", country=tg.country,
+                                     region_code=tg.region_code, facility_id=tg.facility.id if tg.facility else None,
+                                     facility_name=tg.facility.name if tg.facility else doc.text[tg.start:tg.end],
+                                     facility_type=tg.output_type))
         dm = next((d for d in si.dates if d.date is not None), None)
-        for target in targets or [None]:
+        options: list[Claim | None] = list(targets) or [None]
+        for target in options:
             key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None)
             if key in seen:
                 continue
@@ -325,7 +339,7 @@ def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: 
         if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background":
             continue
         day = c.date or pub
-        if day is None or not any(a.in_force_on(day) for a in (svc.agreements or ())):
+        if day is None or not any(a.in_force_on(day) for a in svc.agreements):
             continue  # no halt was in force that day: a strike, not a charge of violating one
         if c.acknowledged_by == c.attacker or ctx.affiliation == c.attacker:
             continue  # the attacker's own account is an acknowledgement, not an accusation

@@ -27,10 +27,10 @@ from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.negotiation import accusation_claims, negotiation_claims
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, continuation, damage_next, denies,
-                                  event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
+                                  event_decision, main_date, mark_background, stale, told_then_labelled)
 from truce.extract.targets import GENERIC, Target, find_targets
 from truce.reference.gazetteer import haversine_km
-from truce.records import Claim, Evidence, Report, other_party
+from truce.records import Claim, Evidence, Place, Report, other_party
 from truce.reference.registry import type_family
 
 RULES_VERSION = "0.1.0"
@@ -232,21 +232,21 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
         if salience != "background":
             salience = "main" if not seen_main or d.sentences[0].index <= 1 else "secondary"
             seen_main = True
-        date = d.date.date if d.date is not None else (doc.pub.date if d.date_basis == "publication_date" else None)
-        if date is not None and d.date is not None and d.date.basis == "resolved_relative" and doc.pub.usable \
-                and (date - doc.pub.date).days > 1:  # type: ignore[operator]
+        day = d.date.date if d.date is not None else (doc.pub.date if d.date_basis == "publication_date" else None)
+        if day is not None and d.date is not None and d.date.basis == "resolved_relative" and doc.pub.date is not None \
+                and doc.pub.usable and (day - doc.pub.date).days > 1:
             # a strike is reported after it happens: "12 березня" in a January report is last March
             try:
-                date = date.replace(year=date.year - 1)
+                day = day.replace(year=day.year - 1)
             except ValueError:
-                date = date.replace(year=date.year - 1, day=28)
+                day = day.replace(year=day.year - 1, day=28)
         date_end = d.date.date_end if d.date is not None else None
-        precision = d.date.precision if d.date is not None else ("day" if date else "unknown")
+        precision = d.date.precision if d.date is not None else ("day" if day else "unknown")
         eff = effects_for(doc, d.sentences, t)
         conf = d.confidence + (0.1 if d.outcome == "hit" else 0.0) - (0.2 if d.hedged else 0.0)
         conf -= 0.1 if t.region_code is None and t.facility is None else 0.0
         claims.append(Claim(
-            report_id=report_id, index=i, kind="strike", date=to_iso(date), date_end=to_iso(date_end),
+            report_id=report_id, index=i, kind="strike", date=to_iso(day), date_end=to_iso(date_end),
             date_precision=precision, date_basis=d.date_basis, country=t.country,
             region_code=t.region_code, region=None, place=t.place.name if t.place else (t.facility.place if t.facility else None),
             place_id=t.place.id if t.place else None,
@@ -390,7 +390,7 @@ def _interceptions(doc: Document, ctx: ReportContext, report_id: str, start_inde
             continue
         if not si.weapons and not any(d for d in (ctx.lead or []) for _ in d.weapons):
             continue
-        regs = [p.places[0] for p in si.places if p.is_region]
+        regs: list[Place | None] = [p.places[0] for p in si.places if p.is_region]
         date, basis = ctx.date_for(si)
         day = date.date if date is not None else (doc.pub.date if doc.pub.usable else None)
         for reg in regs or [None]:

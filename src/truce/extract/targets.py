@@ -116,20 +116,20 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                  country_hint: str | None) -> list[Target]:
     """Energy targets named in one sentence (not yet deciding whether they were hit)."""
     targets: list[Target] = []
-    sentence_regions = {p.places[0].region_code for p in si.places if p.is_region}
+    sentence_regions = {code for p in si.places if p.is_region and (code := p.places[0].region_code) is not None}
     hint = sentence_regions or region_hint
     used_places: set[int] = set()
     for fn in si.facility_names:
-        f, cands = _pick(fn.facilities, _numbers_after(si, fn.tok_end), hint)
+        f, named = _pick(fn.facilities, _numbers_after(si, fn.tok_end), hint)
         if f is None:
-            f = cands[0] if cands else None
+            f = named[0] if named else None
             conf = 0.55
         else:
             conf = 0.85
         if f is None:
             continue
         targets.append(Target(si, fn.start, fn.end, f.type, f, None, f.region_code, f.country,
-                              rule="facility-alias", confidence=conf, candidates=cands))
+                              rule="facility-alias", confidence=conf, candidates=named))
         targets += _coordinated_names(svc, si, fn, f)
     region_spans = [(p.tok_start, p.tok_end) for p in si.places if p.is_region]
     place_spans = [(p.tok_start, p.tok_end) for p in si.places if not p.is_region]
@@ -328,9 +328,9 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
                 for p in pm.places:
                     regions.append((p.region_code or p.id, None, p.country))
             else:
-                p = _resolve_place(svc, pm, hint, country_hint)
-                if p is not None and p.region_code:
-                    regions.append((p.region_code, p, p.country))
+                res = _resolve_place(svc, pm, hint, country_hint)
+                if res is not None and res.region_code:
+                    regions.append((res.region_code, res, res.country))
         seen: set[str] = set()
         regions = [r for r in regions if not (r[0] in seen or seen.add(r[0]))]  # type: ignore[func-returns-value]
         if not regions:
@@ -344,11 +344,11 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
                                   rule=t.rule + "+sentence-region", confidence=t.confidence, candidates=[]))
         else:
             nearest = min(free, key=lambda pm: abs(pm.start - t.start))
-            p = nearest.places[0] if nearest.is_region else _resolve_place(svc, nearest, hint, country_hint)
-            if p is None:
+            where = nearest.places[0] if nearest.is_region else _resolve_place(svc, nearest, hint, country_hint)
+            if where is None:
                 out.append(t)
                 continue
-            out.append(Target(si, t.start, t.end, t.type, None, None if p.kind == "region" else p,
-                              p.region_code, p.country, rule=t.rule + "+nearest-place",
+            out.append(Target(si, t.start, t.end, t.type, None, None if where.kind == "region" else where,
+                              where.region_code, where.country, rule=t.rule + "+nearest-place",
                               confidence=t.confidence, candidates=[]))
     return out

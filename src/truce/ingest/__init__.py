@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from truce.errors import IngestError
 from truce.ingest.acled import read_acled_csv
@@ -25,6 +25,19 @@ from truce.reference.sources import SourceBook
 if TYPE_CHECKING:
     from truce.db import Database
     from truce.language import LanguageDetector
+
+Progress = Callable[[int], None]
+
+
+class ReaderServices(Protocol):
+    """What reading reports needs: the sources book (outlets, affiliations) and language ID."""
+
+    @property
+    def sources(self) -> SourceBook: ...
+
+    @property
+    def detector(self) -> "LanguageDetector": ...
+
 
 __all__ = ["IngestResult", "collect", "ingest_paths", "iter_files", "make_report", "read_path", "read_reports_jsonl",
            "report_id"]
@@ -86,8 +99,8 @@ def read_path(path: Path, sources: SourceBook, errors: list[str]) -> Iterator[tu
         raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv)", path=str(path))
 
 
-def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: Any = None,
-            progress: Any = None) -> tuple[list[Report], dict[str, bytes], IngestResult]:
+def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "LanguageDetector | None" = None,
+            progress: Progress | None = None) -> tuple[list[Report], dict[str, bytes], IngestResult]:
     """Read everything first (nothing is stored until the whole input is read)."""
     result = IngestResult()
     out: list[Report] = []
@@ -108,8 +121,9 @@ def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: Any =
     return out, raw, result
 
 
-def ingest_paths(db: Any, paths: Iterable[str | Path], ctx: Any, *, progress: Any = None) -> IngestResult:
+def ingest_paths(db: "Database", paths: Iterable[str | Path], ctx: ReaderServices, *,
+                 progress: Progress | None = None) -> IngestResult:
     """Read files and store their reports in one transaction (library entry point)."""
-    reports, raw, result = collect(paths, ctx.sources, detector=ctx.services.detector, progress=progress)
+    reports, raw, result = collect(paths, ctx.sources, detector=ctx.detector, progress=progress)
     result.new, result.seen = db.add_reports(reports, raw)
     return result

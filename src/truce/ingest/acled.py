@@ -12,7 +12,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from truce.errors import IngestError
 from truce.ingest.files import make_report, record_error

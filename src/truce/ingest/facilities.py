@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from truce.db import Database
 from truce.errors import RegistryError
 from truce.records import Facility
 from truce.reference.registry import Registry, type_family
@@ -156,7 +157,7 @@ def read_osm(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]
             rows.append((reader.line_num, props.get("osm_id") or props.get("id") or f"row-{reader.line_num}", lat, lon, props))
     for n, oid, lat, lon, tags in rows:
         ftype = _osm_type(tags)
-        if ftype is None or lat is None:
+        if ftype is None or lat is None or lon is None:
             yield n, None
             continue
         region = region_at(lat, lon)
@@ -211,7 +212,7 @@ def merge(registry: Registry, incoming: Iterable[Facility], tolerance_km: float)
     return new, matches
 
 
-def import_file(db: Any, registry: Registry, path: Path, fmt: str, *, tolerance_km: float = 3.0,
+def import_file(db: Database, registry: Registry, path: Path, fmt: str, *, tolerance_km: float = 3.0,
                 region_at: Any = None) -> ImportResult:
     if region_at is None:
         from truce.reference.gazetteer import Gazetteer
@@ -237,7 +238,7 @@ def import_file(db: Any, registry: Registry, path: Path, fmt: str, *, tolerance_
     return res
 
 
-def stored_facilities(db: Any) -> list[Facility]:
+def stored_facilities(db: Database) -> list[Facility]:
     """Imported facilities kept in the database (links to curated rows are applied by :func:`apply_links`)."""
     out = []
     for d in db.facilities():
@@ -250,7 +251,7 @@ def stored_facilities(db: Any) -> list[Facility]:
     return out
 
 
-def apply_links(registry: Registry, db: Any) -> Registry:
+def apply_links(registry: Registry, db: Database) -> Registry:
     """Add imported datasets' identifiers to the sources of the curated facilities they matched."""
     extra: dict[str, list[str]] = {}
     for d in db.facilities():

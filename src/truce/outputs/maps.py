@@ -15,6 +15,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from truce.reference.gazetteer import Gazetteer
+
 Ring = list[tuple[float, float]]
 
 
@@ -24,7 +26,7 @@ def _cache_path(key: str) -> Path:
     return _cache_dir() / f"outlines-{key}.pickle"
 
 
-def region_outlines(gazetteer: Any, *, simplify: float = 0.04, mask_km: float = 35.0) -> dict[str, list[Ring]]:
+def region_outlines(gazetteer: Gazetteer, *, simplify: float = 0.04, mask_km: float = 35.0) -> dict[str, list[Ring]]:
     """ISO 3166-2 code → exterior rings (lon, lat) of its approximate outline."""
     pts = sorted((round(p.lon, 3), round(p.lat, 3), p.region_code) for p in gazetteer.places.values()
                  if p.kind == "settlement" and p.region_code and p.population >= 0 and 19.0 < p.lon < 180.0)

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from truce import __version__
+from truce.context import Context
+from truce.db import Database
 from truce.records import Finding, Incident
 
 GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
@@ -54,7 +56,7 @@ def _in_period(d: str | None, start: str | None, end: str | None) -> bool:
 
 # --- figures ---------------------------------------------------------------------------
 
-def map_figure(incidents: Sequence[Incident], ctx: Any, title: str) -> str:
+def map_figure(incidents: Sequence[Incident], ctx: Context, title: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -72,9 +74,9 @@ def map_figure(incidents: Sequence[Incident], ctx: Any, title: str) -> str:
     ax.scatter([f.lon for f in fac], [f.lat for f in fac], s=6, c="#525252", marker="|", linewidths=0.6,
                label=f"registry facilities ({len(fac)})", zorder=2)
     for g, (colour, marker) in GRADE_STYLE.items():
-        pts = [i for i in incidents if i.grade == g and i.lat is not None]
+        pts = [(i.lon, i.lat) for i in incidents if i.grade == g and i.lat is not None and i.lon is not None]
         if pts:
-            ax.scatter([i.lon for i in pts], [i.lat for i in pts], s=46, c=colour, marker=marker,
+            ax.scatter([x for x, _ in pts], [y for _, y in pts], s=46, c=colour, marker=marker,
                        edgecolors="black", linewidths=0.5, label=f"{g} ({len(pts)})", zorder=3)
     lons = [i.lon for i in incidents if i.lon is not None] or [22, 50]
     lats = [i.lat for i in incidents if i.lat is not None] or [44, 57]
@@ -96,39 +98,44 @@ def timeline_figure(incidents: Sequence[Incident], agreement: Any | None, start:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    dated = [i for i in incidents if i.date]
-    days = sorted({i.date for i in dated})
+    dated = [(i.attacker, i.date) for i in incidents if i.date]
+    days = sorted({d for _, d in dated})
     fig, ax = plt.subplots(figsize=(9.5, 3.4))
+
+    def x(day: dt.date) -> float:
+        return float(mdates.date2num(day))
+
     if days:
         d0 = dt.date.fromisoformat(start or days[0])
         d1 = dt.date.fromisoformat(end or days[-1])
         counts: dict[Any, Counter[str]] = defaultdict(Counter)
-        for i in dated:
-            counts[i.attacker][i.date] += 1
+        for attacker, day in dated:
+            counts[attacker][day] += 1
         bottom: Counter[str] = Counter()
         for party in ("RU", "UA", None):
             xs = sorted(counts[party])
             if not xs:
                 continue
             colour, hatch = PARTY_STYLE[party]
-            ax.bar([dt.date.fromisoformat(x) for x in xs], [counts[party][x] for x in xs],
-                   bottom=[bottom[x] for x in xs], color=colour, hatch=hatch, edgecolor="black", linewidth=0.3,
+            ax.bar([x(dt.date.fromisoformat(d)) for d in xs], [counts[party][d] for d in xs],
+                   bottom=[bottom[d] for d in xs], color=colour, hatch=hatch, edgecolor="black", linewidth=0.3,
                    width=1.0, label={"RU": "attacker RU", "UA": "attacker UA", None: "attacker unknown"}[party])
-            for x in xs:
-                bottom[x] += counts[party][x]
+            for d in xs:
+                bottom[d] += counts[party][d]
         if agreement is not None:
             for c in agreement.commitments[:1]:
                 w = c["window"]
                 if w.get("start") and w.get("end"):
-                    ax.axvspan(dt.date.fromisoformat(w["start"]), dt.date.fromisoformat(w["end"]) + dt.timedelta(days=1),
+                    ax.axvspan(x(dt.date.fromisoformat(w["start"])), x(dt.date.fromisoformat(w["end"]) + dt.timedelta(days=1)),
                                color="#fdd49e", alpha=0.45, label="agreement window", zorder=0)
             for amb in agreement.ambiguities:
                 if amb["field"].startswith("window"):
                     vals = sorted(a["value"] for a in amb["alternatives"])
-                    ax.axvspan(dt.date.fromisoformat(vals[0]), dt.date.fromisoformat(vals[-1]) + dt.timedelta(days=1),
+                    ax.axvspan(x(dt.date.fromisoformat(vals[0])), x(dt.date.fromisoformat(vals[-1]) + dt.timedelta(days=1)),
                                facecolor="none", hatch="xx", edgecolor="#d94801", linewidth=0.0, alpha=0.6,
                                label=f"disputed {amb['field'].split('.')[1]}", zorder=0)
-        ax.set_xlim(d0 - dt.timedelta(days=1), d1 + dt.timedelta(days=1))
+        ax.set_xlim(x(d0 - dt.timedelta(days=1)), x(d1 + dt.timedelta(days=1)))
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator())
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
         fig.autofmt_xdate()
     ax.set_ylabel("incidents per day")
@@ -153,7 +160,7 @@ figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
 """
 
 
-def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_from: str | None = None,
+def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
                  date_to: str | None = None) -> str:
     from truce.ledger import latest_reviews, verify
     from truce.outputs.stats import coverage
@@ -201,7 +208,7 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
               f"{_esc(wd.get('start') or 'none')} – {_esc(wd.get('end') or 'none')}; covered assets: "
               f"{_esc(', '.join(c['assets']))}.</p>")
         for amb in a.ambiguities:
-            alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(x['value'] if isinstance(x['value'], str) else ', '.join(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
+            alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(_alternative(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
             w(f"<p class='muted'>Disputed: {_esc(amb.get('question') or amb['field'])} {alts}</p>")
         hist = db.agreement_status(a.id)
         w("<h3>Status history and evidence</h3><table><tr><th>date</th><th>status</th><th>source</th><th>evidence</th></tr>")
@@ -272,6 +279,13 @@ def build_report(db: Any, ctx: Any, *, agreement_id: str | None = None, date_fro
     return "".join(out)
 
 
+def _alternative(value: Any) -> str:
+    """An alternative reading's value: a date, a list of asset classes or regions, or none (everywhere)."""
+    if value is None:
+        return "no restriction"
+    return value if isinstance(value, str) else ", ".join(value)
+
+
 def _impact_html(st: dict[str, Any]) -> str:
     cap = st["capacity"]
     out = [f"<p>Capacity of the facilities with incidents in {_esc(cap['period']['from'])} – {_esc(cap['period']['to'])}, "
@@ -328,7 +342,7 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any])
     return "".join(parts)
 
 
-def write_report(db: Any, ctx: Any, path: Path, **kw: Any) -> Path:
+def write_report(db: Database, ctx: Context, path: Path, **kw: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(build_report(db, ctx, **kw), encoding="utf-8")
@@ -338,7 +352,7 @@ def write_report(db: Any, ctx: Any, path: Path, **kw: Any) -> Path:
 def write_pdf(html_path: Path, pdf_path: Path) -> Path:
     """PDF via WeasyPrint, where it and its system libraries are installed."""
     try:
-        from weasyprint import HTML  # type: ignore[import-not-found]
+        from weasyprint import HTML
     except (ImportError, OSError) as e:
         from truce.errors import PipelineError
 

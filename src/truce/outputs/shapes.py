@@ -26,7 +26,7 @@ def incidents_json(database: Database) -> list[dict[str, Any]]:
             canon = synd.get(r.id, r.id) if r else None
             d["reports"].append({"report_id": rid, "url": r.url if r else None, "source": r.source if r else None,
                                  "affiliation": r.affiliation if r else None,
-                                 "syndicated_with": ext_of[canon] if r and canon != r.id else None})
+                                 "syndicated_with": ext_of[canon] if r and canon and canon != r.id else None})
         d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
                         "joined_because": c.joined_because} for c in i.claims]
         d.pop("report_ids")

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from typing import Any
+from typing import Any, Sequence
+
+from truce.context import Context
+from truce.db import Database
+from truce.records import Incident
+from truce.reference.registry import Registry
 
 
-def coverage(db: Any, date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
+def coverage(db: Database, date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
     """Sources and reports per affiliation in a period, days without reports, syndication."""
     from truce import dedup
 
@@ -46,15 +51,16 @@ def coverage(db: Any, date_from: str | None = None, date_to: str | None = None) 
 GENERATION = ("nuclear_plant", "thermal_plant", "chp", "hydro_plant", "solar_wind")
 
 
-def capacity_affected(incidents: list[Any], registry: Any, *, date_from: str | None = None, date_to: str | None = None,
+def capacity_affected(incidents: Sequence[Incident], registry: Registry, *, date_from: str | None = None, date_to: str | None = None,
                       refinery_days: int = 30) -> dict[str, Any]:
     """MW of generation by type hit in the period (each facility once) with its share of the
     registry's national total, grid assets hit, and Mt/yr of refining capacity with an
     incident in the last ``refinery_days`` days of the period with its share of the total."""
     inside = [i for i in incidents if i.date and (date_from is None or i.date >= date_from)
               and (date_to is None or i.date <= date_to)]
-    end = max((i.date for i in inside), default=None) if date_to is None else date_to
-    out: dict[str, Any] = {"period": {"from": date_from or min((i.date for i in inside), default=None), "to": end},
+    days = [i.date for i in inside if i.date]
+    end = max(days, default=None) if date_to is None else date_to
+    out: dict[str, Any] = {"period": {"from": date_from or min(days, default=None), "to": end},
                            "generation": {}, "grid": {}, "refining": {}}
     for country in ("UA", "RU"):
         hit = {i.facility_id for i in inside if i.facility_id and i.country == country}
@@ -79,10 +85,10 @@ def capacity_affected(incidents: list[Any], registry: Any, *, date_from: str | N
             import datetime as dt
 
             since = (dt.date.fromisoformat(end) - dt.timedelta(days=refinery_days - 1)).isoformat()
-            recent = {i.facility_id for i in inside if i.facility_id and i.country == country and i.date >= since}
+            recent = {i.facility_id for i in inside if i.facility_id and i.country == country and (i.date or "") >= since}
             refs = [f for f in facs if f.type == "refinery" and f.capacity_unit == "Mt/yr" and f.capacity]
-            total = sum(f.capacity for f in refs)
-            hit_mt = sum(f.capacity for f in refs if f.id in recent)
+            total = sum(f.capacity or 0.0 for f in refs)
+            hit_mt = sum(f.capacity or 0.0 for f in refs if f.id in recent)
             if total:
                 out["refining"][country] = {"window": {"from": since, "to": end}, "mt_per_year_hit": round(hit_mt, 2),
                                             "mt_per_year_registry": round(total, 2), "share": round(hit_mt / total, 4),
@@ -92,7 +98,7 @@ def capacity_affected(incidents: list[Any], registry: Any, *, date_from: str | N
 
 # --- strike rates around an agreement window -----------------------------------------
 
-def rate_change(incidents: list[Any], start: str, end: str, *,
+def rate_change(incidents: Sequence[Incident], start: str, end: str, *,
                 grades: tuple[str, ...] = ("confirmed", "fair", "weak", "contested")) -> dict[str, Any]:
     """Incidents per day before, during and after a window, per attacking party, with the
     during/before and after/during rate ratios and their tests.
@@ -130,13 +136,13 @@ def rate_change(incidents: list[Any], start: str, end: str, *,
         var = sum((x - mean) ** 2 for x in all_days) / max(len(all_days) - 1, 1)
         row["dispersion"] = round(var / mean, 2) if mean else None
         for name, (num, den) in (("during_vs_before", ("during", "before")), ("after_vs_during", ("after", "during"))):
-            a, b = counts[num], counts[den]
-            if a + b == 0:
+            n_a, n_b = counts[num], counts[den]
+            if n_a + n_b == 0:
                 row[name] = {"ratio": None, "p_value": None, "ci95": None, "note": "no incidents in either period"}
                 continue
-            test = binomtest(a, a + b, 0.5)  # equal exposure: p = 1/2 under equal rates
+            test = binomtest(n_a, n_a + n_b, 0.5)  # equal exposure: p = 1/2 under equal rates
             ci = test.proportion_ci(confidence_level=0.95, method="exact")
-            row[name] = {"ratio": round(a / b, 3) if b else float("inf"), "p_value": round(test.pvalue, 4),
+            row[name] = {"ratio": round(n_a / n_b, 3) if n_b else float("inf"), "p_value": round(test.pvalue, 4),
                          "ci95": [round(to_ratio(ci.low), 3), round(to_ratio(ci.high), 3) if ci.high < 1 else None]}
         out["by_attacker"][party] = row
     return out
@@ -157,7 +163,7 @@ def verdict_counts(findings: list[Any], agreement_id: str | None = None) -> dict
     return out
 
 
-def summary(db: Any, ctx: Any, *, agreement_id: str | None = None, date_from: str | None = None,
+def summary(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
             date_to: str | None = None) -> dict[str, Any]:
     """Everything `truce stats` prints: capacity, rates per agreement reading, verdict counts."""
     incidents = db.incidents()

@@ -14,7 +14,7 @@ import json
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from truce.errors import RegistryError
 from truce.records import Facility
@@ -45,7 +45,8 @@ def type_family(t: str | None) -> str | None:
 
 def _schema() -> dict[str, Any]:
     with resources.files("truce").joinpath("data", "schemas", "facility.schema.json").open(encoding="utf-8") as fh:
-        return json.load(fh)  # type: ignore[no-any-return]
+        schema: dict[str, Any] = json.load(fh)
+        return schema
 
 
 def _split(v: str | None) -> list[str]:
@@ -94,9 +95,9 @@ def read_facilities(path: Path | str, *, origin: str = "curated") -> list[Facili
         rec = row_to_record(row)
         errors = sorted(validator.iter_errors(rec), key=lambda e: list(e.path))
         if errors:
-            e = errors[0]
-            col = ".".join(str(p) for p in e.path) or "row"
-            raise RegistryError(f"column {col}: {e.message}", path=str(path), line=line)
+            first = errors[0]
+            col = ".".join(str(p) for p in first.path) or "row"
+            raise RegistryError(f"column {col}: {first.message}", path=str(path), line=line)
         out.append(Facility(
             id=rec["id"], name=rec["name"], type=rec["type"], country=rec["country"],
             region_code=rec["region_code"], lat=rec["lat"], lon=rec["lon"], name_uk=rec["name_uk"],
@@ -141,15 +142,15 @@ class Registry:
         facilities: list[Facility] = []
         for p in package_registry_paths():
             facilities += read_facilities(p)
-        for p in extra_paths:
-            facilities += read_facilities(p, origin=str(p))
+        for extra_path in extra_paths:
+            facilities += read_facilities(Path(extra_path), origin=str(extra_path))
         facilities += list(extra)
         return cls(facilities, keymaker)
 
     def __len__(self) -> int:
         return len(self.facilities)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Facility]:
         return iter(self.facilities.values())
 
     def get(self, fid: str | None) -> Facility | None:

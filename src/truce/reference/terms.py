@@ -18,7 +18,9 @@ from typing import Any, Iterable
 import yaml
 
 from truce.errors import TermsError
-from truce.records import canonical_json
+from truce.records import FACILITY_TYPES, canonical_json
+
+ASSET_TYPES = frozenset(FACILITY_TYPES)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,36 @@ class Agreement:
     @property
     def ambiguities(self) -> list[dict[str, Any]]:
         return list(self.data.get("ambiguities") or [])
+
+    @property
+    def mediators(self) -> list[str]:
+        return list(self.data.get("mediators") or [])
+
+    def names(self, lang: str) -> list[str]:
+        """How reporters name the agreement in ``lang`` (the terms' ``names``)."""
+        return list((self.data.get("names") or {}).get(lang) or [])
+
+    def reporting_period(self) -> tuple[str, str] | None:
+        """The days whose reports about unnamed talks or halts are read as about this agreement."""
+        rp = self.data.get("reporting_period")
+        if rp:
+            return rp["start"], rp["end"]
+        days = [s["date"] for s in self.statuses()]
+        days += [d for c in self.commitments for d in (c["window"].get("start"), c["window"].get("end")) if d]
+        if not days:
+            return None
+        start = dt.date.fromisoformat(min(days)) - dt.timedelta(days=30)
+        end = dt.date.fromisoformat(max(days)) + dt.timedelta(days=60)
+        return start.isoformat(), end.isoformat()
+
+    def days_from_period(self, day: str) -> int | None:
+        """0 when ``day`` falls in the reporting period, else how many days it lies outside."""
+        period = self.reporting_period()
+        if period is None:
+            return None
+        d = dt.date.fromisoformat(day[:10])
+        start, end = (dt.date.fromisoformat(x) for x in period)
+        return max((start - d).days, (d - end).days, 0)
 
     def statuses(self) -> list[dict[str, Any]]:
         return sorted(self.data.get("status_history") or [], key=lambda s: s["date"])
@@ -65,7 +97,8 @@ class Agreement:
 
 def _schema() -> dict[str, Any]:
     with resources.files("truce").joinpath("data", "schemas", "agreement.schema.json").open(encoding="utf-8") as fh:
-        return json.load(fh)  # type: ignore[no-any-return]
+        schema: dict[str, Any] = json.load(fh)
+        return schema
 
 
 def _plain(v: Any) -> Any:
@@ -107,13 +140,16 @@ def load_agreement(path: Path | str) -> Agreement:
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data),
                     key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
-        e = max(errors, key=lambda e: len(list(e.absolute_path)))
-        raise TermsError(f"{_path(e.absolute_path)}: {e.message}", path=str(path))
+        worst = max(errors, key=lambda e: len(list(e.absolute_path)))
+        raise TermsError(f"{_path(worst.absolute_path)}: {worst.message}", path=str(path))
     for amb in data.get("ambiguities") or []:
         field_ = amb["field"]
         for alt in amb["alternatives"]:
-            is_date = isinstance(alt["value"], str)
-            if (field_.startswith("window") and not is_date) or (field_ == "commitments.assets" and is_date):
+            v = alt["value"]
+            ok = {"window.start": isinstance(v, str), "window.end": isinstance(v, str),
+                  "commitments.assets": isinstance(v, list) and all(x in ASSET_TYPES for x in v),
+                  "commitments.regions": v is None or (isinstance(v, list) and all(x not in ASSET_TYPES for x in v))}
+            if not ok[field_]:
                 raise TermsError(f"ambiguities[{amb['id']}].alternatives[{alt['id']}].value: "
                                  f"wrong kind of value for {field_}", path=str(path))
     digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
