@@ -31,6 +31,8 @@ VERDICTS = ("not_covered", "consistent_with_violation", "alleged",
 NEGOTIATION_STATUSES = ("proposed", "under_negotiation", "agreed", "in_force",
                         "suspended", "expired", "collapsed", "violated_alleged")
 OUTCOMES = ("hit", "attempted", "unknown")
+STANCES = ("asserts", "denies")
+DENIED = ("strike", "damage", "attribution")
 SALIENCE = ("main", "secondary", "background")
 PARTIES = ("UA", "RU")
 ACLED_CONTENT_TYPE = "text/x-acled-row"  # a report that is one ACLED row (its raw bytes keep the row)
@@ -154,6 +156,10 @@ class Claim(_Record):
     hedged: bool = False
     denies_damage: bool = False
     retracted: bool = False
+    # "asserts": the report says the event happened; "denies": the report's voice denies it
+    # (a counter-claim: it never corroborates). ``denied`` says what is denied.
+    stance: str = "asserts"
+    denied: str | None = None  # "strike" (it did not happen), "damage", "attribution" (not by us / not by them)
     cited: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     confidence: float = 0.5
