@@ -59,6 +59,62 @@ def normalise_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+_SPACES = {"\u00a0": " ", "\u2007": " ", "\u202f": " ", "\t": " ", "\u2009": " ", "\u200a": " ", "\u3000": " ",
+           "\u2028": "\n", "\u2029": "\n", "\x0b": " ", "\x0c": " "}
+_INVISIBLE = frozenset("\u00ad\u200b\u200c\u200d\u2060\ufeff")  # soft hyphen, zero-width characters, BOM
+_VIEW_PLAIN = re.compile("[\r\u00a0\u2007\u202f\t\u2009\u200a\u3000\u2028\u2029\x0b\x0c\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+
+
+@dataclass(frozen=True)
+class TextView:
+    """A copy of a text the analysis can read (NFC, one newline character, no-break and other
+    spaces as plain spaces, soft hyphens and zero-width characters removed) that maps every
+    span back to the text as given, so that evidence offsets index the original exactly."""
+
+    text: str
+    original: str
+    _starts: tuple[int, ...] | None = None  # original start of each view character (None: identical)
+    _ends: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, original: str) -> "TextView":
+        if not _VIEW_PLAIN.search(original) and unicodedata.is_normalized("NFC", original):
+            return cls(original, original)
+        out: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        i, n = 0, len(original)
+        while i < n:
+            c = original[i]
+            j = i + 1
+            if c == "\r":
+                if j < n and original[j] == "\n":
+                    j += 1
+                piece = "\n"
+            elif c in _INVISIBLE:
+                i = j
+                continue
+            else:
+                while j < n and unicodedata.combining(original[j]):
+                    j += 1
+                piece = _SPACES.get(c) or unicodedata.normalize("NFC", original[i:j])
+            for ch in piece:
+                out.append(ch)
+                starts.append(i)
+                ends.append(j)
+            i = j
+        return cls("".join(out), original, tuple(starts), tuple(ends))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original offsets of the view's ``[start:end]``."""
+        if self._starts is None or self._ends is None:
+            return start, end
+        if end <= start:
+            a = self._starts[start] if start < len(self._starts) else len(self.original)
+            return a, a
+        return self._starts[start], self._ends[end - 1]
+
+
 def is_cyrillic(s: str) -> bool:
     return bool(_CYR_RE.search(s))
 

@@ -31,6 +31,7 @@ from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, continuation
 from truce.extract.targets import GENERIC, Target, find_targets
 from truce.reference.gazetteer import haversine_km
 from truce.records import Claim, Evidence, Place, Report, other_party
+from truce.text import TextView
 from truce.reference.registry import type_family
 
 RULES_VERSION = "0.1.0"
@@ -72,10 +73,13 @@ class RuleExtractor:
 
     def extract(self, report: Report) -> list[Claim]:
         src = self.svc.sources.match(report.source, report.url) if self.svc.sources is not None else None
-        doc = analyse(self.svc, report.external_id, report.text, title=report.title,
+        # read a normalised view of the text; evidence is mapped back onto the text as given
+        view = TextView.of(report.text)
+        doc = analyse(self.svc, report.external_id, view.text, title=report.title,
                       published=report.published, language=report.language,
                       house_assets=src.assets if src is not None and src.kind == "operator" else None)
-        return self.extract_document(doc, report.id, report.affiliation, src.region if src else None)
+        claims = self.extract_document(doc, report.id, report.affiliation, src.region if src else None)
+        return [on_original(c, view) for c in claims]
 
     def extract_document(self, doc: Document, report_id: str, affiliation: str | None = None,
                          source_region: str | None = None) -> list[Claim]:
@@ -409,3 +413,12 @@ def _interceptions(doc: Document, ctx: ReportContext, report_id: str, start_inde
     return out
 
 
+def on_original(c: Claim, view: TextView) -> Claim:
+    """The claim with its evidence offsets and quotes on the text as given."""
+    if view.text is view.original:
+        return c
+    ev = []
+    for e in c.evidence:
+        a, b = view.span(e.start, e.end)
+        ev.append(Evidence(a, b, view.original[a:b]))
+    return replace(c, evidence=tuple(ev))

@@ -37,7 +37,7 @@ def report_id(text: str, source: str | None) -> str:
 def make_report(*, text: str, external_id: str, sources: SourceBook, source: str | None = None,
                 url: str | None = None, title: str | None = None, published: Any = None,
                 language: str | None = None, content_type: str = "text/plain", origin: str | None = None) -> Report:
-    text = normalise_text(text)
+    # the text is kept exactly as given (evidence offsets index it); the id hashes its normalised form
     desc = sources.describe(source, url)
     return Report(id=report_id(text, desc["source"]), text=text, external_id=external_id, source=desc["source"],
                   source_kind=desc["source_kind"], affiliation=desc["affiliation"], url=url, title=title,
