@@ -98,6 +98,8 @@ def read_text_file(path: Path, sources: SourceBook) -> Report:
         k, v = lines[i].split(":", 1)
         meta[k.strip().lower()] = v.strip()
         i += 1
+    while meta and i < len(lines) and not lines[i].strip():
+        i += 1  # the blank line that ends the header block
     body = "\n".join(lines[i:]) if meta else content
     if not body.strip():
         raise IngestError("empty report", path=str(path))
