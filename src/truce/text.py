@@ -432,7 +432,9 @@ class PhraseMatcher:
             for seq, payload, phrase, needs_cap, anchor in entries:
                 L = len(seq)
                 if L == 1:
-                    if not needs_cap or tok.text[:1].isupper():
+                    # a short acronym in text ("ЗМІ", "ППО") is no capitalised name ("Зміїв")
+                    if not needs_cap or (tok.text[:1].isupper() and not (
+                            self.capitalised and 2 <= len(tok.text) <= 4 and tok.text.isupper() and not phrase.isupper())):
                         out.append(Match(i, i + 1, payload, phrase))
                     continue
                 s = i - anchor

@@ -202,13 +202,18 @@ _LOCATIVE = frozenset("in near over outside around across at into у в во н�
 _TIME_WORDS = frozenset("time часом час времени время".split())
 
 
-def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTerm"]) -> bool:
+def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTerm"],
+                    others: Sequence[PlaceMention] = ()) -> bool:
     if not any((p.region_code in _CAPITALS and (p.kind == "region" or p.population > 1_000_000)) for p in pm.places):
         return False
     nxt = toks[pm.tok_end].norm if pm.tok_end < len(toks) else ""
     if nxt in _TIME_WORDS:
         return True
     if any(0 <= t.tok_start - pm.tok_end <= 2 for t in terms):
+        return False
+    # "Киев и Львов, Ровно, Черкассы": a capital in a list of towns is a place, not a government
+    if any(o is not pm and (0 <= o.tok_start - pm.tok_end <= 1 or 0 <= pm.tok_start - o.tok_end <= 1)
+           and not any(p.region_code in _CAPITALS for p in o.places) for o in others):
         return False
     prev = toks[pm.tok_start - 1].norm if pm.tok_start > 0 else ""
     return prev not in _LOCATIVE
@@ -228,7 +233,7 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
 
 
 _CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
-_GAPPED = ("negation", "summary")
+_GAPPED = ("negation", "summary", "national")
 _OPENERS = {"", ".", ":", "«", '"', "“", "„", "—", "–", "-", "(", "!", "?", "…", "'"}
 _NEG_KEYS = tuple((k, f"neg:{k}") for k in ("topic", "talks", "status", "mediators", "parties", "agreements"))
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
@@ -281,6 +286,9 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     if negs:  # "none of the plants had been hit": the hit word belongs to its denial
         for c in _EVENT_WORDS:
             cues[c] = [m for m in cues[c] if not any(a <= m.start and m.end <= b for a, b in negs)]
+    if cues["halt"]:  # "halt strikes on energy", "припинення ударів": what a truce contains, not an attack
+        ends = [m.end for m in cues["halt"]]
+        cues["attack"] = [m for m in cues["attack"] if not any(0 <= m.start - e <= 2 for e in ends)]
     # "Nikopol, across the reservoir from the Zaporizhzhia NPP": what follows locates, it is no target
     marks = [_landmark_span(text, toks, m, s.end) for m in found.get("cue:landmark", ())]
 
@@ -301,7 +309,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     # the town inside it; keep the facility reading.
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]
     places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
-    places = [p for p in places if not _not_a_location(p, toks, terms)]
+    places = [p for p in places if not _not_a_location(p, toks, terms, places)]
     attackers = [(toks[m.start].start, m.payload) for m in found.get("attacker", [])]
     attackers += _party_before_attack(toks, found, terms)
     return SentenceInfo(

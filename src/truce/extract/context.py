@@ -5,13 +5,35 @@ accusation claim builders."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from truce.extract.analysis import Document, SentenceInfo, Services
 from truce.extract.dates import DateMention
 from truce.extract.events import lead_sentences
 from truce.extract.targets import Target
 from truce.records import other_party
+
+
+@dataclass
+class Draft:
+    """A strike claim in the making: one target told in one or more sentences."""
+
+    target: Target
+    sentences: list[SentenceInfo]
+    salience: str
+    date: DateMention | None
+    date_basis: str
+    outcome: str
+    attacker: str | None
+    attacker_basis: str | None
+    acknowledged_by: str | None
+    weapon: str | None
+    hedged: bool
+    denies: bool
+    retracted: bool
+    rules: list[str] = field(default_factory=list)
+    confidence: float = 0.6
+    tally: bool = False  # "since then, at least 20 strikes on energy in …": a count, not an event
 
 
 class ReportContext:

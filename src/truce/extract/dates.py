@@ -109,6 +109,12 @@ class DateFinder:
         DW = _alt({w: 1 for w in words.get("days_word") or ["days"]})
         AGO = _alt({w: 1 for w in words.get("ago") or ["ago"]})
         pats: list[tuple[str, str]] = []
+        # two days sharing one month come first, before either is read alone
+        if lang == "en":
+            pats += [("date_pair", rf"\b(?P<m>{M})\.?\s+{D1}\s*(?:and|,|&)\s*{D}\b{Y}"),
+                     ("date_pair", rf"\b{D1}\s*(?:and|,|&)\s*{D}\s+(?:of\s+)?(?P<m>{M})\b{Y}")]
+        else:
+            pats += [("date_pair", rf"(?<![\d.]){D1}\s*(?:та|і|й|и|,)\s*(?:на\s+|проти\s+)?{D}\s+(?P<m>{M}){Y}")]
         if lang == "en":
             pats += [
                 ("night_range", rf"\b(?:on\s+|during\s+|in\s+)?the\s+night\s+(?:of|from|between)\s+{D1}\s*(?:to|into|and|-|–|—)\s*{D}\s+(?P<m>{M})\b{Y}"),
@@ -169,17 +175,26 @@ class DateFinder:
             for m in rx.finditer(text):
                 if not free(m.start(), m.end()):
                     continue
+                if kind == "date_pair":
+                    pair = self._pair(m, pub, text)
+                    if pair:
+                        found += pair
+                        taken.append((m.start(), m.end()))
+                    continue
                 dm = self._resolve(kind, m, pub)
                 if dm is not None:
                     found.append(dm)
                     taken.append((m.start(), m.end()))
         if self._rel is not None:
+            days = [(x.start, x.end) for x in found if x.precision == "day"]
             for m in self._rel.finditer(text):
                 if not free(m.start(), m.end()):
                     continue
                 key = self._rel_key.get(_squash(m.group(0)))
                 if key is None:
                     continue
+                if key in ("today", "night") and any(0 <= a - m.end() <= 12 or 0 <= m.start() - b <= 3 for a, b in days):
+                    continue  # "вранці у понеділок", "увечері 21 серпня": the time of day of the day named
                 dm = self._relative(key, m, pub)
                 if dm is not None:
                     found.append(dm)
@@ -234,6 +249,36 @@ class DateFinder:
             return DateMention(s, e, txt, base - dt.timedelta(days=n - 1), base, "interval", "resolved_relative")
         return None
 
+    def _pair(self, m: re.Match[str], pub: PubDate, text: str) -> list[DateMention]:
+        """Two days sharing one month ("на 13 та на 6 серпня"): a mention for each, nights when
+        the phrase opens with a night ("в ніч на 13 та на 6 серпня")."""
+        g = m.groupdict()
+        month = self.month_of.get((g.get("m") or "").lower().rstrip("."))
+        if not month:
+            return []
+        before = text[max(0, m.start() - 20):m.start()]
+        night = bool(re.search(r"(?:ніч|ночь|night)\W*(?:\w+\W+){0,2}$", before, re.I))
+        if night and re.search(r"night\s+(?:of|between|from)\s*$", before, re.I):
+            # "the night of 12 and 13 March" is one night, ending on the 13th
+            d2 = self._resolve("night_date", m, pub)
+            return [d2] if d2 is not None else []
+        out = []
+        for grp in ("d1", "d"):
+            try:
+                day = int(g[grp])
+            except (TypeError, ValueError):
+                return []
+            year = int(g["y"]) if g.get("y") else _infer_year(month, day, pub)
+            try:
+                d = dt.date(year, month, day) if year else None
+            except ValueError:
+                return []
+            a, b = m.span(grp)
+            if grp == "d":
+                b = m.end()
+            out.append(DateMention(a, b, text[a:b], d, None, "day", "explicit" if g.get("y") else "resolved_relative", night))
+        return out
+
     def _relative(self, key: str, m: re.Match[str], pub: PubDate) -> DateMention | None:
         if not pub.usable:
             return None
@@ -256,7 +301,7 @@ class DateFinder:
         return None
 
 
-_NEEDS_MONTH = frozenset({"date", "night_date", "night_range", "month_year", "month"})
+_NEEDS_MONTH = frozenset({"date", "night_date", "night_range", "month_year", "month", "date_pair"})
 _NEEDS_WEEKDAY = frozenset({"night_weekday", "weekday_night", "weekday"})
 
 

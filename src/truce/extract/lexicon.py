@@ -26,7 +26,8 @@ CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", 
              "impact", "hypothetical", "outage", "own_air_defence", "boilerplate",
              "recap", "hedge", "retraction", "accusation", "negotiation_context", "past", "repair", "unrelated",
              "non_asset", "non_asset_of", "undisclosed", "distant", "landmark", "non_energy_infra", "local_asset",
-             "operator_assets", "summary", "speaker_at", "anaphor", "same_day", "compliance")
+             "operator_assets", "summary", "speaker_at", "anaphor", "same_day", "compliance",
+             "schedule", "national", "halt", "accident", "explosion", "elsewhere")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
 

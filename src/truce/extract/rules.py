@@ -22,10 +22,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from truce.extract.analysis import Document, SentenceInfo, Services, analyse
-from truce.extract.context import ReportContext, country_from
+from truce.extract.context import Draft, ReportContext, country_from
 from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.negotiation import accusation_claims, negotiation_claims
+from truce.extract.outages import outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, continuation, damage_next, denies,
                                   event_decision, main_date, mark_background, stale, told_then_labelled)
 from truce.extract.targets import GENERIC, Target, find_targets
@@ -36,26 +37,6 @@ from truce.reference.registry import type_family
 
 RULES_VERSION = "0.1.0"
 EXTRACTOR_ID = f"rules/{RULES_VERSION}"
-
-
-@dataclass
-class _Draft:
-    target: Target
-    sentences: list[SentenceInfo]
-    salience: str
-    date: DateMention | None
-    date_basis: str
-    outcome: str
-    attacker: str | None
-    attacker_basis: str | None
-    acknowledged_by: str | None
-    weapon: str | None
-    hedged: bool
-    denies: bool
-    retracted: bool
-    rules: list[str] = field(default_factory=list)
-    confidence: float = 0.6
-    tally: bool = False  # "since then, at least 20 strikes on energy in …": a count, not an event
 
 
 class RuleExtractor:
@@ -86,7 +67,9 @@ class RuleExtractor:
         main = main_date(doc)
         mark_background(doc, main)
         context = ReportContext(doc, self.svc, main, affiliation, source_region, EXTRACTOR_ID)
-        drafts = self._drop_denied(self._strike_drafts(doc, context), doc)
+        war = at_war(doc)
+        drafts = self._drop_denied(self._strike_drafts(doc, context, war), doc)
+        drafts += outage_drafts(self.svc, doc, context, war)
         events = [d for d in drafts if not d.tally]
         claims = _assemble(events, doc, report_id, main)
         # tallies are no strike claims of their own, but in a report about the
@@ -99,7 +82,7 @@ class RuleExtractor:
 
     # --- strikes -------------------------------------------------------------------
 
-    def _drop_denied(self, drafts: list[_Draft], doc: Document) -> list[_Draft]:
+    def _drop_denied(self, drafts: list[Draft], doc: Document) -> list[Draft]:
         """A hedged claim ("Telegram channels claimed the Ryazan power station was hit") that
         the report itself later denies ("The plant was not hit"; "the station was operating
         normally") is no event; an unhedged one stays, to be graded contested."""
@@ -112,11 +95,11 @@ class RuleExtractor:
             out.append(d)
         return out
 
-    def _strike_drafts(self, doc: Document, ctx: ReportContext) -> list[_Draft]:
-        drafts: list[_Draft] = []
-        # damage in a report with no attack, weapon or interception anywhere is a storm's or a fault's
-        war = any((s.has("attack", "interception") or s.weapons) and not s.has("unrelated", "past")
-                  for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
+    def _strike_drafts(self, doc: Document, ctx: ReportContext, war: bool) -> list[Draft]:
+        drafts: list[Draft] = []
+        # an official cause other than an attack ("a contractor's welding", "не пов'язана з атакою")
+        # makes damage without an attack word of its own an accident, whatever the report recalls
+        accident = any(s.has("accident") for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
         for si in doc.sentences:
             targets = find_targets(self.svc, doc, si, ctx.region_hint, ctx.country_hint)
             if not targets:
@@ -133,6 +116,8 @@ class RuleExtractor:
                 continue
             if not war and not si.has("attack"):
                 continue  # "storm damage to distribution networks"
+            if accident and not si.has("attack", "debris", "interception") and not si.weapons:
+                continue  # "a fire in a tank during repair works killed two"
             tally = stale(doc, si)
             if tally and not si.has("attack"):
                 continue
@@ -168,7 +153,7 @@ class RuleExtractor:
                     t = replace(t, country=other_party(attacker))
                 if follow and outcome != "attempted":
                     outcome = "hit"
-                drafts.append(_Draft(
+                drafts.append(Draft(
                     target=t, sentences=[si, *follow], salience="background" if si.background else "main",
                     date=date, date_basis=basis, outcome=outcome, attacker=attacker,
                     attacker_basis=abasis, acknowledged_by=ctx.acknowledged_for(si, attacker),
@@ -178,9 +163,17 @@ class RuleExtractor:
         return drafts
 
 
-def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMention | None) -> list[Claim]:
+def at_war(doc: Document) -> bool:
+    """The report tells an attack somewhere (an attack or interception word, or a weapon) in a
+    sentence that is not about a cause ruled out, a summary or the past: damage in a report
+    without one is a storm's, a fault's or an accident's."""
+    return any((s.has("attack", "interception") or s.weapons) and not s.has("unrelated", "past", "accident")
+               and not s.summary for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
+
+
+def _assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMention | None) -> list[Claim]:
     """Merge drafts about one target (and one salience/date) into claims."""
-    groups: dict[tuple[Any, ...], list[_Draft]] = {}
+    groups: dict[tuple[Any, ...], list[Draft]] = {}
     drafts = _resolve_anaphora(drafts)
     dated_bg: dict[tuple[Any, ...], set[Any]] = {}
     for d in drafts:
@@ -209,7 +202,7 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
             day = next(iter(days)) if len(days) == 1 else (main.date if main is not None and main.date in days else min(days))
             joined = groups.pop((k, False, None)) + groups[(k, False, day)]
             groups[(k, False, day)] = sorted(joined, key=lambda d: (d.sentences[0].index, d.target.start))
-    merged: list[_Draft] = []
+    merged: list[Draft] = []
     for _, ds in groups.items():
         first = ds[0]
         sents = list(dict.fromkeys(s for d in ds for s in d.sentences))
@@ -268,7 +261,7 @@ def _assemble(drafts: list[_Draft], doc: Document, report_id: str, main: DateMen
     return claims
 
 
-def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
+def _resolve_anaphora(drafts: list[Draft]) -> list[Draft]:
     """"the refinery", "the plant", "the station" after a named facility: an
     unplaced type term of the same family is the facility already named (the
     nearest before it). A generic term ("energy facility", "power plant") is
@@ -278,7 +271,7 @@ def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
     named = [d for d in drafts if d.target.facility is not None]
     if not named:
         return drafts
-    out: list[_Draft] = []
+    out: list[Draft] = []
     for d in drafts:
         t = d.target
         # an undisclosed site ("two of its plants were damaged, without saying where") is not the one named
@@ -290,7 +283,7 @@ def _resolve_anaphora(drafts: list[_Draft]) -> list[_Draft]:
     return out
 
 
-def _antecedent(d: _Draft, named: list[_Draft]) -> _Draft | None:
+def _antecedent(d: Draft, named: list[Draft]) -> Draft | None:
     t = d.target
     bg = d.salience == "background"
     power = ("thermal", "hydro", "nuclear", "renewable")
@@ -346,7 +339,7 @@ def _other_country(t: Target, f: Any) -> bool:
     return t.country not in (None, f.country) and "+lead-region" not in t.rule and "+paragraph-region" not in t.rule
 
 
-def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
+def _drop_subsumed(drafts: list[Draft]) -> list[Draft]:
     """A generic claim for a region yields to a specific one in that region
     (same salience), and a country-level claim to any regional one."""
     facility_regions: dict[tuple[Any, bool], list[tuple[float, float] | None]] = {}
@@ -375,8 +368,9 @@ def _drop_subsumed(drafts: list[_Draft]) -> list[_Draft]:
             continue  # unless it names a town of its own: "Харків: влучання в об'єкт енергетики" beside a substation elsewhere
         if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
             continue  # "two refineries in Samara region" when both are named
-        if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional):
-            continue  # "Russia hit Ukraine's energy system" when the regions hit are named
+        if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional) \
+                and not ("+national" in t.rule or any(s.has("national") for s in d.sentences)):
+            continue  # "attacks on energy" beside the regions hit; but "Ukraine's energy system was hit" stays
         if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule and (
                 (type_family(t.output_type), bg) in {(type_family(x.target.output_type), x.salience == "background")
                                                      for x in drafts if x.target.region_code or x.target.facility}):

@@ -100,7 +100,7 @@ def _numbers_after(si: SentenceInfo, tok_end: int) -> set[str]:
     return out
 
 
-def _resolve_place(svc: Services, pm: PlaceMention, hint: set[str], country: str | None) -> Place | None:
+def resolve_place(svc: Services, pm: PlaceMention, hint: set[str], country: str | None) -> Place | None:
     if len(pm.places) == 1:
         return pm.places[0]
     res = svc.gazetteer.rank(pm.text, pm.places, region_hint=next(iter(hint)) if len(hint) == 1 else None,
@@ -166,7 +166,7 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             if any(pm.tok_start < qe and qa < pm.tok_end for qa, qe in quals):
                 used_places.add(i)
                 if qual_place is None:
-                    qual_place = pm.places[0] if pm.is_region else _resolve_place(svc, pm, hint, country_hint)
+                    qual_place = pm.places[0] if pm.is_region else resolve_place(svc, pm, hint, country_hint)
         if qual_place is not None and qual_place.kind != "region" and len(sentence_regions) == 1 \
                 and qual_place.region_code not in sentence_regions:
             # "In the Rostov region … a substation in the Kamensky district": a namesake far away
@@ -191,9 +191,12 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
                                   linked.country, rule=rule, confidence=0.8, candidates=cands))
             continue
         region = qual_place.region_code if qual_place is not None else None
-        country = qual_place.country if qual_place is not None else _adjacent_country(svc, si, tt.tok_start, tt.tok_end)
+        adjacent = _adjacent_country(svc, si, tt.tok_start, tt.tok_end) if qual_place is None else None
+        country = qual_place.country if qual_place is not None else adjacent
+        # "енергетичної інфраструктури України", "Ukraine's energy system": a statement about the country
+        national = adjacent is not None and tt.type in GENERIC and _possessive_country(svc, si, tt.tok_start, tt.tok_end)
         t = Target(si, tt.start, tt.end, tt.type, None, qual_place if qual_place and qual_place.kind != "region" else None,
-                   region, country, rule="type-term" + ("+place" if qual_place else ""),
+                   region, country, rule="type-term" + ("+place" if qual_place else "") + ("+national" if national else ""),
                    confidence=0.65 if qual_place else 0.55, candidates=cands)
         listed = _coordinated_after(si, t, si.places) if qual_place is not None and qual_place.kind == "region" else []
         if len(listed) > 1:
@@ -218,11 +221,34 @@ def _vague(t: Any) -> bool:
 
 
 def _adjacent_country(svc: Services, si: SentenceInfo, ts: int, te: int) -> str | None:
-    """"объекты энергетики Украины", "Ukraine's energy system", "російські НПЗ"."""
+    """"объекты энергетики Украины", "Ukraine's energy system", "російські НПЗ" — but not the
+    attacker's adjective ("damage by Russian missile attacks", "російські окупанти атакували")."""
     lex = svc.lexicons[si_lang(si, svc)]
-    window = si.tokens[max(0, ts - 2): te + 3]
-    found = {m.payload for m in lex.countries.find(window)}
+    lo = max(0, ts - 2)
+    window = si.tokens[lo: te + 3]
+    attackers = {pos for pos, _ in si.attackers}
+    found = {m.payload for m in lex.countries.find(window) if si.tokens[lo + m.start].start not in attackers}
     return found.pop() if len(found) == 1 else None
+
+
+_OF = frozenset("of".split())
+
+
+def _possessive_country(svc: Services, si: SentenceInfo, ts: int, te: int) -> bool:
+    """The country is the term's possessor: right before it ("Ukraine's energy", "української
+    енергетики") or right after it ("енергетики України", "energy infrastructure of Ukraine")."""
+    lex = svc.lexicons[si_lang(si, svc)]
+    toks = si.tokens
+    attackers = {pos for pos, _ in si.attackers}
+    spans = [(ts - 1, ts)] if ts > 0 else []
+    if te < len(toks):
+        k = te + 1 if toks[te].norm in _OF and te + 1 < len(toks) else te
+        spans.append((k, k + 1))
+    for a, b in spans:
+        if any(toks[a + m.start].start not in attackers for m in lex.countries.find(toks[a:b + 1])
+               if m.start == 0):
+            return True
+    return False
 
 
 def si_lang(si: SentenceInfo, svc: Services) -> str:
@@ -328,7 +354,7 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
                 for p in pm.places:
                     regions.append((p.region_code or p.id, None, p.country))
             else:
-                res = _resolve_place(svc, pm, hint, country_hint)
+                res = resolve_place(svc, pm, hint, country_hint)
                 if res is not None and res.region_code:
                     regions.append((res.region_code, res, res.country))
         seen: set[str] = set()
@@ -344,7 +370,7 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
                                   rule=t.rule + "+sentence-region", confidence=t.confidence, candidates=[]))
         else:
             nearest = min(free, key=lambda pm: abs(pm.start - t.start))
-            where = nearest.places[0] if nearest.is_region else _resolve_place(svc, nearest, hint, country_hint)
+            where = nearest.places[0] if nearest.is_region else resolve_place(svc, nearest, hint, country_hint)
             if where is None:
                 out.append(t)
                 continue
