@@ -200,6 +200,7 @@ _CAPITALS = {"UA-30", "RU-MOW"}
 _LOCATIVE = frozenset("in near over outside around across at into у в во над під біля поблизу на под около возле "
                       "неподалік неподалеку по до".split())
 _TIME_WORDS = frozenset("time часом час времени время".split())
+_LIST_CONJ = frozenset("and or і й та або и или".split())
 
 
 def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTerm"],
@@ -212,8 +213,11 @@ def _not_a_location(pm: PlaceMention, toks: Sequence[Token], terms: list["TypeTe
     if any(0 <= t.tok_start - pm.tok_end <= 2 for t in terms):
         return False
     # "Киев и Львов, Ровно, Черкассы": a capital in a list of towns is a place, not a government
-    if any(o is not pm and (0 <= o.tok_start - pm.tok_end <= 1 or 0 <= pm.tok_start - o.tok_end <= 1)
-           and not any(p.region_code in _CAPITALS for p in o.places) for o in others):
+    def listed(o: PlaceMention) -> bool:
+        gap = list(range(pm.tok_end, o.tok_start)) if o.tok_start >= pm.tok_end else list(range(o.tok_end, pm.tok_start))
+        return len(gap) <= 1 and all(toks[k].norm in _LIST_CONJ for k in gap)
+
+    if any(o is not pm and listed(o) and not any(p.region_code in _CAPITALS for p in o.places) for o in others):
         return False
     prev = toks[pm.tok_start - 1].norm if pm.tok_start > 0 else ""
     return prev not in _LOCATIVE
@@ -233,7 +237,7 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
 
 
 _CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
-_GAPPED = ("negation", "summary", "national")
+_GAPPED = ("negation", "summary", "regions_count")
 _OPENERS = {"", ".", ":", "«", '"', "“", "„", "—", "–", "-", "(", "!", "?", "…", "'"}
 _NEG_KEYS = tuple((k, f"neg:{k}") for k in ("topic", "talks", "status", "mediators", "parties", "agreements"))
 _EVENT_WORDS = ("attack", "impact", "damage", "destroyed", "fire", "debris")
@@ -297,9 +301,12 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
 
     fac = [FacilityName(a, b, toks[a].start, toks[b - 1].end, fl, alias)
            for a, b, fl, alias in services.registry.find_names(toks) if not located(toks[a].start)]
+    restoring = [m.end for m in cues["restoring"]]
     terms = [TypeTerm(m.start, m.end, toks[m.start].start, toks[m.end - 1].end, m.payload, m.phrase)
              for m in found.get("facility_types", []) if not _owned_by_building(m, found)
-             and not located(toks[m.start].start)]
+             and not located(toks[m.start].start)
+             # "crews are working to restore the networks": what is repaired is no target named here
+             and not any(0 <= m.start - e <= 1 for e in restoring)]
     # "a source in Kyiv said", "told reporters in Moscow": a capital there is where sources sit
     speakers = [m.end for m in found.get("cue:speaker_at", ())]
     places = [p for p in services.gazetteer.find(toks, text) if not located(p.start)
@@ -323,3 +330,20 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
         neg={k: found.get(key, []) for k, key in _NEG_KEYS},
         lang=lex.language,
     )
+
+
+_CLAUSE_BREAK = re.compile(r";|\s[–—]\s|,\s+(?:а|але|проте|однак|но|однако|тогда как|тоді як|while|whereas|but)\s")
+
+
+def clause_bounds(si: SentenceInfo, pos: int) -> tuple[int, int]:
+    """Character bounds of the clause of ``si`` holding ``pos``: contrasting clauses ("… a drone
+    fell on the depot in Voronezh region, while in Perm Krai fuel tanks burned") tell apart."""
+    a, b = si.start, si.end
+    for m in _CLAUSE_BREAK.finditer(si.sent.text):
+        cut = si.start + m.start()
+        if cut <= pos:
+            a = si.start + m.end()
+        elif cut < b:
+            b = cut
+            break
+    return a, b

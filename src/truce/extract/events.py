@@ -9,9 +9,10 @@ language's lexicon, so a rule that fired can be named on the claim.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from truce.extract.analysis import Document, SentenceInfo
+from truce.extract.analysis import Document, SentenceInfo, clause_bounds
 from truce.extract.dates import DateMention
 from truce.extract.targets import GENERIC, Target
 from truce.reference.registry import type_family
@@ -223,3 +224,69 @@ def told_then_labelled(si: SentenceInfo) -> bool:
     charges = [m.start for m in si.cues.get("accusation", ())]
     return bool(attacks and charges) and min(attacks) < min(charges) and any(
         d.date is not None and d.precision == "day" for d in si.dates)
+
+
+def timed(si: SentenceInfo) -> bool:
+    """The sentence dates what it tells to a day ("overnight", "on 11 April", "вчора")."""
+    return any(d.date is not None and d.precision in ("day", "interval") for d in si.dates) or si.has("same_day")
+
+
+def economy_report(doc: Document) -> bool:
+    """The report is about money or trade (imports, tariffs, results): the damage it cites is
+    the background of its subject, not an event it reports."""
+    heads = ([doc.title_info] if doc.title_info else []) + lead_sentences(doc)[:1]
+    return any(s.has("economy") for s in heads)
+
+
+def attacked_elsewhere_only(si: SentenceInfo, t: Target) -> bool:
+    """The sentence's attack (an attack, impact or debris word, a weapon) lies in another clause
+    than the target's, whose own clause tells at most a fire or damage: that target's damage is
+    not said to come from the attack."""
+    a, b = clause_bounds(si, t.start)
+    if (a, b) == (si.start, si.end):
+        return False
+    toks = si.tokens
+
+    def where(m: Any) -> int:
+        return int(toks[m.start].start)
+
+    attack = [where(m) for k in ("attack", "impact", "debris", "interception") for m in si.cues.get(k, ())]
+    attack += [tok.start for tok in toks if any(w in tok.norm for w in _WEAPON_STEMS)]
+    return bool(attack) and not any(a <= p < b for p in attack)
+
+
+_WEAPON_STEMS = ("дрон", "беспилот", "бпла", "безпілот", "ракет", "drone", "missile", "uav", "shahed", "шахед")
+
+
+def _attack_positions(si: SentenceInfo) -> list[int]:
+    toks = si.tokens
+    out = [int(toks[m.start].start) for k in ("attack", "impact", "debris", "interception") for m in si.cues.get(k, ())]
+    return out + [tok.start for tok in toks if any(w in tok.norm for w in _WEAPON_STEMS)]
+
+
+def attacked_regions(doc: Document) -> set[str] | None:
+    """Regions the report places an attack in: those named in a clause with an attack, impact,
+    debris or interception word or a weapon (facilities there count by their region). None
+    when an attack is told of a whole country ("Russia attacked Ukraine's energy overnight"):
+    then any region may be one of its targets."""
+    out: set[str] = set()
+    for si in [*([doc.title_info] if doc.title_info else []), *doc.sentences]:
+        if si.background:
+            continue
+        at = _attack_positions(si)
+        if not at:
+            continue
+        if si.countries and not si.places and not si.facility_names:
+            return None
+        clauses = {clause_bounds(si, p) for p in at}
+
+        def inside(pos: int) -> bool:
+            return any(a <= pos < b for a, b in clauses)
+        for pm in si.places:
+            codes = {p.region_code for p in pm.places}
+            if len(codes) == 1 and inside(pm.start):
+                out |= {c for c in codes if c}
+        for fn in si.facility_names:
+            if inside(fn.start):
+                out |= {f.region_code for f in fn.facilities}
+    return out

@@ -27,8 +27,9 @@ from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.negotiation import accusation_claims, negotiation_claims
 from truce.extract.outages import outage_drafts
-from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, continuation, damage_next, denies,
-                                  event_decision, main_date, mark_background, stale, told_then_labelled)
+from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
+                                  attacked_regions, denies, economy_report, timed,
+                                  event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
 from truce.extract.targets import GENERIC, Target, find_targets
 from truce.reference.gazetteer import haversine_km
 from truce.records import Claim, Evidence, Place, Report, other_party
@@ -100,6 +101,9 @@ class RuleExtractor:
         # an official cause other than an attack ("a contractor's welding", "не пов'язана з атакою")
         # makes damage without an attack word of its own an accident, whatever the report recalls
         accident = any(s.has("accident") for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
+        economy = economy_report(doc)
+        lead = lead_sentences(doc)
+        attacked = attacked_regions(doc)
         for si in doc.sentences:
             targets = find_targets(self.svc, doc, si, ctx.region_hint, ctx.country_hint)
             if not targets:
@@ -137,7 +141,18 @@ class RuleExtractor:
                     continue  # "accused Kyiv of attacks on energy in Bryansk and Kursk regions": an accusation
                 if t.generic and si.has("negotiation_context") and t.region_code is None:
                     continue
+                if attacked_elsewhere_only(si, t):
+                    continue  # "a drone fell on the depot in Voronezh region, while in Perm Krai tanks burned"
                 t = ctx.place_target(t, si)
+                if rule == "damage-cue" and not si.weapons and attacked and t.region_code and t.region_code not in attacked:
+                    continue  # "another fire broke out at a depot in Perm Krai": no attack there is told
+                if t.generic and t.facility is None and t.region_code is None:
+                    # a country-level event needs a day ("overnight", "on Wednesday"), a count of regions,
+                    # or a national statement in the lead; "attacks have intensified since March",
+                    # "grids damaged by shelling need repairs" and a trade story's background are none
+                    national = "+national" in t.rule or si.has("national")
+                    if economy or not (timed(si) or si.has("regions_count") or (national and si in lead)):
+                        continue
                 follow = [follow_on] if follow_on is not None else continuation(doc, si)
                 if t.generic and t.region_code is None and not (
                         si.has(*HIT_CUES) or any(d.date for d in si.dates) or follow):
@@ -275,7 +290,8 @@ def _resolve_anaphora(drafts: list[Draft]) -> list[Draft]:
     for d in drafts:
         t = d.target
         # an undisclosed site ("two of its plants were damaged, without saying where") is not the one named
-        if t.facility is None and "type-term+place" not in t.rule and "+undisclosed" not in t.rule:
+        if t.facility is None and "type-term+place" not in t.rule and "+undisclosed" not in t.rule \
+                and not t.rule.startswith("outage-told"):  # a town's outage is the town's, not a plant's named nearby
             host = _antecedent(d, named)
             if host is not None:
                 d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
-from truce.extract.analysis import Document, SentenceInfo, Services
+from truce.extract.analysis import Document, SentenceInfo, Services, clause_bounds
 from truce.reference.gazetteer import PlaceMention, haversine_km
 from truce.records import Facility, Place
 from truce.reference.registry import type_family
@@ -304,11 +304,12 @@ def _qualifiers(si: SentenceInfo, ts: int, te: int) -> list[tuple[int, int]]:
     j = te
     while j < len(toks) and _NUM.match(toks[j].text):
         j += 1
-    if j < len(toks) and toks[j].norm in _PREP_AFTER:
+    clause_end = clause_bounds(si, toks[ts].start)[1] if ts < len(toks) else si.end
+    if j < len(toks) and toks[j].norm in _PREP_AFTER and toks[j].start < clause_end:
         k = j + 1
         while k < len(toks) and k < j + 4 and not toks[k].capitalised:
             k += 1
-        if k < len(toks) and toks[k].capitalised:
+        if k < len(toks) and toks[k].capitalised and toks[k].start < clause_end:
             out.append((k, min(k + 3, len(toks))))
     # operator or brand in quotes right after: «Лукойл», "Slavyansk Eco"
     if te < len(toks) and toks[te].capitalised:
@@ -369,7 +370,8 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
                 out.append(Target(si, t.start, t.end, t.type, None, place, code, country,
                                   rule=t.rule + "+sentence-region", confidence=t.confidence, candidates=[]))
         else:
-            nearest = min(free, key=lambda pm: abs(pm.start - t.start))
+            clause = clause_bounds(si, t.start)
+            nearest = min(free, key=lambda pm: (not clause[0] <= pm.start < clause[1], abs(pm.start - t.start)))
             where = nearest.places[0] if nearest.is_region else resolve_place(svc, nearest, hint, country_hint)
             if where is None:
                 out.append(t)
