@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from truce.gazetteer import haversine_km
+from truce.reference.gazetteer import haversine_km
 
 # Rows whose ISO region is right but that the gazetteer's vote of nearby settlements
 # puts in the surrounding oblast: both plants stand inside the St Petersburg city limits.
