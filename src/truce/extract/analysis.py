@@ -332,7 +332,9 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     )
 
 
-_CLAUSE_BREAK = re.compile(r";|\s[–—]\s|,\s+(?:а|але|проте|однак|но|однако|тогда как|тоді як|while|whereas|but)\s")
+# contrasting clauses, and a clause opening on a time of its own ("…, and between April 10 and 14 lines …")
+_CLAUSE_BREAK = re.compile(r";|\s[–—]\s|,\s+(?:а|але|проте|однак|но|однако|тогда как|тоді як|while|whereas|but)\s"
+                           r"|,\s+(?:and|і|та|и)\s+(?=(?:on|between|from|later|then|потім|згодом|затем|позже)\b)")
 
 
 def clause_bounds(si: SentenceInfo, pos: int) -> tuple[int, int]:

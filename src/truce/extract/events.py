@@ -9,7 +9,6 @@ language's lexicon, so a rule that fired can be named on the claim.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from truce.extract.analysis import Document, SentenceInfo, clause_bounds

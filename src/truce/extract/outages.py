@@ -57,19 +57,15 @@ def tied_to_attack(doc: Document, si: SentenceInfo, lead: list[SentenceInfo]) ->
     return None
 
 
-def _regions(svc: Services, si: SentenceInfo, ctx: ReportContext) -> list[tuple[str, str | None, object]]:
+def _regions(svc: Services, si: SentenceInfo, ctx: ReportContext) -> list[tuple[str, str | None, Place | None]]:
     """(region code, country, place or None) of every place the outage sentence names."""
-    out: list[tuple[str, str | None, object]] = []
+    out: list[tuple[str, str | None, Place | None]] = []
     seen: set[str] = set()
     for pm in si.places:
-        if pm.is_region:
-            p = pm.places[0]
-            code, place = p.region_code, None
-        else:
-            p = resolve_place(svc, pm, ctx.region_hint, ctx.country_hint)
-            if p is None or far_namesake(svc, p, ctx.region_hint):
-                continue
-            code, place = p.region_code, p
+        p = pm.places[0] if pm.is_region else resolve_place(svc, pm, ctx.region_hint, ctx.country_hint)
+        if p is None or (not pm.is_region and far_namesake(svc, p, ctx.region_hint)):
+            continue
+        code, place = p.region_code, (None if pm.is_region else p)
         if code and code not in seen:
             seen.add(code)
             out.append((code, p.country, place))
@@ -109,15 +105,15 @@ def outage_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool) -
         cue = si.cues["outage"][0]
         a, b = cue.span(si.tokens)
         # "без світла через удар по енергооб'єкту в сусідній області": the strike was elsewhere
-        places = _regions(svc, si, ctx) if not si.has("elsewhere") else [("", ctx.country_hint or _country(si), None)]
+        places: list[tuple[str, str | None, Place | None]] = (
+            _regions(svc, si, ctx) if not si.has("elsewhere") else [("", ctx.country_hint or _country(si), None)])
         if not places:
             t = ctx.place_target(Target(si, a, b, "other_energy", rule="outage-told"), si)
             if t.region_code is None and not si.has("national"):
                 continue  # an outage with no place: part of the national picture at most
             places = [(t.region_code, t.country, t.place)] if t.region_code else [("", t.country, None)]
         for code, country, place in places:
-            t = Target(si, a, b, "other_energy", None, place if place is not None else None,  # type: ignore[arg-type]
-                       code or None, country, rule="outage-told" + ("" if tie == "sentence" else f"+{tie}"),
+            t = Target(si, a, b, "other_energy", None, place, code or None, country, rule="outage-told" + ("" if tie == "sentence" else f"+{tie}"),
                        confidence=0.6 if tie == "sentence" else 0.5)
             date, basis = ctx.date_for(si, a)
             attacker, abasis = ctx.attacker_for(si, t)

@@ -18,14 +18,15 @@ Reading order for one report:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from truce.extract.analysis import Document, SentenceInfo, Services, analyse
 from truce.extract.context import Draft, ReportContext, country_from
 from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
-from truce.extract.negotiation import accusation_claims, negotiation_claims
+from truce.extract.accusations import accusation_claims
+from truce.extract.negotiation import negotiation_claims
 from truce.extract.outages import outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
                                   attacked_regions, denies, economy_report, timed,
