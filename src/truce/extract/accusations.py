@@ -56,6 +56,7 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 for s in doc.sentences:
                     if s.start <= e.start < s.end:
                         by_sentence.setdefault(s.index, []).append(i)
+    halt = halt_in_view(svc, doc)
     for si in doc.sentences:
         cues = si.cues.get("accusation") or []
         if not cues:
@@ -66,15 +67,31 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
             continue  # "нарушена работа" is a disruption, not an accusation
         if not accuse_type and si.has("hypothetical"):
             continue  # "Kyiv would regard any movement of warships as a violation": a red line, not a charge
+        if accuse_type and not (halt or si.has("negotiation_context") or si.neg.get("agreements")):
+            continue  # "accused Russia of attacks on cities": a charge of war, not of breaking a halt
         cue_pos = si.tokens[(accuse or cues)[0].start].start
         parties = _parties_in(si)
         before = [p for pos, p in parties if pos < cue_pos]
         after = [p for pos, p in parties if pos > cue_pos]
+        if si.has("mutual") and len({p for _, p in parties}) == 2:
+            # "Ukraine and Russia accused one another of flouting the truce": two charges
+            for accuser in sorted({p for _, p in parties}):
+                _add_generic(out, seen, si, doc, report_id, claims, ctx, accuser, other_party(accuser) or "")
+            continue
+        speech = [si.tokens[m.start].start for m in si.cues.get("speech", ()) if si.tokens[m.start].start < cue_pos]
         if accuse_type:
             accuser = before[-1] if before else None
             accused = next((p for p in after if p != accuser), None)
             if accused is None and not by_sentence.get(si.index):
                 continue  # "accused Western countries of provocations": not an accusation between the parties
+            if accuser is None and si.has("third_party"):
+                continue  # "Hungary's foreign minister accused Ukraine": not a charge between the parties
+        elif speech and any(pos < speech[-1] for pos, _ in parties):
+            # "Moscow again highlights Kiev's violation", "российская сторона расценила это как нарушение":
+            # the one who speaks accuses; a party named after the verb of saying is the accused
+            accuser = next(p for pos, p in reversed(parties) if pos < speech[-1])
+            accused = next((p for pos, p in parties if speech[-1] < pos < cue_pos and p != accuser), None) \
+                or other_party(accuser)
         else:
             complying = _complying(si)
             accused = before[-1] if before else (after[0] if after else None)
@@ -121,8 +138,11 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         dm = next((d for d in si.dates if d.date is not None), None)
         options: list[Claim | None] = list(targets) or [None]
         for target in options:
-            key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None)
-            if key in seen:
+            # a charge with no target counts once per day it names ("began violating it on Friday night …
+            # and broke it for good tonight" are two)
+            day = (to_iso(dm.date) if dm and dm.date else None) if target is None else None
+            key = (accuser, accused, target.facility_id if target else None, target.region_code if target else None, day)
+            if key in seen or (target is None and (accuser, accused, None, None, None) in seen and day is None):
                 continue
             seen.add(key)
             date = (target.date if target is not None and target.date else None) or (to_iso(dm.date) if dm else None) \
@@ -143,6 +163,33 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 language=doc.lang))
     out += _implicit_accusations(svc, doc, report_id, claims, out, ctx, tallies)
     return out
+
+
+def halt_in_view(svc: Services, doc: Document) -> bool:
+    """The report is about a halt to strikes: it speaks of talks or a truce, names an agreement,
+    or was published while one was in force. Only then is a charge a charge of violating one."""
+    heads = [*([doc.title_info] if doc.title_info else []), *doc.sentences]
+    if any(s.has("negotiation_context") or s.neg.get("agreements") for s in heads):
+        return True
+    day = doc.pub.date.isoformat() if doc.pub.date is not None else None
+    return day is not None and any(a.in_force_on(day) for a in svc.agreements)
+
+
+def _add_generic(out: list[Claim], seen: set[tuple[Any, ...]], si: SentenceInfo, doc: Document, report_id: str,
+                 claims: list[Claim], ctx: ReportContext, accuser: str, accused: str) -> None:
+    """A charge that names no strike."""
+    key = (accuser, accused, None, None, None)
+    if not accused or key in seen:
+        return
+    seen.add(key)
+    dm = next((d for d in si.dates if d.date is not None), None)
+    date = to_iso(dm.date) if dm and dm.date else (to_iso(doc.pub.date) if doc.pub.usable else None)
+    out.append(Claim(
+        report_id=report_id, index=len(claims) + len(out), kind="accusation", date=date,
+        date_precision="day" if date else "unknown", date_basis="explicit" if dm else "publication_date",
+        accuser=accuser, accused=accused, salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
+        evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),), confidence=0.55, extractor=ctx.extractor,
+        rule="accusation/mutual", language=doc.lang))
 
 
 def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: list[Claim], found: list[Claim],

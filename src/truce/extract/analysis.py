@@ -82,6 +82,7 @@ class SentenceInfo:
     summary: bool = False  # sums up many strikes ("stepped up its strikes this month"): background, undated
     neg: dict[str, list[Match]] = field(default_factory=dict)
     lang: str = "en"
+    weapon_at: list[int] = field(default_factory=list)  # character offsets of the weapon words
 
     def has(self, *names: str) -> bool:
         return any(self.cues.get(n) for n in names)
@@ -325,6 +326,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
         attackers=sorted(set(attackers)),
         acknowledgers=[(toks[m.start].start, m.payload) for m in found.get("acknowledge", [])],
         weapons=[m.payload for m in found.get("weapons", [])],
+        weapon_at=[toks[m.start].start for m in found.get("weapons", [])],
         countries=[m.payload for m in found.get("countries", [])],
         dates=dates,
         neg={k: found.get(key, []) for k, key in _NEG_KEYS},
@@ -333,7 +335,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
 
 
 # contrasting clauses, and a clause opening on a time of its own ("…, and between April 10 and 14 lines …")
-_CLAUSE_BREAK = re.compile(r";|\s[–—]\s|,\s+(?:а|але|проте|однак|но|однако|тогда как|тоді як|while|whereas|but)\s"
+_CLAUSE_BREAK = re.compile(r";|,\s+(?:а|але|проте|однак|но|однако|тогда как|тоді як|while|whereas|but)\s"
                            r"|,\s+(?:and|і|та|и)\s+(?=(?:on|between|from|later|then|потім|згодом|затем|позже)\b)")
 
 

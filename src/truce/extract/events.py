@@ -250,17 +250,19 @@ def attacked_elsewhere_only(si: SentenceInfo, t: Target) -> bool:
         return int(toks[m.start].start)
 
     attack = [where(m) for k in ("attack", "impact", "debris", "interception") for m in si.cues.get(k, ())]
-    attack += [tok.start for tok in toks if any(w in tok.norm for w in _WEAPON_STEMS)]
+    attack += si.weapon_at
     return bool(attack) and not any(a <= p < b for p in attack)
 
 
-_WEAPON_STEMS = ("дрон", "беспилот", "бпла", "безпілот", "ракет", "drone", "missile", "uav", "shahed", "шахед")
+def tells_attack(si: SentenceInfo) -> bool:
+    """An attack, impact, debris or interception word, or a weapon, anywhere in the sentence."""
+    return bool(_attack_positions(si))
 
 
 def _attack_positions(si: SentenceInfo) -> list[int]:
     toks = si.tokens
     out = [int(toks[m.start].start) for k in ("attack", "impact", "debris", "interception") for m in si.cues.get(k, ())]
-    return out + [tok.start for tok in toks if any(w in tok.norm for w in _WEAPON_STEMS)]
+    return out + si.weapon_at
 
 
 def attacked_regions(doc: Document) -> set[str] | None:

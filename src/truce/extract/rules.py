@@ -29,7 +29,7 @@ from truce.extract.accusations import accusation_claims
 from truce.extract.negotiation import negotiation_claims
 from truce.extract.outages import outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
-                                  attacked_regions, denies, economy_report, timed,
+                                  attacked_regions, denies, economy_report, tells_attack, timed,
                                   event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
 from truce.extract.targets import GENERIC, Target, find_targets
 from truce.reference.gazetteer import haversine_km
@@ -145,7 +145,7 @@ class RuleExtractor:
                 if attacked_elsewhere_only(si, t):
                     continue  # "a drone fell on the depot in Voronezh region, while in Perm Krai tanks burned"
                 t = ctx.place_target(t, si)
-                if rule == "damage-cue" and not si.weapons and attacked and t.region_code and t.region_code not in attacked:
+                if attacked and t.region_code and t.region_code not in attacked and not tells_attack(si):
                     continue  # "another fire broke out at a depot in Perm Krai": no attack there is told
                 if t.generic and t.facility is None and t.region_code is None:
                     # a country-level event needs a day ("overnight", "on Wednesday"), a count of regions,

@@ -144,6 +144,8 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
     for tt in si.type_terms:
         if other_infra and not specific and _vague(tt):
             continue  # "critical infrastructure in Kryvyi Rih: a railway depot was damaged"
+        if _counted_aggregate(si, tt):
+            continue
         quals = _qualifiers(si, tt.tok_start, tt.tok_end)
         numbers = _numbers_after(si, tt.tok_end)
         linked: Facility | None = None
@@ -332,6 +334,20 @@ def _coordinated_after(si: SentenceInfo, t: Target, mentions: list[PlaceMention]
         else:
             break
     return out if after[0].start - t.end < 40 else []
+
+
+_COUNT_WORDS = frozenset("two three four five both два дві двох три трьох чотири чотирьох обидва обидві обох "
+                         "две двух трех трёх четыре четырех оба обе обеих".split())
+
+
+def _counted_aggregate(si: SentenceInfo, tt: Any) -> bool:
+    """"пожежі на двох нафтобазах – у Воронезькій області … а в Пермському краї …": a counted
+    plural the sentence then names one by one is their sum, not another target."""
+    prev = si.tokens[tt.tok_start - 1] if tt.tok_start > 0 else None
+    if prev is None or not (prev.norm in _COUNT_WORDS or prev.text.isdigit()):
+        return False
+    fam = type_family(tt.type)
+    return any(o is not tt and o.tok_start > tt.tok_start and type_family(o.type) == fam for o in si.type_terms)
 
 
 def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used: set[int],
