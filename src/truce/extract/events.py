@@ -256,10 +256,11 @@ def attacked_elsewhere_only(si: SentenceInfo, t: Target) -> bool:
 
 def tells_attack(si: SentenceInfo) -> bool:
     """An attack, impact, debris or interception word, or a weapon, anywhere in the sentence."""
-    return bool(_attack_positions(si))
+    return bool(attack_positions(si))
 
 
-def _attack_positions(si: SentenceInfo) -> list[int]:
+def attack_positions(si: SentenceInfo) -> list[int]:
+    """Where the sentence tells an attack: attack, impact, debris, interception words and weapons."""
     toks = si.tokens
     out = [int(toks[m.start].start) for k in ("attack", "impact", "debris", "interception") for m in si.cues.get(k, ())]
     return out + si.weapon_at
@@ -274,7 +275,7 @@ def attacked_regions(doc: Document) -> set[str] | None:
     for si in [*([doc.title_info] if doc.title_info else []), *doc.sentences]:
         if si.background:
             continue
-        at = _attack_positions(si)
+        at = attack_positions(si)
         if not at:
             continue
         if si.countries and not si.places and not si.facility_names:

@@ -16,9 +16,9 @@ part of it.
 
 from __future__ import annotations
 
-from truce.extract.analysis import Document, SentenceInfo, Services
+from truce.extract.analysis import Document, SentenceInfo, Services, clause_bounds
 from truce.extract.context import Draft, ReportContext
-from truce.extract.events import lead_sentences
+from truce.extract.events import attack_positions, lead_sentences
 from truce.extract.targets import Target, resolve_place
 from truce.records import Place
 from truce.reference.gazetteer import haversine_km
@@ -47,9 +47,14 @@ def _neighbours(doc: Document, si: SentenceInfo) -> list[SentenceInfo]:
 
 
 def tied_to_attack(doc: Document, si: SentenceInfo, lead: list[SentenceInfo]) -> str | None:
-    """How the outage is tied to an attack: "sentence", "neighbour", "lead", or None."""
+    """How the outage is tied to an attack: "sentence" (in the outage's own clause), "neighbour",
+    "lead", or None."""
+    at = si.tokens[si.cues["outage"][0].start].start
+    a, b = clause_bounds(si, at)
     if _causes(si):
-        return "sentence"
+        if (a, b) == (si.start, si.end) or any(a <= p < b for p in attack_positions(si)):
+            return "sentence"
+        return None  # "…eight drones hit a compressor station, and between 10 and 14 April lines were disconnected"
     if any(_causes(s, alert=True) for s in _neighbours(doc, si)):
         return "neighbour"
     if si in lead and any(_causes(s, alert=True) for s in lead if s is not si):
@@ -111,9 +116,13 @@ def outage_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool) -
             t = ctx.place_target(Target(si, a, b, "other_energy", rule="outage-told"), si)
             if t.region_code is None and not si.has("national"):
                 continue  # an outage with no place: part of the national picture at most
-            places = [(t.region_code, t.country, t.place)] if t.region_code else [("", t.country, None)]
+            country = t.country or (si.countries[0] if len(set(si.countries)) == 1 else None)
+            places = [(t.region_code, t.country, t.place)] if t.region_code else [("", country, None)]
+        # "power outages at a substation": the asset the sentence names, else unnamed energy infrastructure
+        kinds = {tt.type for tt in si.type_terms if tt.type != "power_plant"}
+        kind = kinds.pop() if len(kinds) == 1 else "other_energy"
         for code, country, place in places:
-            t = Target(si, a, b, "other_energy", None, place, code or None, country, rule="outage-told" + ("" if tie == "sentence" else f"+{tie}"),
+            t = Target(si, a, b, kind, None, place, code or None, country, rule="outage-told" + ("" if tie == "sentence" else f"+{tie}"),
                        confidence=0.6 if tie == "sentence" else 0.5)
             date, basis = ctx.date_for(si, a)
             attacker, abasis = ctx.attacker_for(si, t)
@@ -123,3 +132,32 @@ def outage_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool) -
                 weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=False, retracted=False,
                 rules=[t.rule], confidence=t.confidence))
     return drafts
+
+
+def national_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool, existing: list[Draft]) -> list[Draft]:
+    """A country-level statement with no asset named in it ("strikes hit eight oblasts", "удари по
+    всій Україні") in a report about strikes on energy: one country-level event on unnamed
+    energy infrastructure (docs/annotation.md, mass strikes)."""
+    if not war or not any(d.salience == "main" for d in existing) and not any(s.type_terms for s in doc.sentences):
+        return []
+    out: list[Draft] = []
+    for si in doc.sentences:
+        if si.background or si.summary or si.type_terms or si.facility_names or si.places:
+            continue
+        if not (si.has("regions_count") and si.has(*CAUSES)):
+            continue
+        if si.has("threat", "hypothetical", "negation", "negotiation_context"):
+            continue
+        m = si.cues["regions_count"][0]
+        a, b = m.span(si.tokens)
+        country = ctx.country_hint or (si.countries[0] if len(set(si.countries)) == 1 else None)
+        if country is None:
+            country = next((d.target.country for d in existing if d.target.country), None)
+        t = Target(si, a, b, "other_energy", None, None, None, country, rule="national-count", confidence=0.5)
+        date, basis = ctx.date_for(si, a)
+        attacker, abasis = ctx.attacker_for(si, t)
+        out.append(Draft(target=t, sentences=[si], salience="main", date=date, date_basis=basis, outcome="hit",
+                         attacker=attacker, attacker_basis=abasis, acknowledged_by=ctx.acknowledged_for(si, attacker),
+                         weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=False, retracted=False,
+                         rules=[t.rule], confidence=0.5))
+    return out

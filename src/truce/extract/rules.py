@@ -27,7 +27,7 @@ from truce.extract.dates import DateMention, to_iso
 from truce.extract.effects import effects_for
 from truce.extract.accusations import accusation_claims
 from truce.extract.negotiation import negotiation_claims
-from truce.extract.outages import outage_drafts
+from truce.extract.outages import national_drafts, outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
                                   attacked_regions, denies, economy_report, tells_attack, timed,
                                   event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
@@ -72,6 +72,7 @@ class RuleExtractor:
         war = at_war(doc)
         drafts = self._drop_denied(self._strike_drafts(doc, context, war), doc)
         drafts += outage_drafts(self.svc, doc, context, war)
+        drafts += national_drafts(self.svc, doc, context, war, drafts)
         events = [d for d in drafts if not d.tally]
         claims = _assemble(events, doc, report_id, main)
         # tallies are no strike claims of their own, but in a report about the
@@ -140,12 +141,14 @@ class RuleExtractor:
                     continue  # "plants cut output because of the attacks on the grid; none was hit"
                 if si.has("accusation") and t.facility is None and not si.has(*HIT_CUES) and not told_then_labelled(si):
                     continue  # "accused Kyiv of attacks on energy in Bryansk and Kursk regions": an accusation
-                if t.generic and si.has("negotiation_context") and t.region_code is None:
-                    continue
+                if t.generic and si.has("negotiation_context") and t.region_code is None \
+                        and not ("+national" in t.rule and si.has("accusation")):
+                    continue  # but "broke the truce by striking Ukraine's energy system" is a strike
                 if attacked_elsewhere_only(si, t):
                     continue  # "a drone fell on the depot in Voronezh region, while in Perm Krai tanks burned"
                 t = ctx.place_target(t, si)
-                if attacked and t.region_code and t.region_code not in attacked and not tells_attack(si):
+                if attacked and t.region_code and t.region_code not in attacked and not tells_attack(si) \
+                        and not si.has("damage", "destroyed"):
                     continue  # "another fire broke out at a depot in Perm Krai": no attack there is told
                 if t.generic and t.facility is None and t.region_code is None:
                     # a country-level event needs a day ("overnight", "on Wednesday"), a count of regions,
@@ -291,8 +294,9 @@ def _resolve_anaphora(drafts: list[Draft]) -> list[Draft]:
     for d in drafts:
         t = d.target
         # an undisclosed site ("two of its plants were damaged, without saying where") is not the one named
+        # a town's outage is the town's, and "Ukraine's power plants" are the country's, not a plant's named nearby
         if t.facility is None and "type-term+place" not in t.rule and "+undisclosed" not in t.rule \
-                and not t.rule.startswith("outage-told"):  # a town's outage is the town's, not a plant's named nearby
+                and "+national" not in t.rule and not t.rule.startswith(("outage-told", "national")):
             host = _antecedent(d, named)
             if host is not None:
                 d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])
@@ -386,7 +390,7 @@ def _drop_subsumed(drafts: list[Draft]) -> list[Draft]:
         if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
             continue  # "two refineries in Samara region" when both are named
         if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional) \
-                and not ("+national" in t.rule or any(s.has("national") for s in d.sentences)):
+                and not ("+national" in t.rule or t.rule.startswith("national") or any(s.has("national") for s in d.sentences)):
             continue  # "attacks on energy" beside the regions hit; but "Ukraine's energy system was hit" stays
         if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule and (
                 (type_family(t.output_type), bg) in {(type_family(x.target.output_type), x.salience == "background")
