@@ -81,11 +81,15 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         if offer_only and not any(m.payload == "proposed" for m in s.neg.get("status", ())):
             continue  # "if the Russians violate it …" asserts no status; "ready to extend it if …" is an offer
         for m in s.neg.get("status", ()):
+            if m.payload in ("suspended", "expired") and _halts_strikes(s, m):
+                continue  # "asked him to suspend strikes on cities": what the halt is, not talks suspended
+            if _cited(s, m):
+                continue  # "under the agreements, the truce was to last a week": the terms, not a new status
             if not offer_only or m.payload == "proposed":
                 statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
     # statuses said of the energy halt itself outrank those of a deal discussed alongside it
     # ("the Black Sea arrangements take effect only after sanctions are lifted")
-    on_topic = [x for x in statuses if x[2].neg.get("topic") or x[2].neg.get("agreements")]
+    on_topic = [x for x in statuses if x[2].neg.get("topic") or x[2].neg.get("agreements") or not x[2].has("other_subject")]
     # a deal concluded alongside on another subject ("the delegations also agreed on safe
     # navigation in the Black Sea") is a negotiation claim of its own, under no agreement id
     topical = any(x.neg.get("topic") or x.neg.get("agreements") for x in sents)
@@ -100,7 +104,8 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         if title_neg and doc.title_info is not None and not doc.title_info.has("hypothetical", "retraction") else []
     if current:
         current.sort(key=lambda x: (x[0], x[2].index))
-        _, status, where = current[0]
+        # a charge of violation is the report's status only when it tells no other state of the agreement
+        _, status, where = next((x for x in current if x[1] != "violated_alleged"), current[0])
     else:
         # no status word: the status the agreement's terms record on the report's date
         status, where = _status_on(svc, agreement, doc.pub.date) or "under_negotiation", sents[0]
@@ -121,15 +126,19 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
     # told ("agreed on 18 March … in force since … Kyiv says Moscow violated it"); history told in
     # passing is background
     used: list[tuple[str, SentenceInfo]] = [(status, where)]
-    if title_status and title_status[0][1] != status:
+    if title_status and title_status[0][1] != status and title_status[0][1] != "violated_alleged":
         st = title_status[0][1]
         used.append((st, next((x[2] for x in current if x[1] == st), sents[0])))
     for _, st, s in sorted(statuses, key=lambda x: (x[2].index, x[0])):
         if st in {u for u, _ in used} or (side is not None and s is side[2]):
             continue
-        same = {m.payload for m in s.neg.get("status", ())}
-        if st == "under_negotiation" and len(same) > 1:
-            continue  # "the talks produced an agreement": the outcome, not the talks, is the status
+        if st == "violated_alleged":
+            continue  # a charge of violation is an accusation claim; as a status only when nothing else is told
+        same = {m.payload for m in s.neg.get("status", ())} - {"violated_alleged"}
+        if len(same) > 1 and STATUS_PRIORITY.index(st) > min(STATUS_PRIORITY.index(x) for x in same):
+            continue  # "agreed to the proposal", "the talks produced an agreement": the outcome is the status
+        if st == "under_negotiation" and not s.neg.get("topic"):
+            continue  # "to create conditions for negotiations": the peace talks, not talks on the energy halt
         if st == "proposed" and s.has("negation", "retraction"):
             continue
         used.append((st, s))
@@ -156,6 +165,21 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             confidence=0.7 if agreement and not own else 0.5, extractor=ctx.extractor,
             rule=f"negotiation/{st}" + ("/other-subject" if own else ""), language=doc.lang))
     return out
+
+
+_STRIKE_STEMS = ("strike", "attack", "shelling", "bombard", "удар", "атак", "обстр", "бомб")
+_PER = frozenset("according under pursuant згідно відповідно за согласно по".split())
+
+
+def _cited(si: SentenceInfo, m: Any) -> bool:
+    """The status word is cited as the terms' source ("згідно з домовленостями", "under the agreement")."""
+    prev = [tok.norm for tok in si.tokens[max(0, m.start - 2): m.start]]
+    return bool(prev) and prev[0] in _PER
+
+
+def _halts_strikes(si: SentenceInfo, m: Any) -> bool:
+    """The status word governs strikes ("suspend strikes", "приостановить удары по городам")."""
+    return any(tok.norm.startswith(_STRIKE_STEMS) for tok in si.tokens[m.end: m.end + 3])
 
 
 def _long_ago(doc: Document, s: SentenceInfo) -> bool:

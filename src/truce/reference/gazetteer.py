@@ -303,6 +303,8 @@ class Gazetteer:
             is_region = bool(regions) and (len(regions) == len(places) or b - a > 1 or surface.endswith(
                 tuple(normalise(x) for x in _ADJ_ENDINGS)) or surface.endswith(("щина", "щині", "щини", "щину", "щиною", "щине", "щиной")))
             chosen = tuple(regions) if is_region else tuple(p for p in places if p.kind != "region") or tuple(places)
+            # likeliest reading first: the city of three million before the village that shares its stem
+            chosen = tuple(sorted(dict.fromkeys(chosen), key=lambda p: (p.kind != "region", -p.population)))
             out.append(PlaceMention(s, e, text[s:e], chosen, is_region, a, b))
         return out
 
