@@ -83,6 +83,12 @@ class SentenceInfo:
     neg: dict[str, list[Match]] = field(default_factory=dict)
     lang: str = "en"
     weapon_at: list[int] = field(default_factory=list)  # character offsets of the weapon words
+    country_at: list[int] = field(default_factory=list)  # character offsets of the country words
+
+    def target_countries(self) -> list[str]:
+        """Countries the sentence names, less those naming the attacker ("Russian invaders")."""
+        attackers = {pos for pos, _ in self.attackers}
+        return [c for c, pos in zip(self.countries, self.country_at) if pos not in attackers]
 
     def has(self, *names: str) -> bool:
         return any(self.cues.get(n) for n in names)
@@ -328,6 +334,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
         weapons=[m.payload for m in found.get("weapons", [])],
         weapon_at=[toks[m.start].start for m in found.get("weapons", [])],
         countries=[m.payload for m in found.get("countries", [])],
+        country_at=[toks[m.start].start for m in found.get("countries", [])],
         dates=dates,
         neg={k: found.get(key, []) for k, key in _NEG_KEYS},
         lang=lex.language,

@@ -61,7 +61,7 @@ class ReportContext:
             self.region_hint = {source_region}  # a governor's post speaks of the governor's region
         countries: dict[str, int] = {}
         for s in lead:
-            for c in s.countries:
+            for c in s.target_countries():
                 countries[c] = countries.get(c, 0) + 1
         self.country_hint = max(countries, key=lambda k: countries[k]) if countries else None
         self.report_weapons = {w for s in [*lead, *doc.sentences] for w in s.weapons}
