@@ -136,6 +136,11 @@ def _print_summary(s: RunSummary) -> None:
     for aid, verdicts in sorted(s.findings_by_verdict.items()):
         vs = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items(), key=lambda kv: -kv[1]))
         click.echo(f"findings:  {aid}: {vs}")
+    if s.counter_claims:
+        click.echo(f"denials:   {s.counter_claims} counter-claim(s): {s.counter_claims - len(s.unattached)} contest the "
+                   f"incident they deny, {len(s.unattached)} deny nothing reported (no incident)")
+    for u in s.unattached:
+        click.echo(f"note: {u}", err=True)
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)

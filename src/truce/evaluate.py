@@ -130,13 +130,19 @@ def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence
     if incident.grade == "discounted":
         step("the incident is established", "grade discounted: " + "; ".join(incident.grade_reasons), "fail")
         return "not_covered", steps, None
+    if "attribution" in incident.disputed:
+        denials = [r for r in incident.grade_reasons if r.startswith("responsibility denied")]
+        step("attribution", "; ".join(denials) or f"responsibility of {attacker} denied by a counter-claim", "unknown",
+             "a counter-claim disputes who carried out the strike")
+        return "contested", steps, None
     if incident.grade == "contested":
         step("the incident is established", "grade contested: " + "; ".join(incident.grade_reasons), "unknown")
         return "contested", steps, None
     victim = incident.country
-    attributing = {affiliations.get(cl.report_id) for cl in claims
+    asserting = [cl for cl in claims if cl.stance != "denies"]  # a denial never attributes or acknowledges
+    attributing = {affiliations.get(cl.report_id) for cl in asserting
                    if cl.attacker == attacker and cl.attacker_basis == "stated"}
-    acknowledged = any(cl.acknowledged_by == attacker for cl in claims)
+    acknowledged = any(cl.acknowledged_by == attacker for cl in asserting)
     neutral = bool(attributing & {"neutral", "international"})
     by_attacker_side = attacker in attributing
     if incident.attacker_basis == "inferred":
@@ -196,7 +202,8 @@ def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
         trace = list(base) + [TraceStep(clause=f"{a.id}/readings", condition="readings of the disputed terms agree",
                                         fact=" | ".join(f"{_label(r.alternatives)}: {r.verdict}" for r in readings),
                                         result="fail", note=hinges)]
-    evidence = tuple(FindingEvidence(cl.report_id, cl.claim_id, cl.joined_because) for cl in incident.claims)
+    evidence = tuple(FindingEvidence(cl.report_id, cl.claim_id, cl.joined_because, cl.role, cl.role_note, cl.source)
+                     for cl in incident.claims)
     return Finding(incident_id=incident.id, agreement_id=a.id, verdict=verdict, trace=tuple(trace),
                    readings=tuple(readings) if len(readings) > 1 else (), hinges_on=hinges,
                    evidence=evidence, engine=f"{ENGINE_VERSION}; terms {a.digest[:12]}")

@@ -28,7 +28,8 @@ def incidents_json(database: Database) -> list[dict[str, Any]]:
                                  "affiliation": r.affiliation if r else None,
                                  "syndicated_with": ext_of[canon] if r and canon and canon != r.id else None})
         d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
-                        "joined_because": c.joined_because} for c in i.claims]
+                        "joined_because": c.joined_because, "role": c.role, "role_note": c.role_note}
+                       for c in i.claims]
         d.pop("report_ids")
         d["updated_at"] = updated.get(i.id)
         out.append(d)
