@@ -125,7 +125,8 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
 
     # 4. agreement status histories
     externals = {r.id: (r.external_id, r.source) for r in reports}
-    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals)]
+    kinds = {r.id: (r.source_kind, r.affiliation) for r in reports}
+    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals, kinds)]
     known_status = {(r.agreement_id, r.claim_id) for r in db.agreement_status()}
     db.replace_agreement_status(status_rows)
 

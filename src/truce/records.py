@@ -403,6 +403,10 @@ class StatusObservation(_Record):
     mediator: str | None = None
     conditions: tuple[str, ...] = ()
     salience: str | None = None
+    # same-day conflicts, resolved by the source's standing (evaluate.status_history)
+    standing: str | None = None  # terms | party | mediator | official | media
+    reading: str | None = None  # None (no conflict that day) | holds | yields | disagreement
+    reading_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()

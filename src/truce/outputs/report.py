@@ -22,6 +22,7 @@ from typing import Any, Sequence
 from truce import __version__
 from truce.context import Context
 from truce.db import Database
+from truce.evaluate import STANDING_LABEL
 from truce.records import Finding, Incident
 
 GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
@@ -211,14 +212,20 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
             alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(_alternative(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
             w(f"<p class='muted'>Disputed: {_esc(amb.get('question') or amb['field'])} {alts}</p>")
         hist = db.agreement_status(a.id)
-        w("<h3>Status history and evidence</h3><table><tr><th>date</th><th>status</th><th>source</th><th>evidence</th></tr>")
+        w("<h3>Status history and evidence</h3><p class='muted'>Where sources disagree on one day, what the source of "
+          "the highest standing says holds (the agreement's recorded history, then a party to the agreement, a mediator, "
+          "an official body, the media); sources of equal standing that disagree are shown as a disagreement.</p>"
+          "<table class='status'><tr><th>date</th><th>status</th><th>source</th><th>reading of the day</th><th>evidence</th></tr>")
         for h in hist:
             rep = reports.get(h.report_id or "")
             src = _esc(h.source or "")
             if rep is not None and rep.url:
                 src = f"<a href='{_esc(rep.url)}'>{src or _esc(rep.external_id)}</a>"
-            w(f"<tr><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
-              f"{'<br><span class=muted>' + _esc(h.report_id) + '</span>' if h.report_id else ' <span class=muted>(terms)</span>'}</td>"
+            standing = STANDING_LABEL.get(h.standing or "", "")
+            reading = (f"<b>{_esc(h.reading)}</b><br><span class='muted'>{_esc(h.reading_note)}</span>" if h.reading else "")
+            w(f"<tr class='r-{_esc(h.reading or 'none')}'><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
+              f"{'<br><span class=muted>' + _esc(h.report_id) + '</span>' if h.report_id else ''}"
+              f"<br><span class='muted'>{_esc(standing)}</span></td><td>{reading}</td>"
               f"<td><blockquote>{_esc(h.evidence)[:500]}</blockquote></td></tr>")
         w("</table>")
 
