@@ -16,7 +16,7 @@ contested, indeterminate.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from truce.records import (Claim, Finding, FindingEvidence, Incident, Reading, StatusObservation, TraceStep,
                            canonical_json)
@@ -253,7 +253,7 @@ def standing(a: Agreement, kind: str | None, affiliation: str | None) -> str:
 
 
 def status_history(a: Agreement, claims: Sequence[Claim], externals: dict[str, tuple[str, str | None]],
-                   sources: dict[str, tuple[str | None, str | None]] | None = None) -> list[StatusObservation]:
+                   sources: Mapping[str, tuple[str | None, str | None]] | None = None) -> list[StatusObservation]:
     """The agreement's status over time: its terms' history plus every negotiation claim
     about it, each with its evidence and source (``externals``: report id → (external id, source);
     ``sources``: report id → (source kind, affiliation), for the source's standing).
