@@ -47,9 +47,18 @@ def test_parquet_reads_back(demo_db):
     out = d / "i.parquet"
     assert CliRunner().invoke(cli, ["export", "--db", db, "--format", "parquet", "-o", str(out),
                                     "--from", "2025-03-18", "--to", "2025-04-16"]).exit_code == 0
+    import datetime as dt
+
+    import pyarrow as pa
+
     t = pq.read_table(out)
     assert t.num_rows > 5 and "grade" in t.column_names
-    assert all("2025-03-18" <= d <= "2025-04-16" for d in t.column("date").to_pylist())
+    assert t.schema.field("date").type == pa.date32()
+    assert t.schema.field("first_reported").type == pa.timestamp("ms", tz="UTC")
+    assert all(dt.date(2025, 3, 18) <= d <= dt.date(2025, 4, 16) for d in t.column("date").to_pylist())
+    assert {"location_precision", "verdict_moratorium-2025-03", "evidence_quote", "evidence_url"} <= set(t.column_names)
+    assert "consistent_with_violation" in set(t.column("verdict_moratorium-2025-03").to_pylist())
+    assert all(q for q in t.column("evidence_quote").to_pylist())
 
 
 def test_acled_csv_has_exactly_acleds_columns_and_codes(demo_db):
