@@ -37,7 +37,8 @@ class OneLineUsageError(click.UsageError):
 
     def show(self, file: IO[Any] | None = None) -> None:
         where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
-        click.echo(f"Error: {self.format_message()}{where}", file=file, err=file is None)
+        message = " ".join(self.format_message().split())  # click lists some choices one per line
+        click.echo(f"Error: {message}{where}", file=file, err=file is None)
 
 
 def _one_line(e: click.UsageError) -> OneLineUsageError:
@@ -228,7 +229,7 @@ def _fail(e: Exception) -> NoReturn:
     raise click.ClickException(str(e)) from e
 
 
-@click.group(cls=TruceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="truce", cls=TruceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="truce")
 @click.option("--config", type=click.Path(dir_okay=False), default=None,
               help="TOML settings file (or TRUCE_CONFIG); see `truce settings`.")

@@ -163,7 +163,7 @@ nav.toc ol{margin:.3em 0 .3em 1.2em;padding:0}nav.toc li{margin:.1em 0}
 @media print{
   body{max-width:none;margin:0;padding:0;font-size:9pt;line-height:1.3}
   h1{font-size:16pt}h2{font-size:12.5pt;break-after:avoid}h3{font-size:10.5pt;break-after:avoid}
-  table{font-size:7.5pt}tr,figure,blockquote{break-inside:avoid}
+  table{font-size:7.5pt}tr,tbody.finding,figure,blockquote{break-inside:avoid}thead{display:table-header-group}
   .card{min-width:6em;padding:.3em .5em}.card b{font-size:12pt}
   nav.toc a{color:#111;text-decoration:none}
   nav.toc a::after{content:leader('.') " " target-counter(attr(href), page)}
@@ -272,7 +272,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
           "an official body, the media); sources of equal standing that disagree are shown as a disagreement.</p>"
           "<table class='status'><colgroup><col style='width:11%'><col style='width:13%'><col style='width:22%'>"
           "<col style='width:22%'><col style='width:32%'></colgroup>"
-          "<tr><th>date</th><th>status</th><th>source</th><th>reading of the day</th><th>evidence</th></tr>")
+          "<thead><tr><th>date</th><th>status</th><th>source</th><th>reading of the day</th><th>evidence</th></tr></thead>")
         for h in hist:
             rep = reports.get(h.report_id or "")
             src = _esc(h.source or "")
@@ -303,7 +303,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
       "it) or <span class='role role-corroboration'>corroboration</span> (an independent source asserting it).</p>")
     w("<table class='findings'><colgroup><col style='width:15%'><col style='width:22%'><col style='width:9%'>"
       "<col style='width:24%'><col style='width:30%'></colgroup>"
-      "<tr><th>date, incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th></tr>")
+      "<thead><tr><th>date, incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th></tr></thead>")
     for f in matters:
         i = inc_by_id[f.incident_id]
         rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
@@ -312,20 +312,20 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
         hinge = f"<br><span class='muted'>hinges on: {_esc(f.hinges_on)}</span>" if f.hinges_on else ""
         trace = "".join("<li>" + _esc(t.condition) + ": " + _esc(t.fact) + " — <b>" + _esc(t.result) + "</b>"
                         + (" (" + _esc(t.note) + ")" if t.note else "") + "</li>" for t in f.trace)
-        w(f"<tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
+        w(f"<tbody class='finding'><tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
           f"<td>{_esc(_target(i))}<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
           f"<td>{_esc(i.attacker or '—')} <span class='muted'>{_esc(i.attacker_basis or '')}</span></td>"
           f"<td>{_esc(i.grade)}<br><span class='muted'>{_esc('; '.join(i.grade_reasons))}</span></td>"
           f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}</td></tr>"
           f"<tr class='detail'><td colspan='5'>{_evidence_html(i, claims, reports)}"
-          f"<ol class='trace'>{trace}</ol>{review}</td></tr>")
+          f"<ol class='trace'>{trace}</ol>{review}</td></tr></tbody>")
     w("</table>")
     w(f"<h2 id='not-covered'>Not covered ({len(not_covered)})</h2><p class='muted'>Incidents outside what the "
       "agreement covers, with the check that failed; the full traces are in <code>truce findings --format json</code>.</p>")
     if not_covered:
         w("<table class='not-covered'><colgroup><col style='width:12%'><col style='width:17%'><col style='width:25%'>"
           "<col style='width:10%'><col style='width:36%'></colgroup>"
-          "<tr><th>date</th><th>incident</th><th>target</th><th>grade</th><th>why not covered</th></tr>")
+          "<thead><tr><th>date</th><th>incident</th><th>target</th><th>grade</th><th>why not covered</th></tr></thead>")
         for f in not_covered:
             i = inc_by_id[f.incident_id]
             failed = next((t for t in f.trace if t.result == "fail"), None)
@@ -412,10 +412,19 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any],
     parts = []
     order = {"claim": 0, "corroboration": 1, "counter-claim": 2}
     links = sorted(i.claims, key=lambda link: (order.get(link.role, 3), link.report_id, link.claim_id))
-    for link in links[:limit]:
+    seen: set[tuple[str, str]] = set()
+    shown = 0
+    for link in links:
         c = claims.get(link.claim_id)
         r = reports.get(link.report_id)
         if c is None:
+            continue
+        key = (link.report_id, c.evidence[0].text if c.evidence else "")
+        if key in seen:  # one report's several claims on the same sentence: quoted once
+            continue
+        seen.add(key)
+        shown += 1
+        if shown > limit:
             continue
         quote = _esc(c.evidence[0].text[:300]) if c.evidence else ""
         src = _esc((r.source if r else None) or "unknown source")
@@ -424,9 +433,9 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any],
         parts.append(f"<blockquote><span class='role role-{_esc(link.role)}'>{_esc(link.role)}</span>{quote}"
                      f"<br><span class='muted'>{src}, {_esc(public_id(link.report_id))}"
                      f"{' — ' + _esc(link.role_note) if link.role_note else ''}</span></blockquote>")
-    more = len(links) - limit
+    more = shown - limit
     if more > 0:
-        parts.append(f"<span class='muted'>and {more} more claim{'s' if more > 1 else ''}</span>")
+        parts.append(f"<span class='muted'>and {more} more quote{'s' if more > 1 else ''}</span>")
     return "".join(parts)
 
 
