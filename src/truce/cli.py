@@ -547,9 +547,9 @@ def findings(ctx: click.Context, db: str | None, fmt: str, output: str | None, *
     if fmt == "json":
         _dump(out, rows)
     else:
-        _table(out, ["date", "incident", "target", "agreement", "verdict", "grade", "hinges on / review"],
+        _table(out, ["date", "incident", "target", "agreement", "verdict", "grade", "sources", "hinges on / review"],
                [[incs[r["incident_id"]].date or "-", r["incident_id"], _target(incs[r["incident_id"]]), r["agreement_id"],
-                 r["verdict"], incs[r["incident_id"]].grade,
+                 r["verdict"], incs[r["incident_id"]].grade, _roles(r["evidence"]),
                  (r["hinges_on"] or "") + (f" [review: {r['review']['verdict']} by {r['review']['author']}]" if r["review"] else "")]
                 for r in rows if r["incident_id"] in incs], f"{len(rows)} finding(s)")
     if out is not sys.stdout:
@@ -558,6 +558,15 @@ def findings(ctx: click.Context, db: str | None, fmt: str, output: str | None, *
 
 def _target(i: Any) -> str:
     return str(i.facility_name or i.region or i.country or "-")
+
+
+def _roles(evidence: list[dict[str, Any]]) -> str:
+    """How many reports are the claim, counter-claims and corroboration ("2 claim, 1 counter")."""
+    by: dict[str, set[str]] = {}
+    for e in evidence:
+        by.setdefault(e.get("role") or "claim", set()).add(e["report_id"])
+    short = {"claim": "claim", "counter-claim": "counter", "corroboration": "corr"}
+    return ", ".join(f"{len(by[k])} {v}" for k, v in short.items() if by.get(k))
 
 
 @cli.command()
