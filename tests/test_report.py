@@ -140,3 +140,11 @@ def test_a_file_path_is_never_published(sqlite_db, ctx, tmp_path):
     html = build_report(sqlite_db, ctx)
     assert "burshtyn-2025-03-27.txt" in html
     assert str(tmp_path) not in html and "private notes" not in html and "analyst" not in html.replace("analysts", "")
+
+
+def test_the_status_table_reads_each_day_and_shows_disagreements(report):
+    html = report.read_text(encoding="utf-8")
+    table = html[html.index("Status history and evidence"):html.index("<h2 id='map'>")]
+    assert "reading of the day" in table
+    assert "<b>holds</b>" in table and "<b>yields</b>" in table and "<b>disagreement</b>" in table
+    assert "party to the agreement" in table and "the agreement&#x27;s recorded history" in table

@@ -155,9 +155,6 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("002_facilities_extra", _m002_facilities_extra),
     ("003_meta", _m003_meta),
 )
-# every table but schema_migrations, children before parents (for reset)
-_DATA_TABLES = ("incident_claims", "findings", "incidents", "agreement_status", "claims", "extractions",
-                "report_inputs", "reports", "ledger", "ledger_head", "facilities_extra", "meta")
 
 
 def now() -> str:
@@ -223,8 +220,9 @@ class Database:
         """Delete every row of every Truce table (the schema stays): a database that cannot be
         deleted as a file (PostgreSQL) starts afresh."""
         with self.atomic() as conn:
-            for name in _DATA_TABLES:
-                conn.execute(metadata.tables[name].delete())
+            for table in reversed(metadata.sorted_tables):  # children before parents
+                if table is not schema_migrations:
+                    conn.execute(table.delete())
 
     # --- lifecycle -------------------------------------------------------------------
 
