@@ -150,7 +150,8 @@ def test_facilities_export_and_show(tmp_path, monkeypatch):
     assert out[0].startswith("id,name,aliases,type,country,region_code,lat,lon,capacity,capacity_unit,operator,source")
     assert "Burshtyn" in run("facilities", "show", "ua-burshtyn-tpp").output
     r = CliRunner().invoke(cli, ["facilities", "show", "ua-nowhere-tpp"])
-    assert r.exit_code == 1 and "no facility 'ua-nowhere-tpp'" in r.output
+    assert r.exit_code == 2 and r.output.startswith("Error: unknown facility 'ua-nowhere-tpp'; closest: ")
+    assert len(r.output.strip().splitlines()) == 1
 
 
 def test_ledger_export_and_file_verify(tmp_path):

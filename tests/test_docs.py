@@ -59,7 +59,7 @@ def test_readme_commands_run_as_written(demo, tmp_path, monkeypatch):
     import shlex
     import shutil
 
-    shutil.copy(demo[0], tmp_path / "truce-demo.db")
+    shutil.copy(demo[0], tmp_path / "truce.db")
     monkeypatch.chdir(tmp_path)
     ran = 0
     for block in _readme_blocks():

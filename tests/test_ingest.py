@@ -45,7 +45,9 @@ def test_plain_text_with_header(tmp_path, ctx):
     p = tmp_path / "r.txt"
     p.write_text("Title: Strike on substation\nSource: Suspilne\nPublished: 2024-11-17\n\nВночі ворог атакував підстанцію.", encoding="utf-8")
     (r, _), = list(read_path(p, ctx.sources, []))
-    assert (r.title, r.source, r.published, r.external_id) == ("Strike on substation", "Suspilne", "2024-11-17", str(p))
+    # known by its file name, never by the path on the analyst's machine (the path stays in origin, unpublished)
+    assert (r.title, r.source, r.published, r.external_id) == ("Strike on substation", "Suspilne", "2024-11-17", "r.txt")
+    assert r.origin == str(p)
     assert r.text == "Вночі ворог атакував підстанцію."
 
 

@@ -7,28 +7,166 @@ function and turns library errors into a one-line message and exit status 1.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Callable, NoReturn
 
 import click
 
 from truce import __version__
 from truce.config import Settings
 from truce.errors import PipelineError
+from truce.records import FACILITY_TYPES, GRADES, VERDICTS
 
 if TYPE_CHECKING:
     from truce.context import Context
     from truce.db import Database
+    from truce.outputs.query import Filters
     from truce.pipeline import RunSummary
 
 DB_HELP = "Database: a SQLite path or a URL (sqlite:///x.db, postgresql://…). Default ./truce.db or TRUCE_DB."
 
 
+# --- bad input: one line, no usage block -------------------------------------------------
+
+class OneLineUsageError(click.UsageError):
+    """A usage error printed as one line (what was wrong, and where the help is); exit status 2."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx is not None else ""
+        message = " ".join(self.format_message().split())  # click lists some choices one per line
+        click.echo(f"Error: {message}{where}", file=file, err=file is None)
+
+
+def _one_line(e: click.UsageError) -> OneLineUsageError:
+    return OneLineUsageError(e.format_message(), e.ctx)  # exit status 2, as every usage error
+
+
+class TruceGroup(click.Group):
+    """The command group: every usage error below it (a bad date, an unknown choice, a missing
+    option, an unknown id) is one line and exit status 2."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as e:
+            raise _one_line(e) from e
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OneLineUsageError:
+            raise
+        except click.UsageError as e:
+            raise _one_line(e) from e
+
+
+def _usage(message: str) -> NoReturn:
+    raise OneLineUsageError(message, click.get_current_context(silent=True))
+
+
+# --- dates and filters: read in one place (truce.outputs.query) ---------------------------
+
+class DayType(click.ParamType):
+    """A day: ISO 8601, or a common form (01.03.2025, 2025/03/01, 2025-03, yesterday), echoing on
+    stderr how a non-ISO form was read. An impossible or ambiguous date is a one-line error."""
+
+    name = "DATE"
+
+    def __init__(self, end: bool = False):
+        self.end = end
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        from truce.outputs.query import QueryError, parse_day
+
+        try:
+            day, how = parse_day(str(value), end=self.end)
+        except QueryError as e:
+            self.fail(str(e), param, ctx)
+        if how:
+            opt = param.opts[0] if param is not None and param.opts else "date"
+            click.echo(f"note: {opt} {value} read as {day.isoformat()} ({how})", err=True)
+        return day
+
+
 def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--db", "db", metavar="PATH|URL", default=None, help=DB_HELP)(f)
+
+
+FILTER_OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
+    ("--from", "date_from", DayType(), "First day: YYYY-MM-DD, or 01.03.2025, 2025/03/01, 2025-03, yesterday."),
+    ("--to", "date_to", DayType(end=True), "Last day (as --from; 2025-03 is the month's last day)."),
+    ("--country", "countries", click.Choice(["UA", "RU"], case_sensitive=False), "Target country; repeatable."),
+    ("--region", "regions", None, "Target region: ISO 3166-2 code (UA-32) or name (Kyiv Oblast); repeatable."),
+    ("--facility", "facilities", None, "Registry facility id (truce facilities export); repeatable."),
+    ("--type", "types", click.Choice(FACILITY_TYPES), "Asset type; repeatable."),
+    ("--grade", "grades", click.Choice(GRADES), "Corroboration grade; repeatable."),
+    ("--verdict", "verdicts", click.Choice(VERDICTS), "Finding verdict (under --agreement if given); repeatable."),
+    ("--agreement", "agreements", None, "Agreement id; repeatable."),
+)
+
+
+def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--from/--to/--country/--region/--facility/--type/--grade/--verdict/--agreement, read into
+    one :class:`truce.outputs.query.Filters` by :func:`_filters`."""
+    for flag, dest, kind, help_ in reversed(FILTER_OPTIONS):
+        multiple = not dest.startswith("date_")
+        f = click.option(flag, dest, type=kind, multiple=multiple, default=None, help=help_,
+                         metavar=None if kind is not None else "ID" if dest != "regions" else "REGION")(f)
+    return f
+
+
+def _filters(settings: Settings, database: Database, kw: dict[str, Any]) -> Filters:
+    """The filters given on the command line, with every id checked against what is known
+    (agreements loaded or evaluated in the database, the gazetteer's regions, the registry)."""
+    from truce.outputs.query import Filters, QueryError, check_known, resolve_regions
+
+    try:
+        agreements = tuple(kw.get("agreements") or ())
+        if agreements:
+            check_known("agreement", agreements, _agreement_ids(settings, database))
+        regions: tuple[str, ...] = ()
+        if kw.get("regions"):
+            from truce.reference.gazetteer import read_regions
+
+            regions = resolve_regions(kw["regions"], read_regions())
+        facilities = tuple(kw.get("facilities") or ())
+        if facilities:
+            check_known("facility", facilities, list(_registry_of(settings, database).facilities))
+        return Filters(date_from=kw.get("date_from"), date_to=kw.get("date_to"),
+                       countries=tuple(c.upper() for c in kw.get("countries") or ()), regions=regions,
+                       facilities=facilities, types=tuple(kw.get("types") or ()), grades=tuple(kw.get("grades") or ()),
+                       verdicts=tuple(kw.get("verdicts") or ()), agreements=agreements)
+    except QueryError as e:
+        _usage(str(e))
+
+
+def _agreement_ids(settings: Settings, database: Database | None = None) -> list[str]:
+    from truce.reference.terms import load_agreements
+
+    ids = {a.id for a in load_agreements(settings.agreements)}
+    if database is not None:
+        ids |= {f.agreement_id for f, _ in database.findings()}
+    return sorted(ids)
+
+
+def _registry_of(settings: Settings, database: Database | None) -> Any:
+    from truce.ingest.facilities import apply_links, stored_facilities
+    from truce.reference.registry import Registry
+    from truce.text import KeyMaker
+
+    if database is None:
+        return Registry.load(KeyMaker(None), settings.registry)
+    reg = Registry.load(KeyMaker(None), settings.registry, extra=stored_facilities(database))
+    return apply_links(reg, database)
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -41,36 +179,57 @@ def _context(settings: Settings, database: Database | None = None) -> Context:
     return load_context(settings, database)
 
 
-def _open(settings: Settings) -> Database:
+def _open(settings: Settings, *, create: bool = True) -> Database:
+    """The configured database; ``create=False`` (every command that reads) refuses one that does not exist."""
     from truce.db import Database
 
-    return Database(settings.db)
+    return Database(settings.db, create=create)
 
 
 class Progress:
-    """Progress on stderr: a rewriting line on a terminal, a line per 10% otherwise."""
+    """Progress on stderr: rich progress bars on a terminal, a plain line per 10% otherwise."""
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
         self._last: dict[str, int] = {}
+        self._bars: Any = None
+        self._tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled or total < 20:
             return
-        pct = int(100 * done / max(total, 1))
         if self.tty:
-            click.echo(f"\r{stage}: {done}/{total} ({pct}%)", err=True, nl=done >= total)
-        elif pct // 10 != self._last.get(stage, -1) // 10 or done == total:
+            if self._bars is None:
+                from rich.console import Console
+                from rich.progress import Progress as Bars
+
+                self._bars = Bars(console=Console(stderr=True))
+                self._bars.start()
+            if stage not in self._tasks:
+                self._tasks[stage] = self._bars.add_task(stage, total=total)
+            self._bars.update(self._tasks[stage], completed=done, total=total)
+            return
+        pct = int(100 * done / max(total, 1))
+        if pct // 10 != self._last.get(stage, -1) // 10 or done == total:
             click.echo(f"{stage}: {done}/{total} ({pct}%)", err=True)
         self._last[stage] = pct
 
+    def close(self) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+            self._bars = None
+
 
 def _fail(e: Exception) -> NoReturn:
+    from truce.outputs.query import QueryError
+
+    if isinstance(e, QueryError):
+        _usage(str(e))
     raise click.ClickException(str(e)) from e
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="truce", cls=TruceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="truce")
 @click.option("--config", type=click.Path(dir_okay=False), default=None,
               help="TOML settings file (or TRUCE_CONFIG); see `truce settings`.")
@@ -98,32 +257,38 @@ def cli(ctx: click.Context, config: str | None) -> None:
 def demo(ctx: click.Context, db: str | None, out_dir: str) -> None:
     """Build a fresh demo database from the bundled reports, run every stage, write a report.
 
-    The demo database (default ./truce-demo.db) is recreated on each run.
+    The demo builds in the database every command uses (./truce.db, TRUCE_DB or --db). A previous
+    demo database is rebuilt (a PostgreSQL one has its tables emptied); a database holding anything
+    else is refused, never overwritten.
 
     Example:
 
         truce demo --db demo.db --out out/
     """
-    from truce.demo import run_demo
+    from truce.demo import open_demo_database, run_demo
 
-    path = Path(db or "truce-demo.db")
-    if "://" not in str(path):
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            p = Path(str(path) + suffix)
-            if p.exists():
-                p.unlink()
     t0 = time.perf_counter()
+    progress = Progress()
     try:
-        settings = _settings(ctx, db=str(path))
+        settings = _settings(ctx, db=db)
         c = _context(settings)
-        with _open(settings) as database:
-            summary, report = run_demo(database, c, Path(out_dir), progress=Progress())
+        with open_demo_database(settings.db) as database:
+            summary, report = run_demo(database, c, Path(out_dir), progress=progress)
+            where = _shown(database)
     except PipelineError as e:
         _fail(e)
+    finally:
+        progress.close()
     secs = time.perf_counter() - t0
     _print_summary(summary)
     click.echo(f"report:    {report}")
-    click.echo(f"database:  {path}   ({secs:.1f} s)")
+    click.echo(f"database:  {where}   ({secs:.1f} s)")
+
+
+def _shown(database: Database) -> str:
+    from truce.db import sqlite_path
+
+    return sqlite_path(str(database.engine.url)) or database.url
 
 
 def _print_summary(s: RunSummary) -> None:
@@ -136,6 +301,11 @@ def _print_summary(s: RunSummary) -> None:
     for aid, verdicts in sorted(s.findings_by_verdict.items()):
         vs = ", ".join(f"{v} {n}" for v, n in sorted(verdicts.items(), key=lambda kv: -kv[1]))
         click.echo(f"findings:  {aid}: {vs}")
+    if s.counter_claims:
+        click.echo(f"denials:   {s.counter_claims} counter-claim(s): {s.counter_claims - len(s.unattached)} contest the "
+                   f"incident they deny, {len(s.unattached)} deny nothing reported (no incident)")
+    for u in s.unattached:
+        click.echo(f"note: {u}", err=True)
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)
@@ -192,13 +362,16 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
     """
     from truce.pipeline import run_pipeline
 
+    progress = Progress()
     try:
         settings = _settings(ctx, db=db, extractor=extractor, llm_url=llm_url, author=author)
-        with _open(settings) as database:
+        with _open(settings, create=False) as database:
             c = _context(settings, database)
-            summary = run_pipeline(database, c, progress=Progress())
+            summary = run_pipeline(database, c, progress=progress)
     except PipelineError as e:
         _fail(e)
+    finally:
+        progress.close()
     _print_summary(summary)
 
 
@@ -278,25 +451,27 @@ def _dump(out: Any, obj: Any) -> None:
 
 @cli.command()
 @db_option
+@filter_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "geojson"]), default="table", show_default=True)
 @click.option("--output", "-o", default=None, help="Write to a file instead of stdout.")
 @click.pass_context
-def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None) -> None:
+def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, **kw: Any) -> None:
     """List incidents (claims fused into physical events) with their grades.
 
     json is EVAL-FORMAT.md section 4: each incident names the reports it rests on
-    by the id they were ingested with.
+    by the id they were ingested with, and the role of each claim (claim,
+    counter-claim, corroboration).
 
     Example:
 
-        truce incidents --format json > incidents.json
+        truce incidents --country RU --type refinery --from 2025-03-18 --to 2025-04-16 --format json
     """
     from truce.outputs.shapes import incidents_json
 
     try:
         settings = _settings(ctx, db=db)
-        with _open(settings) as database:
-            rows = incidents_json(database)
+        with _open(settings, create=False) as database:
+            rows = incidents_json(database, _filters(settings, database, kw))
     except PipelineError as e:
         _fail(e)
     out = _write(output)
@@ -318,38 +493,53 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None) 
         _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
                [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
                  r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
-                 r["grade"], str(len(r["reports"]))] for r in rows])
-        out.write(f"{len(rows)} incident(s); * attacker inferred, not stated\n")
+                 r["grade"], str(len(r["reports"]))] for r in rows],
+               f"{len(rows)} incident(s); * attacker inferred, not stated")
     if out is not sys.stdout:
         out.close()
 
 
-def _table(out: Any, header: list[str], rows: list[list[str]]) -> None:
+def _table(out: Any, header: list[str], rows: list[list[str]], caption: str = "") -> None:
+    """A table: drawn by rich on a terminal, plain aligned text when piped or written to a file."""
+    if out is sys.stdout and sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*header, caption=caption or None, caption_justify="left")
+        for r in rows:
+            t.add_row(*r)
+        Console().print(t)
+        return
     widths = [min(60, max([len(h)] + [len(r[i]) for r in rows])) for i, h in enumerate(header)]
     out.write("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip() + "\n")
     for r in rows:
         out.write("  ".join((c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+    if caption:
+        out.write(caption + "\n")
 
 
 @cli.command()
 @db_option
-@click.option("--agreement", default=None, help="Only findings under this agreement id.")
+@filter_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--output", "-o", default=None, help="Write to a file instead of stdout.")
 @click.pass_context
-def findings(ctx: click.Context, db: str | None, agreement: str | None, fmt: str, output: str | None) -> None:
+def findings(ctx: click.Context, db: str | None, fmt: str, output: str | None, **kw: Any) -> None:
     """Findings: each incident evaluated against each agreement, with a clause-by-clause trace.
+
+    Ordered as a mediator reads them: consistent with violation, contested, alleged,
+    indeterminate, not covered; then by date.
 
     Example:
 
-        truce findings --agreement moratorium-2025-03 --format json
+        truce findings --agreement moratorium-2025-03 --verdict consistent_with_violation --verdict contested
     """
     from truce.outputs.shapes import findings_json
 
     try:
         settings = _settings(ctx, db=db)
-        with _open(settings) as database:
-            rows = findings_json(database, agreement)
+        with _open(settings, create=False) as database:
+            rows = findings_json(database, filters=_filters(settings, database, kw))
             incs = {i.id: i for i in database.incidents()}
     except PipelineError as e:
         _fail(e)
@@ -357,14 +547,26 @@ def findings(ctx: click.Context, db: str | None, agreement: str | None, fmt: str
     if fmt == "json":
         _dump(out, rows)
     else:
-        _table(out, ["date", "incident", "agreement", "verdict", "grade", "hinges on / review"],
-               [[incs[r["incident_id"]].date or "-", r["incident_id"], r["agreement_id"], r["verdict"],
-                 incs[r["incident_id"]].grade,
+        _table(out, ["date", "incident", "target", "agreement", "verdict", "grade", "sources", "hinges on / review"],
+               [[incs[r["incident_id"]].date or "-", r["incident_id"], _target(incs[r["incident_id"]]), r["agreement_id"],
+                 r["verdict"], incs[r["incident_id"]].grade, _roles(r["evidence"]),
                  (r["hinges_on"] or "") + (f" [review: {r['review']['verdict']} by {r['review']['author']}]" if r["review"] else "")]
-                for r in rows if r["incident_id"] in incs])
-        out.write(f"{len(rows)} finding(s)\n")
+                for r in rows if r["incident_id"] in incs], f"{len(rows)} finding(s)")
     if out is not sys.stdout:
         out.close()
+
+
+def _target(i: Any) -> str:
+    return str(i.facility_name or i.region or i.country or "-")
+
+
+def _roles(evidence: list[dict[str, Any]]) -> str:
+    """How many reports are the claim, counter-claims and corroboration ("2 claim, 1 counter")."""
+    by: dict[str, set[str]] = {}
+    for e in evidence:
+        by.setdefault(e.get("role") or "claim", set()).add(e["report_id"])
+    short = {"claim": "claim", "counter-claim": "counter", "corroboration": "corr"}
+    return ", ".join(f"{len(by[k])} {v}" for k, v in short.items() if by.get(k))
 
 
 @cli.command()
@@ -385,10 +587,13 @@ def review(ctx: click.Context, incident: str, agreement: str, verdict: str, note
         truce review inc-3f2a… --agreement moratorium-2025-03 --verdict alleged --note "only RU sources"
     """
     from truce.ledger import add_review
+    from truce.outputs.query import check_known
 
     try:
         settings = _settings(ctx, db=db, author=author)
-        with _open(settings) as database:
+        with _open(settings, create=False) as database:
+            check_known("agreement", [agreement], _agreement_ids(settings, database))
+            check_known("incident", [incident], [i.id for i in database.incidents()])
             row = add_review(database, incident, agreement, verdict, note, settings.who)
     except PipelineError as e:
         _fail(e)
@@ -423,7 +628,7 @@ def ledger_verify(ctx: click.Context, db: str | None, file_: str | None, public_
                 v = lg.verify_export(fh, public_key)
         else:
             settings = _settings(ctx, db=db)
-            with _open(settings) as database:
+            with _open(settings, create=False) as database:
                 v = lg.verify(database)
     except PipelineError as e:
         _fail(e)
@@ -449,7 +654,7 @@ def ledger_export(ctx: click.Context, db: str | None, output: str) -> None:
 
     try:
         settings = _settings(ctx, db=db)
-        with _open(settings) as database:
+        with _open(settings, create=False) as database:
             out = _write(output)
             head = lg.export(database, out)
             if out is not sys.stdout:
@@ -511,16 +716,17 @@ def facilities_export(ctx: click.Context, fmt: str, output: str | None, db: str 
 
 
 def _registry(ctx: click.Context, db: str | None) -> Any:
-    from truce.reference.registry import Registry
-    from truce.ingest.facilities import apply_links, stored_facilities
-    from truce.text import KeyMaker
+    """The registry, with the facilities imported into the database: the one given (which must
+    exist), else the default database when there is one, else the shipped registry alone."""
+    from truce.db import sqlite_path
+    from truce.config import database_url
 
     settings = _settings(ctx, db=db)
-    if not (db or Path("truce.db").exists()):
-        return Registry.load(KeyMaker(None), settings.registry)
-    with _open(settings) as database:
-        reg = Registry.load(KeyMaker(None), settings.registry, extra=stored_facilities(database))
-        return apply_links(reg, database)
+    path = sqlite_path(database_url(settings.db))
+    if db is None and path is not None and not Path(path).exists():
+        return _registry_of(settings, None)
+    with _open(settings, create=False) as database:
+        return _registry_of(settings, database)
 
 
 @facilities.command("show")
@@ -540,8 +746,13 @@ def facilities_show(ctx: click.Context, facility_id: str, db: str | None) -> Non
         _fail(e)
     f = reg.get(facility_id)
     if f is None:
-        close = sorted(i for i in reg.facilities if facility_id.split("-")[1:2] and facility_id.split("-")[1] in i)[:5]
-        raise click.ClickException(f"no facility {facility_id!r}" + (f"; similar: {', '.join(close)}" if close else ""))
+        from truce.outputs.query import QueryError, check_known
+
+        try:
+            check_known("facility", [facility_id], list(reg.facilities))
+        except QueryError as e:
+            _usage(str(e))
+        return
     for k, v in f.to_dict().items():
         if isinstance(v, (list, tuple)):
             v = " | ".join(v)
@@ -582,13 +793,17 @@ def facilities_import(ctx: click.Context, path: str, fmt: str, tolerance_km: flo
 
 @cli.command("export")
 @db_option
+@filter_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "parquet", "acled-csv"]), required=True)
 @click.option("--output", "-o", required=True, help="File to write ('-' for stdout, not for parquet).")
-@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
-@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD).")
 @click.pass_context
-def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, date_from: str | None, date_to: str | None) -> None:
+def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, **kw: Any) -> None:
     """Export incidents: CSV, GeoJSON (RFC 7946), Parquet, or ACLED's 31-column CSV.
+
+    CSV and Parquet carry location precision, the verdict under each agreement, the first
+    evidence quote with its source URL (Parquet dates are typed). ACLED rows need a date and a
+    place: incidents without them are left out, counted on stderr with the reason; `truce
+    ingest` reads the file back.
 
     Example:
 
@@ -599,52 +814,57 @@ def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, date_f
 
     try:
         settings = _settings(ctx, db=db)
-        with _open(settings) as database:
-            rows = ex.in_period(incidents_json(database), date_from, date_to)
+        with _open(settings, create=False) as database:
+            rows = incidents_json(database, _filters(settings, database, kw))
+            agreements = _agreement_ids(settings, database)
     except PipelineError as e:
         _fail(e)
+    left_out: dict[str, int] = {}
     if fmt == "parquet":
         if output == "-":
-            raise click.ClickException("parquet needs a file path (--output FILE.parquet)")
-        n = ex.write_parquet(rows, output)
+            _usage("parquet needs a file path (--output FILE.parquet)")
+        n = ex.write_parquet(rows, output, agreements)
     else:
         out = _write(output)
         if fmt == "csv":
-            n = ex.write_csv(rows, out)
+            n = ex.write_csv(rows, out, agreements)
         elif fmt == "geojson":
             _dump(out, ex.incidents_geojson(rows))
             n = len(rows)
         else:
-            n = ex.write_acled(rows, out, int(time.time()))
+            n, left_out = ex.write_acled(rows, out, int(time.time()))
         if out is not sys.stdout:
             out.close()
     click.echo(f"exported {n} incident(s) as {fmt}" + (f" to {output}" if output != "-" else ""), err=True)
+    for reason, count in left_out.items():
+        click.echo(f"left out {count} incident(s): {reason}", err=True)
 
 
 @cli.command()
 @db_option
-@click.option("--agreement", default=None, help="Only this agreement's window and findings.")
-@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD) for capacity figures.")
-@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD) for capacity figures.")
+@filter_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def stats(ctx: click.Context, db: str | None, agreement: str | None, date_from: str | None, date_to: str | None,
-          fmt: str) -> None:
+def stats(ctx: click.Context, db: str | None, fmt: str, **kw: Any) -> None:
     """Impact analytics: capacity hit, refining capacity hit in the last 30 days, strike rates
     before, during and after each agreement window (rate ratios with exact Poisson tests),
     findings by verdict.
 
+    --from/--to bound the capacity figures (the rates compare periods around each window);
+    the other filters select the incidents counted.
+
     Example:
 
-        truce stats --agreement moratorium-2025-03
+        truce stats --agreement moratorium-2025-03 --country UA
     """
     from truce.outputs.stats import format_summary, summary
 
     try:
         settings = _settings(ctx, db=db)
-        with _open(settings) as database:
+        with _open(settings, create=False) as database:
+            filters = _filters(settings, database, kw)
             c = _context(settings, database)
-            s = summary(database, c, agreement_id=agreement, date_from=date_from, date_to=date_to)
+            s = summary(database, c, filters=filters)
     except PipelineError as e:
         _fail(e)
     click.echo(json.dumps(s, ensure_ascii=False, indent=1) if fmt == "json" else format_summary(s))
@@ -689,27 +909,27 @@ def eval_cmd(ctx: click.Context, gold_dir: str, as_json: bool, errors: bool, no_
 
 @cli.command()
 @db_option
-@click.option("--agreement", default=None, help="Focus on one agreement id.")
-@click.option("--from", "date_from", default=None, help="First day (YYYY-MM-DD).")
-@click.option("--to", "date_to", default=None, help="Last day (YYYY-MM-DD).")
+@filter_options
 @click.option("--output", "-o", default="report.html", show_default=True, help="HTML file to write.")
-@click.option("--pdf", is_flag=True, help="Also write a PDF next to it (needs WeasyPrint).")
+@click.option("--pdf", is_flag=True, help="Also write a PDF (A4, page numbers, contents) next to it (needs WeasyPrint).")
 @click.pass_context
-def report(ctx: click.Context, db: str | None, agreement: str | None, date_from: str | None, date_to: str | None,
-           output: str, pdf: bool) -> None:
+def report(ctx: click.Context, db: str | None, output: str, pdf: bool, **kw: Any) -> None:
     """Write the situation report: status history, map, timeline, findings with evidence, coverage.
+
+    The first --agreement is the report's focus; findings come violations and contested first.
 
     Example:
 
-        truce report --agreement moratorium-2025-03 --from 2025-03-01 --to 2025-05-31 -o sitrep.html
+        truce report --agreement moratorium-2025-03 --from 2025-03-01 --to 2025-05-31 -o sitrep.html --pdf
     """
     from truce.outputs.report import write_pdf, write_report
 
     try:
         settings = _settings(ctx, db=db)
-        c = _context(settings)
-        with _open(settings) as database:
-            path = write_report(database, c, Path(output), agreement_id=agreement, date_from=date_from, date_to=date_to)
+        with _open(settings, create=False) as database:
+            filters = _filters(settings, database, kw)
+            c = _context(settings, database)
+            path = write_report(database, c, Path(output), filters=filters)
         click.echo(f"wrote {path}")
         if pdf:
             click.echo(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")

@@ -130,6 +130,13 @@ facilities_extra = sa.Table(
 )
 
 
+meta = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
                                       incident_claims, findings, agreement_status, ledger, ledger_head])
@@ -139,9 +146,14 @@ def _m002_facilities_extra(conn: Connection) -> None:
     metadata.create_all(conn, tables=[facilities_extra])
 
 
+def _m003_meta(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[meta])
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
+    ("003_meta", _m003_meta),
 )
 
 
@@ -151,14 +163,19 @@ def now() -> str:
 
 class Database:
     """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
-    ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction."""
+    ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction.
+
+    ``create=False`` opens only a database that exists and holds Truce's tables (for commands
+    that read): a mistyped path is refused instead of becoming a new, empty database."""
 
     def __init__(self, url: str | None = None, *, memory: bool = False, engine: Engine | None = None,
-                 tracer: Callable[[str, Any], None] | None = None):
+                 tracer: Callable[[str, Any], None] | None = None, create: bool = True):
         if engine is not None:
             self.engine = engine
         else:
             target = "sqlite://" if memory else database_url(url or "truce.db")
+            if not create and not memory:
+                _check_file(target)
             kwargs: dict[str, Any] = {}
             if target.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": 30}
@@ -177,7 +194,35 @@ class Database:
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self._conn: Connection | None = None
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        if not self.is_truce() and not create:  # (also turns "not a database" into one line)
+            self.engine.dispose()
+            raise StorageError(f"{_shown(self.engine)} is not a Truce database (no Truce tables in it); check --db or TRUCE_DB")
         self.migrate()
+
+    def is_truce(self) -> bool:
+        """Does the database hold Truce's tables (it has been created by Truce)?"""
+        try:
+            with self.engine.connect() as conn:
+                return sa.inspect(conn).has_table("schema_migrations")
+        except sa.exc.DBAPIError as e:
+            raise StorageError(f"cannot open {_shown(self.engine)}: {str(e.orig).strip().splitlines()[0]}") from e
+
+    def get_meta(self, key: str) -> str | None:
+        with self.atomic() as conn:
+            return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.atomic() as conn:
+            self._upsert(conn, meta, [dict(key=key, value=value)], ["key"])
+
+    def reset(self) -> None:
+        """Delete every row of every Truce table (the schema stays): a database that cannot be
+        deleted as a file (PostgreSQL) starts afresh."""
+        with self.atomic() as conn:
+            for table in reversed(metadata.sorted_tables):  # children before parents
+                if table is not schema_migrations:
+                    conn.execute(table.delete())
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -457,6 +502,28 @@ class Database:
     def facilities(self) -> list[dict[str, Any]]:
         with self.atomic() as conn:
             return [json.loads(r[0]) for r in conn.execute(sa.select(facilities_extra.c.data).order_by(facilities_extra.c.id))]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL (None for other databases and in-memory SQLite)."""
+    u = sa.engine.make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return u.database
+
+
+def _check_file(url: str) -> None:
+    import os
+
+    path = sqlite_path(url)
+    if path is not None and not os.path.exists(path):
+        raise StorageError(f"no database at {path} (nothing was stored there: check --db or TRUCE_DB, "
+                           "or run `truce demo` or `truce ingest` first)")
+
+
+def _shown(engine: Engine) -> str:
+    path = sqlite_path(str(engine.url))
+    return path if path is not None else engine.url.render_as_string(hide_password=True)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -16,7 +16,7 @@ contested, indeterminate.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from truce.records import (Claim, Finding, FindingEvidence, Incident, Reading, StatusObservation, TraceStep,
                            canonical_json)
@@ -130,13 +130,19 @@ def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence
     if incident.grade == "discounted":
         step("the incident is established", "grade discounted: " + "; ".join(incident.grade_reasons), "fail")
         return "not_covered", steps, None
+    if "attribution" in incident.disputed:
+        denials = [r for r in incident.grade_reasons if r.startswith("responsibility denied")]
+        step("attribution", "; ".join(denials) or f"responsibility of {attacker} denied by a counter-claim", "unknown",
+             "a counter-claim disputes who carried out the strike")
+        return "contested", steps, None
     if incident.grade == "contested":
         step("the incident is established", "grade contested: " + "; ".join(incident.grade_reasons), "unknown")
         return "contested", steps, None
     victim = incident.country
-    attributing = {affiliations.get(cl.report_id) for cl in claims
+    asserting = [cl for cl in claims if cl.stance != "denies"]  # a denial never attributes or acknowledges
+    attributing = {affiliations.get(cl.report_id) for cl in asserting
                    if cl.attacker == attacker and cl.attacker_basis == "stated"}
-    acknowledged = any(cl.acknowledged_by == attacker for cl in claims)
+    acknowledged = any(cl.acknowledged_by == attacker for cl in asserting)
     neutral = bool(attributing & {"neutral", "international"})
     by_attacker_side = attacker in attributing
     if incident.attacker_basis == "inferred":
@@ -196,7 +202,8 @@ def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
         trace = list(base) + [TraceStep(clause=f"{a.id}/readings", condition="readings of the disputed terms agree",
                                         fact=" | ".join(f"{_label(r.alternatives)}: {r.verdict}" for r in readings),
                                         result="fail", note=hinges)]
-    evidence = tuple(FindingEvidence(cl.report_id, cl.claim_id, cl.joined_because) for cl in incident.claims)
+    evidence = tuple(FindingEvidence(cl.report_id, cl.claim_id, cl.joined_because, cl.role, cl.role_note, cl.source)
+                     for cl in incident.claims)
     return Finding(incident_id=incident.id, agreement_id=a.id, verdict=verdict, trace=tuple(trace),
                    readings=tuple(readings) if len(readings) > 1 else (), hinges_on=hinges,
                    evidence=evidence, engine=f"{ENGINE_VERSION}; terms {a.digest[:12]}")
@@ -222,22 +229,95 @@ def _deciding(a: Agreement, readings: Sequence[Reading]) -> list[str]:
 
 # --- status history -----------------------------------------------------------------------
 
-def status_history(a: Agreement, claims: Sequence[Claim],
-                   externals: dict[str, tuple[str, str | None]]) -> list[StatusObservation]:
+# Standing of a source on an agreement's status, highest first: the agreement's recorded history
+# (its terms file), a party to the agreement (its government or military), a mediator, another
+# official body (regional authorities, operators, monitors), the media.
+STANDINGS = ("terms", "party", "mediator", "official", "media")
+STANDING_LABEL = {"terms": "the agreement's recorded history", "party": "party to the agreement",
+                  "mediator": "mediator", "official": "official body", "media": "media"}
+# statuses that can hold together on one day: talks, an agreement on (or alleged broken, which
+# presumes it on), an agreement off
+PHASE = {"proposed": "talks", "under_negotiation": "talks", "agreed": "on", "in_force": "on",
+         "violated_alleged": "on", "suspended": "off", "expired": "off", "collapsed": "off"}
+
+
+def standing(a: Agreement, kind: str | None, affiliation: str | None) -> str:
+    """A report source's standing on the status of ``a`` (see ``STANDINGS``)."""
+    if kind == "party_official" and affiliation in a.parties:
+        return "party"
+    if kind == "mediator":
+        return "mediator"
+    if kind in ("party_official", "regional_authority", "operator", "monitor"):
+        return "official"
+    return "media"
+
+
+def status_history(a: Agreement, claims: Sequence[Claim], externals: dict[str, tuple[str, str | None]],
+                   sources: Mapping[str, tuple[str | None, str | None]] | None = None) -> list[StatusObservation]:
     """The agreement's status over time: its terms' history plus every negotiation claim
-    about it, each with its evidence and source (``externals``: report id → (external id, source))."""
+    about it, each with its evidence and source (``externals``: report id → (external id, source);
+    ``sources``: report id → (source kind, affiliation), for the source's standing).
+
+    Where observations of one day disagree (talks, on, off: ``PHASE``), the day is resolved by
+    standing: what the sources of the highest standing say holds and the rest yields to it; when
+    sources of equal standing disagree (the two parties, say), every one of them is marked a
+    disagreement and nothing is made to hold."""
+    sources = sources or {}
     rows: list[StatusObservation] = []
     for i, s in enumerate(a.statuses()):
         rows.append(StatusObservation(agreement_id=a.id, claim_id=f"terms:{i}", status=s["status"], date=s["date"],
                                       source=s.get("source"), evidence=s.get("note") or "", report_id=None,
-                                      origin="terms"))
+                                      origin="terms", standing="terms"))
     for c in claims:
         if c.kind != "negotiation" or c.agreement_id != a.id or not c.status:
             continue
         ext, src = externals.get(c.report_id, (c.report_id, None))
+        kind, aff = sources.get(c.report_id, (None, None))
         rows.append(StatusObservation(agreement_id=a.id, claim_id=c.id, status=c.status, date=c.date, source=src,
                                       evidence=" ".join(e.text for e in c.evidence)[:600], report_id=ext,
                                       parties=c.parties, mediator=c.mediator, conditions=c.conditions,
-                                      salience=c.salience, origin="report"))
+                                      salience=c.salience, origin="report", standing=standing(a, kind, aff)))
+    rows = _resolve_days(rows)
     rows.sort(key=lambda r: (r.date or "9999", r.claim_id))
     return rows
+
+
+def _resolve_days(rows: list[StatusObservation]) -> list[StatusObservation]:
+    import dataclasses
+
+    by_day: dict[str, list[StatusObservation]] = {}
+    for r in rows:
+        if r.date:
+            by_day.setdefault(r.date, []).append(r)
+    out: dict[str, StatusObservation] = {}
+    for day, obs in by_day.items():
+        if len({PHASE.get(r.status, r.status) for r in obs}) < 2:
+            continue  # one phase that day (the terms' own "agreed" then "in force" is a sequence)
+
+        def who(r: StatusObservation) -> str:
+            return f"{r.status} per {r.source or r.report_id or 'unknown source'} ({STANDING_LABEL.get(r.standing or '', 'media')})"
+
+        rank = {r.claim_id: STANDINGS.index(r.standing or "media") for r in obs}
+        best = min(rank.values())
+        top = [r for r in obs if rank[r.claim_id] == best]
+        if best == 0:  # the recorded history is a sequence: its last entry of the day is where the day ends
+            top = [max(top, key=lambda r: int(r.claim_id.split(":")[1]))]
+        top_phases = {PHASE.get(r.status, r.status) for r in top}
+        for r in obs:
+            phase = PHASE.get(r.status, r.status)
+            if len(top_phases) == 1:
+                holder = next(x for x in top if PHASE.get(x.status, x.status) in top_phases)
+                if phase in top_phases:
+                    others = sorted({who(x) for x in obs if PHASE.get(x.status, x.status) != phase})
+                    reading, note = "holds", f"holds on {day} over " + "; ".join(others)
+                else:
+                    reading, note = "yields", f"yields to {who(holder)} on {day}"
+            elif phase in top_phases and r in top:
+                rivals = sorted({who(x) for x in top if PHASE.get(x.status, x.status) != phase})
+                reading, note = "disagreement", (f"sources of equal standing disagree on {day}: {who(r)} against "
+                                                 + "; ".join(rivals))
+            else:
+                reading, note = "yields", (f"yields to sources of higher standing, who disagree on {day}: "
+                                           + "; ".join(sorted({who(x) for x in top})))
+            out[r.claim_id] = dataclasses.replace(r, reading=reading, reading_note=note)
+    return [out.get(r.claim_id, r) for r in rows]

@@ -14,6 +14,13 @@ Dates cluster around their most reported day (±1 day), so the result does
 not depend on the order claims arrive in. Incident ids derive from the
 incident's key (facility or region, family, date), never from insertion
 order. Every claim records why it joined.
+
+Counter-claims (a report denying the strike, its damage or who did it)
+take no part in blocking: once the incidents stand, each joins the incident
+it denies (same facility, or same region and asset family, ±1 day) and never
+counts as a source for it (:mod:`truce.grade`). A counter-claim with no
+asserted event to join creates no incident; ``unattached`` collects it with
+the reason.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from truce.grade import ReportMeta, grade
+from truce.grade import ReportMeta, grade, is_counter, roles
 from truce.records import Claim, ClaimLink, Effects, Incident
 from truce.reference.registry import Registry, type_family
 
@@ -131,26 +138,43 @@ def _incident_id(kind: str, key: tuple[str, ...], date: str | None) -> str:
     return f"inc-{h}"
 
 
+@dataclass(frozen=True)
+class Unattached:
+    """A counter-claim that joined no incident, and why (it creates none of its own)."""
+
+    claim_id: str
+    report_id: str  # the id the report was ingested with
+    reason: str
+
+
+def _family(c: Claim) -> str:
+    return "energy" if (c.facility_type or "other_energy") in GENERIC_TYPES else (type_family(c.facility_type) or "energy")
+
+
 def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Registry,
          region_names: dict[str, str] | None = None,
-         region_points: dict[str, tuple[float, float]] | None = None) -> list[Incident]:
+         region_points: dict[str, tuple[float, float]] | None = None,
+         unattached: list[Unattached] | None = None) -> list[Incident]:
     """All strike-like claims → incidents (sorted by date, id). ``region_points`` places
-    incidents known only to their region at a point inside it (for maps and exports)."""
+    incidents known only to their region at a point inside it (for maps and exports).
+    Counter-claims join the incident they deny; those that find none go to ``unattached``."""
     region_names = region_names or {}
     region_points = region_points or {}
     by_fac: dict[str, list[Claim]] = defaultdict(list)
     by_region: dict[tuple[str, str, str], list[Claim]] = defaultdict(list)
     by_country: dict[str, list[Claim]] = defaultdict(list)
+    counters: list[Claim] = []
     for c in claims:
         if c.kind not in FUSE_KINDS:
             continue
         if c.kind == "accusation" and not (c.facility_id or c.region_code):
             continue  # an accusation with no target is tracked with the agreement, not as an incident
-        if c.facility_id and registry.get(c.facility_id):
+        if is_counter(c):
+            counters.append(c)
+        elif c.facility_id and registry.get(c.facility_id):
             by_fac[c.facility_id].append(c)
         elif c.region_code:
-            fam = "energy" if (c.facility_type or "other_energy") in GENERIC_TYPES else (type_family(c.facility_type) or "energy")
-            by_region[(c.country or "", c.region_code, fam)].append(c)
+            by_region[(c.country or "", c.region_code, _family(c))].append(c)
         elif c.country:
             by_country[c.country].append(c)
 
@@ -205,9 +229,71 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
         for date, cs in _cluster_dates(by_country[country], reports):
             clusters.append(_Cluster("country", (country,), date, [
                 (c, f"country-level claim ({country})" + (f" dated {c.date}" if date else ", undated")) for c in cs]))
+    for c in sorted(set(counters), key=lambda c: c.id):
+        target, why = _denied_cluster(c, clusters, registry, reports)
+        if target is not None:
+            target.claims.append((c, why))
+        elif unattached is not None:
+            ext = reports[c.report_id].external_id if c.report_id in reports else c.report_id
+            unattached.append(Unattached(c.id, ext, why))
     incidents = [_incident(cl, reports, registry, region_names, region_points) for cl in clusters]
     incidents.sort(key=lambda i: (i.date or "9999", i.id))
     return incidents
+
+
+def _denied_cluster(c: Claim, clusters: Sequence[_Cluster], registry: Registry,
+                    reports: dict[str, ReportMeta]) -> tuple[_Cluster | None, str]:
+    """The incident a counter-claim denies: the same facility, else the same region (a facility
+    there, or the same asset family), else a country-level incident; within a day of the denied
+    date (undated: reported 0–3 days after the incident). Returns (cluster or None, why)."""
+    what = f"denies the {c.denied or 'strike'}"
+    day = _day(c.date) if c.date_precision in ("day", "interval") else None
+    pub = _day(reports[c.report_id].published) if c.report_id in reports else None
+
+    def near(cl: _Cluster) -> int | None:
+        if cl.date is None:
+            return None
+        centre = dt.date.fromisoformat(cl.date)
+        if day is not None:
+            gap = abs((day - centre).days)
+            return gap if gap <= WINDOW_DAYS else None
+        if pub is not None and 0 <= (pub - centre).days <= 3:
+            return (pub - centre).days
+        return None
+
+    fac = registry.get(c.facility_id) if c.facility_id else None
+    region = fac.region_code if fac else c.region_code
+    target = c.facility_id or region or c.country or "no place"
+    cands: list[tuple[int, int, _Cluster]] = []  # (rank, distance, cluster)
+    for cl in clusters:
+        gap = near(cl)
+        if gap is None:
+            continue
+        cl_fac = registry.get(cl.key[0]) if cl.kind == "facility" else None
+        if fac is not None and cl_fac is not None and cl_fac.id == fac.id:
+            cands.append((0, gap, cl))
+        elif region and fac is None and cl_fac is not None and cl_fac.region_code == region and (
+                _family(c) == "energy" or type_family(cl_fac.type) == _family(c)):
+            cands.append((1, gap, cl))
+        elif region and cl.kind == "region" and cl.key[1] == region and (
+                _family(c) == "energy" or cl.key[2] in (_family(c), "energy")):
+            cands.append((2, gap, cl))
+        elif not region and c.country and cl.kind == "country" and cl.key[0] == c.country:
+            cands.append((3, gap, cl))
+    if not cands:
+        when = c.date or "undated"
+        return None, (f"{what} at {target} ({when}), but no report asserts a strike there within "
+                      f"{WINDOW_DAYS} day: a denial creates no incident")
+    rank, gap, cl = min(cands, key=lambda x: (x[0], x[1], -len(x[2].claims), x[2].key, x[2].date or ""))
+    if rank == 0:
+        where = f"the facility {cl.key[0]}"
+    elif rank == 1:
+        where = f"the named facility {cl.key[0]} in {region}"
+    elif rank == 2:
+        where = f"the {cl.key[2]} incident in {region}"
+    else:
+        where = f"the country-level incident in {c.country}"
+    return cl, f"counter-claim: {what} at {where} on {cl.date}"
 
 
 def _mode(values: Iterable[str | None]) -> str | None:
@@ -220,7 +306,9 @@ def _mode(values: Iterable[str | None]) -> str | None:
 
 def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
               region_names: dict[str, str], region_points: dict[str, tuple[float, float]]) -> Incident:
-    cs = [c for c, _ in cl.claims]
+    every = [c for c, _ in cl.claims]
+    cs = [c for c in every if not is_counter(c)]  # the event's attributes come from asserting claims only
+    counters = [c for c in every if is_counter(c)]
     fac = registry.get(cl.key[0]) if cl.kind == "facility" else None
     specific = [c.facility_type for c in cs if c.facility_type and c.facility_type not in GENERIC_TYPES]
     ftype = fac.type if fac else (_mode(specific) or _mode(c.facility_type for c in cs))
@@ -245,12 +333,17 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
     precision = "facility" if fac else ("settlement" if lat is not None else None)
     if lat is None and region in region_points:
         (lat, lon), precision = region_points[region], "region"
-    g, reasons = grade(cs, reports, attacker)
+    g, reasons = grade(every, reports, attacker)
     attribution = sorted({f"{c.attacker} per {reports[c.report_id].affiliation or 'unknown'} source"
-                          for c in cs if c.attacker_basis == "stated" and c.attacker})
-    ext_ids = sorted({reports[c.report_id].external_id for c in cs})
-    pubs = sorted(p for p in (reports[c.report_id].published for c in cs) if p)
-    links = sorted((ClaimLink(c.id, reports[c.report_id].external_id, why) for c, why in cl.claims),
+                          for c in cs if c.attacker_basis == "stated" and c.attacker}
+                         | {f"{attacker or 'the attacker'} denied by {reports[c.report_id].affiliation or 'unknown'} source"
+                            for c in counters if c.denied == "attribution"})
+    disputed = tuple(sorted({c.denied if c.denied in ("damage", "attribution") else "strike" for c in counters}))
+    ext_ids = sorted({reports[c.report_id].external_id for c in every})
+    pubs = sorted(p for p in (reports[c.report_id].published for c in every) if p)
+    role = roles(every, reports)
+    links = sorted((ClaimLink(c.id, reports[c.report_id].external_id, why, role[c.id][0], role[c.id][1],
+                              reports[c.report_id].source) for c, why in cl.claims),
                    key=lambda link: (link.report_id, link.claim_id))
     return Incident(
         id=_incident_id(cl.kind, cl.key, cl.date), kind=cl.kind, date=cl.date,
@@ -260,7 +353,7 @@ def _incident(cl: _Cluster, reports: dict[str, ReportMeta], registry: Registry,
         weapon=weapon, outcome=outcome, lat=round(lat, 5) if lat is not None else None,
         lon=round(lon, 5) if lon is not None else None, grade=g, grade_reasons=reasons, claims=tuple(links),
         report_ids=tuple(ext_ids), attribution=tuple(attribution), first_reported=pubs[0] if pubs else None,
-        effects=_effects(cs), location_precision=precision)
+        effects=_effects(cs), location_precision=precision, disputed=disputed)
 
 
 def _mean(xs: Sequence[float | None]) -> float | None:

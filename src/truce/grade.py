@@ -10,6 +10,14 @@
 
 Syndicated copies count once. Precedence: discounted, contested, confirmed,
 fair, weak.
+
+The claim, the counter-claim and corroboration are kept apart. A
+counter-claim (a claim whose report denies the event: ``stance ==
+"denies"``) is never a voice for the event, so it can only lower what the
+asserting sources establish: a denial of the strike, of the damage against
+a reported hit, or of the attribution makes the incident contested, and a
+denial of damage no report asserts is noted without contesting anything.
+:func:`roles` says which of the three each source is.
 """
 
 from __future__ import annotations
@@ -34,8 +42,22 @@ class ReportMeta:
     canonical: str  # syndication group representative (itself if unique)
 
 
+def is_counter(c: Claim) -> bool:
+    """A counter-claim: the report's voice denies the event (the strike, its damage or who did it)."""
+    return c.stance == "denies"
+
+
+def asserted_damage(c: Claim) -> bool:
+    e = c.effects
+    return c.outcome == "hit" or bool(e.damage or e.fire or e.destroyed)
+
+
 def grade(claims: Sequence[Claim], meta: dict[str, ReportMeta], attacker: str | None) -> tuple[str, tuple[str, ...]]:
     reasons: list[str] = []
+    counters = [c for c in claims if is_counter(c)]
+    claims = [c for c in claims if not is_counter(c)]
+    if not claims:  # fusion never builds such an incident; say so if a caller does
+        return "contested", (f"only counter-claims: {_ext(meta, counters)} deny an event no source asserts",)
     reports = sorted({c.report_id for c in claims})
     copies = sorted(r for r in reports if meta[r].canonical != r)
     # one voice per syndication group; a voice is the outlet of the group's original
@@ -66,6 +88,9 @@ def grade(claims: Sequence[Claim], meta: dict[str, ReportMeta], attacker: str | 
     if len(stated) > 1:
         by = {p: _ext(meta, [c for c in claims if c.attacker == p and c.attacker_basis == "stated"]) for p in sorted(stated)}
         contested.append("responsibility disputed: " + "; ".join(f"{p} named by {by[p]}" for p in sorted(by)))
+    notes, countered = _counter_reasons(counters, claims, meta, attacker)
+    contested += countered
+    reasons += notes
     if contested:
         return "contested", tuple(reasons + contested)
 
@@ -90,6 +115,76 @@ def grade(claims: Sequence[Claim], meta: dict[str, ReportMeta], attacker: str | 
     else:
         reasons.append(f"single source: {sources[0] if sources else 'unknown'}")
     return "weak", tuple(reasons)
+
+
+def _counter_reasons(counters: Sequence[Claim], claims: Sequence[Claim], meta: dict[str, ReportMeta],
+                     attacker: str | None) -> tuple[list[str], list[str]]:
+    """(notes, contesting reasons) for the counter-claims of an incident, by what they deny."""
+    notes: list[str] = []
+    contesting: list[str] = []
+    by_what: dict[str, list[Claim]] = {}
+    for c in counters:
+        by_what.setdefault(c.denied if c.denied in ("damage", "attribution") else "strike", []).append(c)
+    if "strike" in by_what:
+        contesting.append(f"counter-claim: {_ext(meta, by_what['strike'])} denies that the strike happened "
+                          f"(asserted by {_ext(meta, claims)})")
+    if "damage" in by_what:
+        damaged = [c for c in claims if asserted_damage(c)]
+        if damaged:
+            contesting.append(f"counter-claim: {_ext(meta, by_what['damage'])} denies the damage reported by {_ext(meta, damaged)}")
+        else:
+            notes.append(f"{_ext(meta, by_what['damage'])} says there was no damage; no report asserts damage")
+    if "attribution" in by_what:
+        named = [c for c in claims if c.attacker_basis == "stated" and c.attacker and c.attacker == (attacker or c.attacker)]
+        who = attacker or (named[0].attacker if named else None)
+        contesting.append(f"responsibility denied: {_ext(meta, by_what['attribution'])} denies that "
+                          f"{who or 'the named attacker'} carried out the strike"
+                          + (f" ({who} named by {_ext(meta, named)})" if named else ""))
+    return notes, contesting
+
+
+def _independent(a: str | None, b: str | None) -> bool:
+    """Two sources are independent when they are of different known affiliations, or neutral/international."""
+    affs = {x for x in (a, b) if x}
+    return len(affs) >= 2 or bool(affs & {"neutral", "international"})
+
+
+def roles(claims: Sequence[Claim], meta: dict[str, ReportMeta]) -> dict[str, tuple[str, str]]:
+    """Claim id → (role, why): ``counter-claim`` (denies the event, or reports it repelled with no
+    damage against a reported hit), ``claim`` (the first source to assert it, and sources of its
+    side, which are not independent of it) or ``corroboration`` (an independent source asserting
+    the same event)."""
+    out: dict[str, tuple[str, str]] = {}
+    asserting = [c for c in claims if not is_counter(c)]
+    for c in claims:
+        if is_counter(c):
+            out[c.id] = ("counter-claim", f"denies the {c.denied or 'strike'}")
+    hits = [c for c in asserting if c.outcome == "hit" and not c.retracted]
+    if hits:
+        for c in asserting:
+            if c.outcome == "attempted" and not c.retracted:
+                out[c.id] = ("counter-claim", "reports the attack repelled with no damage, against a reported hit")
+    rest = [c for c in asserting if c.id not in out]
+    if not rest:
+        return out
+
+    def voice(c: Claim) -> ReportMeta:
+        m = meta[c.report_id]
+        return meta.get(m.canonical, m)
+
+    first = voice(min(rest, key=lambda c: (voice(c).published or "9999", voice(c).external_id, c.id)))
+    first_name = first.source or first.report_id
+    for c in rest:
+        m, v = meta[c.report_id], voice(c)
+        copy = f"; a syndicated copy of {v.external_id}, counted once" if m.canonical != m.report_id else ""
+        if (v.source or v.report_id) == first_name:
+            out[c.id] = ("claim", f"first to report it ({first.affiliation or 'unknown affiliation'}){copy}")
+        elif _independent(v.affiliation, first.affiliation):
+            out[c.id] = ("corroboration", f"independent of {first_name} ({v.affiliation or 'unknown'} source){copy}")
+        else:
+            out[c.id] = ("claim", f"same side as {first_name} ({v.affiliation or 'unknown affiliation'}): "
+                                  f"not independent{copy}")
+    return out
 
 
 def _ext(meta: dict[str, ReportMeta], claims: Sequence[Claim]) -> str:

@@ -42,6 +42,8 @@ class RunSummary:
     ledger_appended: int = 0
     ledger_entries: int = 0
     syndicated_groups: int = 0
+    counter_claims: int = 0  # claims whose report denies the event they are about
+    unattached: list[str] = field(default_factory=list)  # counter-claims with no incident to join, and why
     errors: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -109,8 +111,11 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
     t = time.perf_counter()
     region_names = {code: p.name for code, p in ctx.gazetteer.regions.items()}
     region_points = {code: (p.lat, p.lon) for code, p in ctx.gazetteer.regions.items()}
-    incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points)
+    unattached: list[fuse.Unattached] = []
+    incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points, unattached)
     db.replace_incidents(incidents)
+    s.counter_claims = sum(1 for c in claims if c.stance == "denies" and c.kind in fuse.FUSE_KINDS)
+    s.unattached = [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
     s.incidents = len(incidents)
     for i in incidents:
         s.incidents_by_grade[i.grade] = s.incidents_by_grade.get(i.grade, 0) + 1
@@ -120,7 +125,8 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
 
     # 4. agreement status histories
     externals = {r.id: (r.external_id, r.source) for r in reports}
-    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals)]
+    kinds = {r.id: (r.source_kind, r.affiliation) for r in reports}
+    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals, kinds)]
     known_status = {(r.agreement_id, r.claim_id) for r in db.agreement_status()}
     db.replace_agreement_status(status_rows)
 

@@ -33,6 +33,10 @@ NEGOTIATION_STATUSES = ("proposed", "under_negotiation", "agreed", "in_force",
 OUTCOMES = ("hit", "attempted", "unknown")
 STANCES = ("asserts", "denies")
 DENIED = ("strike", "damage", "attribution")
+# what a source is to an incident: the claim (who asserts the strike, and sources of the same side), a
+# counter-claim (who denies it, or reports it repelled against a reported hit), or corroboration
+# (an independent source asserting the same event)
+ROLES = ("claim", "counter-claim", "corroboration")
 SALIENCE = ("main", "secondary", "background")
 PARTIES = ("UA", "RU")
 ACLED_CONTENT_TYPE = "text/x-acled-row"  # a report that is one ACLED row (its raw bytes keep the row)
@@ -271,6 +275,9 @@ class ClaimLink(_Record):
     claim_id: str
     report_id: str
     joined_because: str
+    role: str = "claim"  # ROLES
+    role_note: str = ""  # why the source has that role
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -301,11 +308,13 @@ class Incident(_Record):
     first_reported: str | None = None
     effects: Effects = field(default_factory=Effects)
     location_precision: str | None = None  # facility | settlement | region | None
+    disputed: tuple[str, ...] = ()  # what counter-claims deny: "strike", "damage", "attribution"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Incident":
         d = dict(d)
         d["claims"] = tuple(ClaimLink(**c) for c in d.get("claims", ()))
+        d["disputed"] = tuple(d.get("disputed", ()))
         d["grade_reasons"] = tuple(d.get("grade_reasons", ()))
         d["report_ids"] = tuple(d.get("report_ids", ()))
         d["attribution"] = tuple(d.get("attribution", ()))
@@ -336,11 +345,15 @@ class Reading(_Record):
 
 @dataclass(frozen=True)
 class FindingEvidence(_Record):
-    """One claim a finding rests on, and why it belongs to the incident."""
+    """One claim a finding rests on, why it belongs to the incident, and what its source is to it:
+    the claim, a counter-claim or corroboration (``ROLES``)."""
 
     report_id: str
     claim: str
     joined_because: str
+    role: str = "claim"
+    role_note: str = ""
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -390,6 +403,10 @@ class StatusObservation(_Record):
     mediator: str | None = None
     conditions: tuple[str, ...] = ()
     salience: str | None = None
+    # same-day conflicts, resolved by the source's standing (evaluate.status_history)
+    standing: str | None = None  # terms | party | mediator | official | media
+    reading: str | None = None  # None (no conflict that day) | holds | yields | disagreement
+    reading_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()

@@ -3,7 +3,10 @@
 HTML pages (trafilatura) and RSS/Atom feed files (feedparser).
 
 A report's id is the SHA-256 of its normalised content and source, so the
-same thing read twice is one report.
+same thing read twice is one report. A report read from a file is known by the
+file's name (its ``id:`` header line where it has one), never by its path on
+the analyst's machine: that id is what findings and reports publish. The full
+path stays in ``origin``, which nothing publishes.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def read_text_file(path: Path, sources: SourceBook) -> Report:
     body = "\n".join(lines[i:]) if meta else content
     if not body.strip():
         raise IngestError("empty report", path=str(path))
-    return make_report(text=body, external_id=meta.get("id") or str(path), sources=sources, source=meta.get("source"),
+    return make_report(text=body, external_id=meta.get("id") or path.name, sources=sources, source=meta.get("source"),
                        url=meta.get("url"), title=meta.get("title"), published=meta.get("published"),
                        language=meta.get("language"), origin=str(path))
 
@@ -120,7 +123,7 @@ def read_html_file(path: Path, sources: SourceBook) -> tuple[Report, bytes]:
     text = d.get("text") or ""
     if not text.strip():
         raise IngestError("no article text found in HTML", path=str(path))
-    return make_report(text=text, external_id=str(path), sources=sources, source=d.get("sitename"),
+    return make_report(text=text, external_id=path.name, sources=sources, source=d.get("sitename"),
                        url=d.get("url"), title=d.get("title"), published=d.get("date"),
                        content_type="text/html", origin=str(path)), raw
 
@@ -148,7 +151,7 @@ def read_feed_file(path: Path, sources: SourceBook, errors: list[str] | None = N
             import datetime as dt
 
             published = dt.datetime.fromtimestamp(calendar.timegm(e.published_parsed), dt.timezone.utc).isoformat()
-        yield make_report(text=text, external_id=e.get("id") or e.get("link") or f"{path}#{n}", sources=sources,
+        yield make_report(text=text, external_id=e.get("id") or e.get("link") or f"{path.name}#{n}", sources=sources,
                           source=e.get("source", {}).get("title") if isinstance(e.get("source"), dict) else outlet,
                           url=e.get("link"), title=e.get("title"), published=published,
                           content_type="application/rss+xml", origin=f"{path}#{n}")

@@ -1,8 +1,17 @@
-"""Exports of incidents: GeoJSON (RFC 7946), CSV, Parquet and ACLED-compatible CSV."""
+"""Exports of incidents: GeoJSON (RFC 7946), CSV, Parquet and ACLED-compatible CSV.
+
+Every export takes the rows of :func:`truce.outputs.shapes.incidents_json` (already
+filtered). CSV and Parquet carry the location precision, the verdict under each agreement
+(``verdict_<agreement id>``) and the first evidence quote with its source and URL; Parquet
+types its dates. ACLED rows need a date and coordinates: :func:`acled_rows` leaves out the
+incidents without them and says how many, and why.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections import Counter
+from typing import Any, Sequence
 
 ACLED_COLUMNS = (
     "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
@@ -27,48 +36,74 @@ def incidents_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 CSV_COLUMNS = ("id", "date", "date_precision", "country", "region_code", "region", "facility_id", "facility_name",
-               "facility_type", "attacker", "attacker_basis", "weapon", "outcome", "grade", "lat", "lon",
-               "n_reports", "n_sources", "sources", "report_ids", "first_reported", "outage_customers", "killed",
-               "injured", "fire")
+               "facility_type", "attacker", "attacker_basis", "weapon", "outcome", "grade", "disputed", "lat", "lon",
+               "location_precision", "n_reports", "n_sources", "sources", "report_ids", "first_reported",
+               "outage_customers", "killed", "injured", "fire", "evidence_quote", "evidence_source", "evidence_url")
 
 
-def flat(r: dict[str, Any]) -> dict[str, Any]:
+def columns(agreements: Sequence[str] = ()) -> list[str]:
+    """The CSV/Parquet columns: the fixed ones, then one verdict column per agreement."""
+    return list(CSV_COLUMNS) + [f"verdict_{a}" for a in agreements]
+
+
+def flat(r: dict[str, Any], agreements: Sequence[str] = ()) -> dict[str, Any]:
     """An incident row (``incidents_json``) flattened for tables."""
     srcs = sorted({x["source"] or "unknown" for x in r["reports"] if not x.get("syndicated_with")})
     eff = r.get("effects") or {}
-    return {"id": r["id"], "date": r["date"], "date_precision": r["date_precision"], "country": r["country"],
-            "region_code": r["region_code"], "region": r["region"], "facility_id": r["facility_id"],
-            "facility_name": r["facility_name"], "facility_type": r["facility_type"], "attacker": r["attacker"],
-            "attacker_basis": r["attacker_basis"], "weapon": r["weapon"], "outcome": r["outcome"], "grade": r["grade"],
-            "lat": r["lat"], "lon": r["lon"], "n_reports": len(r["reports"]), "n_sources": len(srcs),
-            "sources": "|".join(srcs), "report_ids": "|".join(x["report_id"] for x in r["reports"]),
-            "first_reported": r.get("first_reported"), "outage_customers": eff.get("outage_customers"),
-            "killed": eff.get("killed"), "injured": eff.get("injured"), "fire": eff.get("fire")}
+    ev = r.get("first_evidence") or {}
+    verdicts = r.get("verdicts") or {}
+    out = {"id": r["id"], "date": r["date"], "date_precision": r["date_precision"], "country": r["country"],
+           "region_code": r["region_code"], "region": r["region"], "facility_id": r["facility_id"],
+           "facility_name": r["facility_name"], "facility_type": r["facility_type"], "attacker": r["attacker"],
+           "attacker_basis": r["attacker_basis"], "weapon": r["weapon"], "outcome": r["outcome"], "grade": r["grade"],
+           "disputed": "|".join(r.get("disputed") or ()), "lat": r["lat"], "lon": r["lon"],
+           "location_precision": r.get("location_precision"), "n_reports": len(r["reports"]), "n_sources": len(srcs),
+           "sources": "|".join(srcs), "report_ids": "|".join(x["report_id"] for x in r["reports"]),
+           "first_reported": r.get("first_reported"), "outage_customers": eff.get("outage_customers"),
+           "killed": eff.get("killed"), "injured": eff.get("injured"), "fire": eff.get("fire"),
+           "evidence_quote": ev.get("quote"), "evidence_source": ev.get("source"), "evidence_url": ev.get("url")}
+    for a in agreements:
+        out[f"verdict_{a}"] = verdicts.get(a)
+    return out
 
 
-def in_period(rows: list[dict[str, Any]], date_from: str | None, date_to: str | None) -> list[dict[str, Any]]:
-    return [r for r in rows if (date_from is None or (r["date"] or "") >= date_from)
-            and (date_to is None or (r["date"] or "9999") <= date_to)]
-
-
-def write_csv(rows: list[dict[str, Any]], out: Any) -> int:
+def write_csv(rows: list[dict[str, Any]], out: Any, agreements: Sequence[str] = ()) -> int:
     import csv
 
-    w = csv.DictWriter(out, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    w = csv.DictWriter(out, fieldnames=columns(agreements), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow(flat(r))
+        w.writerow(flat(r, agreements))
     return len(rows)
 
 
-def write_parquet(rows: list[dict[str, Any]], path: str) -> int:
+def _timestamp(s: str | None) -> dt.datetime | None:
+    """A publication time as a UTC timestamp (a bare date is its midnight); None when only a month or year is known."""
+    if not s or len(s) < 10:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
+
+
+def write_parquet(rows: list[dict[str, Any]], path: str, agreements: Sequence[str] = ()) -> int:
+    """Parquet with typed columns: ``date`` is date32, ``first_reported`` a UTC timestamp."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types = {"lat": pa.float64(), "lon": pa.float64(), "n_reports": pa.int32(), "n_sources": pa.int32(),
-             "outage_customers": pa.int64(), "killed": pa.int32(), "injured": pa.int32(), "fire": pa.bool_()}
-    schema = pa.schema([(c, types.get(c, pa.string())) for c in CSV_COLUMNS])
-    data = [flat(r) for r in rows]
+    types = {"date": pa.date32(), "first_reported": pa.timestamp("ms", tz="UTC"), "lat": pa.float64(),
+             "lon": pa.float64(), "n_reports": pa.int32(), "n_sources": pa.int32(), "outage_customers": pa.int64(),
+             "killed": pa.int32(), "injured": pa.int32(), "fire": pa.bool_()}
+    cols = columns(agreements)
+    schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
+    data = []
+    for r in rows:
+        d = flat(r, agreements)
+        d["date"] = dt.date.fromisoformat(d["date"]) if d["date"] else None
+        d["first_reported"] = _timestamp(d["first_reported"])
+        data.append(d)
     table = pa.Table.from_pylist(data, schema=schema)
     pq.write_table(table, path)
     return len(rows)
@@ -77,6 +112,17 @@ def write_parquet(rows: list[dict[str, Any]], path: str) -> int:
 # --- ACLED -----------------------------------------------------------------------------
 
 _ACTOR = {"RU": "Military Forces of Russia (2000-)", "UA": "Military Forces of Ukraine (2019-)"}
+# how the notes name an asset type: words an analyst reads, and Truce's own importer reads back as the same type
+_TYPE_PHRASE = {
+    "nuclear_plant": "a nuclear power plant", "thermal_plant": "a thermal power plant",
+    "chp": "a combined heat and power plant", "hydro_plant": "a hydroelectric power plant",
+    "solar_wind": "a solar power plant", "substation": "a substation", "transmission_line": "a power line",
+    "distribution": "the power distribution grid", "gas_production": "a gas production facility",
+    "gas_storage": "an underground gas storage facility", "gas_pipeline_station": "a gas compressor station",
+    "gas_processing": "a gas processing plant", "refinery": "an oil refinery", "oil_depot": "an oil depot",
+    "oil_pumping_station": "an oil pumping station", "oil_terminal": "an oil terminal",
+    "other_energy": "energy infrastructure",
+}
 _ISO = {"UA": (804, "Ukraine", "UKR"), "RU": (643, "Russia", "RUS")}
 
 
@@ -89,13 +135,31 @@ def _admin1(region: str | None) -> str:
     return re.sub(r"^Republic of\s+", "", name)
 
 
-def acled_rows(rows: list[dict[str, Any]], stamp: int) -> list[dict[str, Any]]:
+ACLED_LEFT_OUT = {
+    "undated": "undated: an ACLED row needs an event date",
+    "unplaced": "no coordinates: an ACLED row needs a latitude and longitude",
+    "country": "target country unknown or outside Ukraine and Russia",
+}
+
+
+def acled_rows(rows: list[dict[str, Any]], stamp: int,
+               left_out: Counter[str] | None = None) -> list[dict[str, Any]]:
     """Incidents in ACLED's 31 columns and codes: remote violence on infrastructure,
     sub-event by weapon, the attacker as actor1 (inter1 as ACLED codes the actor in
-    that country), geo_precision from how the incident is placed, time_precision 1."""
+    that country), geo_precision from how the incident is placed, time_precision 1.
+    Incidents ACLED cannot hold (no date, no coordinates, another country) are counted in
+    ``left_out`` by reason (``ACLED_LEFT_OUT``)."""
     out = []
+    left_out = left_out if left_out is not None else Counter()
     for r in rows:
-        if r["country"] not in _ISO or not r["date"]:
+        if not r["date"]:
+            left_out[ACLED_LEFT_OUT["undated"]] += 1
+            continue
+        if r.get("lat") is None or r.get("lon") is None:
+            left_out[ACLED_LEFT_OUT["unplaced"]] += 1
+            continue
+        if r["country"] not in _ISO:
+            left_out[ACLED_LEFT_OUT["country"]] += 1
             continue
         iso, country, iso3 = _ISO[r["country"]]
         attacker = r.get("attacker")
@@ -109,7 +173,7 @@ def acled_rows(rows: list[dict[str, Any]], stamp: int) -> list[dict[str, Any]]:
         scale = ("National-International" if affs & {"UA", "RU"} and affs & {"neutral", "international"}
                  else ("International" if affs & {"neutral", "international"} else "National"))
         eff = r.get("effects") or {}
-        target = r.get("facility_name") or f"{(r.get('facility_type') or 'energy').replace('_', ' ')} infrastructure"
+        target = r.get("facility_name") or _TYPE_PHRASE.get(r.get("facility_type") or "other_energy", "energy infrastructure")
         notes = (f"On {r['date']}, {'forces of ' + country_name(attacker) if attacker else 'unidentified attackers'} "
                  f"{'struck' if r.get('outcome') == 'hit' else 'attacked'} {target} in {r.get('region') or country}"
                  f"{' using ' + weapon.replace('_', ' ') + 's' if weapon and weapon != 'mixed' else ''}."
@@ -122,8 +186,8 @@ def acled_rows(rows: list[dict[str, Any]], stamp: int) -> list[dict[str, Any]]:
             "sub_event_type": sub, "actor1": actor1, "assoc_actor_1": "", "inter1": inter1, "actor2": "",
             "assoc_actor_2": "", "inter2": "", "interaction": f"{inter1} only", "civilian_targeting": "", "iso": iso,
             "region": "Europe", "country": country, "admin1": _admin1(r.get("region")), "admin2": "", "admin3": "",
-            "location": r.get("facility_name") or r.get("region") or country, "latitude": r.get("lat") or "",
-            "longitude": r.get("lon") or "", "geo_precision": geo, "source": "; ".join(srcs), "source_scale": scale,
+            "location": r.get("facility_name") or r.get("region") or country, "latitude": r["lat"],
+            "longitude": r["lon"], "geo_precision": geo, "source": "; ".join(srcs), "source_scale": scale,
             "notes": notes, "fatalities": eff.get("killed") or 0,
             "tags": f"truce_grade={r['grade']}; facility_type={r.get('facility_type') or ''}", "timestamp": stamp,
         }
@@ -135,12 +199,14 @@ def country_name(code: str | None) -> str:
     return {"RU": "Russia", "UA": "Ukraine"}.get(code or "", "unknown")
 
 
-def write_acled(rows: list[dict[str, Any]], out: Any, stamp: int) -> int:
+def write_acled(rows: list[dict[str, Any]], out: Any, stamp: int) -> tuple[int, dict[str, int]]:
+    """ACLED CSV; returns (rows written, {reason: incidents left out})."""
     import csv
 
     w = csv.DictWriter(out, fieldnames=list(ACLED_COLUMNS), lineterminator="\n")
     w.writeheader()
-    data = acled_rows(rows, stamp)
+    left_out: Counter[str] = Counter()
+    data = acled_rows(rows, stamp, left_out)
     for r in data:
         w.writerow(r)
-    return len(data)
+    return len(data), dict(sorted(left_out.items()))

@@ -22,6 +22,8 @@ from typing import Any, Sequence
 from truce import __version__
 from truce.context import Context
 from truce.db import Database
+from truce.evaluate import STANDING_LABEL
+from truce.outputs.query import VERDICT_ORDER, Filters, finding_order
 from truce.records import Finding, Incident
 
 GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
@@ -46,12 +48,6 @@ def _png(fig: Any) -> str:
 
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def _in_period(d: str | None, start: str | None, end: str | None) -> bool:
-    if d is None:
-        return start is None and end is None
-    return (start is None or d >= start) and (end is None or d <= end)
 
 
 # --- figures ---------------------------------------------------------------------------
@@ -149,52 +145,112 @@ def timeline_figure(incidents: Sequence[Incident], agreement: Any | None, start:
 CSS = """
 body{font-family:Georgia,'Times New Roman',serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111;line-height:1.4}
 h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #333;padding-bottom:.15em;margin-top:1.8em}
-table{border-collapse:collapse;width:100%;font-size:.86em;margin:.6em 0}
-th,td{border:1px solid #999;padding:.3em .45em;vertical-align:top;text-align:left}
+table{border-collapse:collapse;width:100%;font-size:.86em;margin:.6em 0;table-layout:fixed}
+th,td{border:1px solid #999;padding:.3em .45em;vertical-align:top;text-align:left;overflow-wrap:anywhere;word-break:break-word}
 th{background:#eee}.muted{color:#555;font-size:.9em}.cards{display:flex;flex-wrap:wrap;gap:.8em}
-.card{border:1px solid #999;padding:.5em .8em;min-width:10em}.card b{font-size:1.4em;display:block}
+.card{border:1px solid #999;padding:.5em .8em;min-width:8em}.card b{font-size:1.4em;display:block}
 blockquote{margin:.2em 0;padding:.2em .5em;border-left:3px solid #999;background:#fafafa;font-size:.95em}
 .v-consistent_with_violation{font-weight:bold}.v-contested{font-style:italic}
-figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
-@media print{body{max-width:none}h2{page-break-after:avoid}table{page-break-inside:auto}}
+.role{display:inline-block;font-size:.8em;padding:0 .3em;border:1px solid #777;border-radius:2px;margin-right:.3em}
+.role-counter-claim{border-color:#d94801;color:#a63603}.role-corroboration{border-color:#2171b5;color:#08519c}
+tr.detail td{border-top:none;background:#fcfcfc}ol.trace{margin:.2em 0 .2em 1.2em;padding:0;font-size:.9em}
+tr.r-disagreement td{background:#fff3e0}tr.r-yields td{color:#555}
+img{max-width:100%;height:auto}figure{margin:1em 0}figcaption{font-size:.85em;color:#444}
+nav.toc ol{margin:.3em 0 .3em 1.2em;padding:0}nav.toc li{margin:.1em 0}
+@page{size:A4;margin:15mm 13mm 17mm 13mm;
+  @bottom-center{content:"Page " counter(page) " of " counter(pages);font:8pt Georgia,serif;color:#555}
+  @top-right{content:"Truce Monitor situation report";font:8pt Georgia,serif;color:#777}}
+@media print{
+  body{max-width:none;margin:0;padding:0;font-size:9pt;line-height:1.3}
+  h1{font-size:16pt}h2{font-size:12.5pt;break-after:avoid}h3{font-size:10.5pt;break-after:avoid}
+  table{font-size:7.5pt}tr,tbody.finding,figure,blockquote{break-inside:avoid}thead{display:table-header-group}
+  .card{min-width:6em;padding:.3em .5em}.card b{font-size:12pt}
+  nav.toc a{color:#111;text-decoration:none}
+  nav.toc a::after{content:leader('.') " " target-counter(attr(href), page)}
+  a{color:#111}
+}
 """
 
 
+def public_id(external_id: str | None) -> str:
+    """An id fit to publish: a file path (as older versions stored for files) becomes its file name."""
+    import ntpath
+    import re
+
+    s = external_id or ""
+    if s.startswith(("/", "~")) or re.match(r"^[A-Za-z]:[\\/]", s) or s.startswith("\\\\"):
+        return ntpath.basename(s.replace("/", "\\"))
+    return s
+
+
 def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
-                 date_to: str | None = None) -> str:
+                 date_to: str | None = None, filters: Filters | None = None) -> str:
+    """The situation report as one HTML string. ``filters`` select incidents and findings (the first
+    agreement among them is the focus); ``agreement_id``/``date_from``/``date_to`` are a shorthand."""
     from truce.ledger import latest_reviews, verify
     from truce.outputs.stats import coverage
 
-    agreements = [a for a in ctx.agreements if agreement_id in (None, a.id)]
-    if agreement_id and not agreements:
+    if filters is None:
+        filters = Filters(date_from=dt.date.fromisoformat(date_from) if date_from else None,
+                          date_to=dt.date.fromisoformat(date_to) if date_to else None,
+                          agreements=(agreement_id,) if agreement_id else ())
+    known = [a.id for a in ctx.agreements]
+    unknown = [x for x in filters.agreements if x not in known]
+    if unknown:
         from truce.errors import TermsError
 
-        raise TermsError(f"no agreement with id {agreement_id!r} (known: {', '.join(a.id for a in ctx.agreements)})")
-    focus = agreements[0] if agreement_id else next((a for a in agreements if a.ever_in_force()), agreements[0] if agreements else None)
-    incidents = [i for i in db.incidents() if _in_period(i.date, date_from, date_to)]
-    ids = {i.id for i in incidents}
-    findings = [f for f, _ in db.findings(agreement_id) if f.incident_id in ids]
+        raise TermsError(f"no agreement with id {unknown[0]!r} (known: {', '.join(known)})")
+    agreements = [a for a in ctx.agreements if not filters.agreements or a.id in filters.agreements]
+    focus: Any
+    if filters.agreements:
+        agreements.sort(key=lambda a: filters.agreements.index(a.id))
+        focus = agreements[0]
+    else:
+        focus = next((a for a in agreements if a.ever_in_force()), agreements[0] if agreements else None)
+    date_from, date_to = filters.start, filters.end
+    found = db.findings()
+    verdicts: dict[str, dict[str, str]] = {}
+    for f, _ in found:
+        verdicts.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
+    incidents = [i for i in db.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
+    inc_by_id = {i.id: i for i in incidents}
+    findings = [f for f, _ in found if filters.finding(f, inc_by_id.get(f.incident_id))
+                and (filters.agreements or focus is None or f.agreement_id == focus.id or _matters(f))]
+    findings.sort(key=lambda f: finding_order(f, inc_by_id[f.incident_id].date))
     reviews = latest_reviews(db)
     reports = {r.external_id: r for r in db.reports()}
     claims = {c.id: c for c in db.claims()}
     v = verify(db)
     period = f"{date_from or (min((i.date for i in incidents if i.date), default='…'))} – " \
              f"{date_to or (max((i.date for i in incidents if i.date), default='…'))}"
+    selection = filters.describe()
     out: list[str] = []
     w = out.append
     w(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Truce Monitor situation report</title>"
       f"<style>{CSS}</style></head><body>")
     w(f"<h1>Situation report: strikes on energy infrastructure</h1><p class='muted'>Period {period}. "
+      f"{('Selected: ' + _esc(selection) + '. ') if selection else ''}"
       f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
       f"Ledger: {v.entries} entries, {'intact' if v.ok else 'BROKEN — ' + _esc(v.reason)}"
       f"{' (head ' + v.head[:16] + '…)' if v.head else ''}.</p>")
+    matters = [f for f in findings if f.verdict != "not_covered"]
+    not_covered = [f for f in findings if f.verdict == "not_covered"]
+    toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
+        ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({len(matters)})"),
+        ("not-covered", f"Not covered ({len(not_covered)})"), ("impact", "Impact"), ("coverage", "Coverage")]
+    w("<nav class='toc'><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{_esc(k)}'>{_esc(t)}</a></li>" for k, t in toc)
+      + "</ol></nav>")
     grades = Counter(i.grade for i in incidents)
-    w("<div class='cards'>")
+    by_verdict = Counter(f.verdict for f in findings)
+    w("<h2 id='summary'>Summary</h2><div class='cards'>")
     w(f"<div class='card'><b>{len(reports)}</b>reports</div><div class='card'><b>{len(claims)}</b>claims</div>")
     w(f"<div class='card'><b>{len(incidents)}</b>incidents</div>")
     for g in GRADE_STYLE:
         w(f"<div class='card'><b>{grades.get(g, 0)}</b>{g}</div>")
     w("</div>")
+    w("<p>Findings" + (f" under {_esc(focus.title)}" if focus is not None and not filters.agreements else "") + ": "
+      + ", ".join(f"<b>{by_verdict.get(k, 0)}</b> {_esc(VERDICT_LABEL[k])}" for k in VERDICT_ORDER)
+      + ". They are listed in that order, then by date: violations and contested incidents first.</p>")
 
     for a in agreements:
         w(f"<h2 id='agreement-{_esc(a.id)}'>{_esc(a.title)}</h2><p>{_esc(a.data.get('summary', ''))}</p>")
@@ -211,62 +267,85 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
             alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(_alternative(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
             w(f"<p class='muted'>Disputed: {_esc(amb.get('question') or amb['field'])} {alts}</p>")
         hist = db.agreement_status(a.id)
-        w("<h3>Status history and evidence</h3><table><tr><th>date</th><th>status</th><th>source</th><th>evidence</th></tr>")
+        w("<h3>Status history and evidence</h3><p class='muted'>Where sources disagree on one day, what the source of "
+          "the highest standing says holds (the agreement's recorded history, then a party to the agreement, a mediator, "
+          "an official body, the media); sources of equal standing that disagree are shown as a disagreement.</p>"
+          "<table class='status'><colgroup><col style='width:11%'><col style='width:13%'><col style='width:22%'>"
+          "<col style='width:22%'><col style='width:32%'></colgroup>"
+          "<thead><tr><th>date</th><th>status</th><th>source</th><th>reading of the day</th><th>evidence</th></tr></thead>")
         for h in hist:
             rep = reports.get(h.report_id or "")
             src = _esc(h.source or "")
             if rep is not None and rep.url:
-                src = f"<a href='{_esc(rep.url)}'>{src or _esc(rep.external_id)}</a>"
-            w(f"<tr><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
-              f"{'<br><span class=muted>' + _esc(h.report_id) + '</span>' if h.report_id else ' <span class=muted>(terms)</span>'}</td>"
+                src = f"<a href='{_esc(rep.url)}'>{src or _esc(public_id(rep.external_id))}</a>"
+            standing = STANDING_LABEL.get(h.standing or "", "")
+            reading = (f"<b>{_esc(h.reading)}</b><br><span class='muted'>{_esc(h.reading_note)}</span>" if h.reading else "")
+            w(f"<tr class='r-{_esc(h.reading or 'none')}'><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
+              f"{'<br><span class=muted>' + _esc(public_id(h.report_id)) + '</span>' if h.report_id else ''}"
+              f"<br><span class='muted'>{_esc(standing)}</span></td><td>{reading}</td>"
               f"<td><blockquote>{_esc(h.evidence)[:500]}</blockquote></td></tr>")
         w("</table>")
 
-    w("<h2>Map</h2>")
+    w("<h2 id='map'>Map</h2>")
     w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
       "<figcaption>Incidents placed at the facility, at the named town, or, when reports give only the "
       "region, at a point inside that region (position approximate); "
       "shape and shade give the corroboration grade; ticks mark registry facilities. Region cells are "
       "approximate, derived from GeoNames settlements.</figcaption></figure>")
-    w("<h2>Timeline</h2>")
+    w("<h2 id='timeline'>Timeline</h2>")
     w(f"<figure><img alt='timeline of incidents per day' src='{timeline_figure(incidents, focus, date_from, date_to)}'>"
       f"<figcaption>Incidents per day by attacking party (stated or inferred)"
       f"{'; shaded: the window of ' + _esc(focus.title) + ', hatched: disputed boundaries' if focus else ''}.</figcaption></figure>")
 
-    w("<h2>Findings</h2>")
-    inc_by_id = {i.id: i for i in incidents}
-    w("<table><tr><th>incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th>"
-      "<th>evidence</th><th>review</th></tr>")
-    for f in sorted(findings, key=lambda f: (inc_by_id[f.incident_id].date or "9999", f.incident_id, f.agreement_id)):
+    w(f"<h2 id='findings'>Findings ({len(matters)})</h2><p class='muted'>Consistent with violation, contested, alleged, "
+      "indeterminate; then by date. Each source is marked as the <span class='role'>claim</span> (who asserts the "
+      "strike, and sources of the same side), a <span class='role role-counter-claim'>counter-claim</span> (who denies "
+      "it) or <span class='role role-corroboration'>corroboration</span> (an independent source asserting it).</p>")
+    w("<table class='findings'><colgroup><col style='width:15%'><col style='width:22%'><col style='width:9%'>"
+      "<col style='width:24%'><col style='width:30%'></colgroup>"
+      "<thead><tr><th>date, incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th></tr></thead>")
+    for f in matters:
         i = inc_by_id[f.incident_id]
-        if focus is not None and agreement_id is None and f.agreement_id != focus.id and not _matters(f):
-            continue
-        ev = _evidence_html(i, claims, reports)
         rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
-        review = (f"<b>{_esc(VERDICT_LABEL.get(rv['verdict'], rv['verdict']))}</b> by {_esc(rv['author'])}"
-                  f"<br><span class='muted'>{_esc(rv.get('note', ''))}</span>") if rv else ""
+        review = (f"<p><b>Review:</b> {_esc(VERDICT_LABEL.get(rv['verdict'], rv['verdict']))} by {_esc(rv['author'])}"
+                  f" — <span class='muted'>{_esc(rv.get('note', ''))}</span></p>") if rv else ""
         hinge = f"<br><span class='muted'>hinges on: {_esc(f.hinges_on)}</span>" if f.hinges_on else ""
-        w(f"<tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
-          f"<td>{_esc(i.facility_name or (i.facility_type or 'energy') + ' in ' + (i.region or i.country or '?'))}"
-          f"<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
+        trace = "".join("<li>" + _esc(t.condition) + ": " + _esc(t.fact) + " — <b>" + _esc(t.result) + "</b>"
+                        + (" (" + _esc(t.note) + ")" if t.note else "") + "</li>" for t in f.trace)
+        w(f"<tbody class='finding'><tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
+          f"<td>{_esc(_target(i))}<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
           f"<td>{_esc(i.attacker or '—')} <span class='muted'>{_esc(i.attacker_basis or '')}</span></td>"
           f"<td>{_esc(i.grade)}<br><span class='muted'>{_esc('; '.join(i.grade_reasons))}</span></td>"
-          f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}"
-          f"<details><summary>trace</summary><ol>{''.join('<li>' + _esc(t.condition) + ': ' + _esc(t.fact) + ' — <b>' + _esc(t.result) + '</b>' + (' (' + _esc(t.note) + ')' if t.note else '') + '</li>' for t in f.trace)}</ol></details></td>"
-          f"<td>{ev}</td><td>{review}</td></tr>")
+          f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}</td></tr>"
+          f"<tr class='detail'><td colspan='5'>{_evidence_html(i, claims, reports)}"
+          f"<ol class='trace'>{trace}</ol>{review}</td></tr></tbody>")
     w("</table>")
+    w(f"<h2 id='not-covered'>Not covered ({len(not_covered)})</h2><p class='muted'>Incidents outside what the "
+      "agreement covers, with the check that failed; the full traces are in <code>truce findings --format json</code>.</p>")
+    if not_covered:
+        w("<table class='not-covered'><colgroup><col style='width:12%'><col style='width:17%'><col style='width:25%'>"
+          "<col style='width:10%'><col style='width:36%'></colgroup>"
+          "<thead><tr><th>date</th><th>incident</th><th>target</th><th>grade</th><th>why not covered</th></tr></thead>")
+        for f in not_covered:
+            i = inc_by_id[f.incident_id]
+            failed = next((t for t in f.trace if t.result == "fail"), None)
+            why = f"{failed.condition}: {failed.fact}" if failed else ""
+            w(f"<tr><td>{_esc(i.date or 'undated')}</td><td>{_esc(i.id)}<br><span class='muted'>{_esc(f.agreement_id)}</span></td>"
+              f"<td>{_esc(_target(i))}</td><td>{_esc(i.grade)}</td><td>{_esc(why)}</td></tr>")
+        w("</table>")
 
     from truce.outputs.stats import summary
 
-    st = summary(db, ctx, agreement_id=agreement_id, date_from=date_from, date_to=date_to)
-    w("<h2>Impact</h2>")
+    st = summary(db, ctx, filters=filters)
+    w("<h2 id='impact'>Impact</h2>")
     w(_impact_html(st))
 
     cov = coverage(db, date_from, date_to)
-    w("<h2>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
-      "is a side whose claims are hard to corroborate.</p><table><tr><th>affiliation</th><th>sources</th><th>reports</th></tr>")
+    w("<h2 id='coverage'>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
+      "is a side whose claims are hard to corroborate.</p><table><colgroup><col style='width:15%'><col style='width:70%'>"
+      "<col style='width:15%'></colgroup><tr><th>affiliation</th><th>sources</th><th>reports</th></tr>")
     for aff, row in sorted(cov["by_affiliation"].items()):
-        w(f"<tr><td>{_esc(aff)}</td><td>{_esc(', '.join(row['sources']))}</td><td>{row['reports']}</td></tr>")
+        w(f"<tr><td>{_esc(aff)}</td><td>{_esc(', '.join(public_id(x) for x in row['sources']))}</td><td>{row['reports']}</td></tr>")
     w("</table>")
     if cov["gaps"]:
         w(f"<p>Days in the period without any report: {_esc(', '.join(cov['gaps'][:40]))}"
@@ -277,6 +356,10 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
       "`truce findings --format json` gives the full traces, `truce ledger verify` checks the record.</p>")
     w("</body></html>")
     return "".join(out)
+
+
+def _target(i: Incident) -> str:
+    return i.facility_name or f"{(i.facility_type or 'energy').replace('_', ' ')} in {i.region or i.country or '?'}"
 
 
 def _alternative(value: Any) -> str:
@@ -324,21 +407,35 @@ def _matters(f: Finding) -> bool:
     return f.verdict != "not_covered"
 
 
-def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any]) -> str:
+def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any], limit: int = 8) -> str:
+    """Every source of the incident (up to ``limit``) with its role and its first quote."""
     parts = []
-    for link in i.claims[:3]:
+    order = {"claim": 0, "corroboration": 1, "counter-claim": 2}
+    links = sorted(i.claims, key=lambda link: (order.get(link.role, 3), link.report_id, link.claim_id))
+    seen: set[tuple[str, str]] = set()
+    shown = 0
+    for link in links:
         c = claims.get(link.claim_id)
         r = reports.get(link.report_id)
         if c is None:
             continue
+        key = (link.report_id, c.evidence[0].text if c.evidence else "")
+        if key in seen:  # one report's several claims on the same sentence: quoted once
+            continue
+        seen.add(key)
+        shown += 1
+        if shown > limit:
+            continue
         quote = _esc(c.evidence[0].text[:300]) if c.evidence else ""
-        src = _esc(r.source if r else link.report_id)
+        src = _esc((r.source if r else None) or "unknown source")
         if r is not None and r.url:
             src = f"<a href='{_esc(r.url)}'>{src}</a>"
-        parts.append(f"<blockquote>{quote}</blockquote><span class='muted'>{src}, {_esc(link.report_id)}</span>")
-    more = len(i.claims) - 3
+        parts.append(f"<blockquote><span class='role role-{_esc(link.role)}'>{_esc(link.role)}</span>{quote}"
+                     f"<br><span class='muted'>{src}, {_esc(public_id(link.report_id))}"
+                     f"{' — ' + _esc(link.role_note) if link.role_note else ''}</span></blockquote>")
+    more = shown - limit
     if more > 0:
-        parts.append(f"<span class='muted'>and {more} more claim{'s' if more > 1 else ''}</span>")
+        parts.append(f"<span class='muted'>and {more} more quote{'s' if more > 1 else ''}</span>")
     return "".join(parts)
 
 

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 from truce.context import Context
 from truce.db import Database
+from truce.outputs.query import Filters
 from truce.records import Incident
 from truce.reference.registry import Registry
 
@@ -164,14 +165,28 @@ def verdict_counts(findings: list[Any], agreement_id: str | None = None) -> dict
 
 
 def summary(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
-            date_to: str | None = None) -> dict[str, Any]:
-    """Everything `truce stats` prints: capacity, rates per agreement reading, verdict counts."""
-    incidents = db.incidents()
-    findings = [f for f, _ in db.findings(agreement_id)]
-    out: dict[str, Any] = {"capacity": capacity_affected(incidents, ctx.registry, date_from=date_from, date_to=date_to),
-                           "verdicts": verdict_counts(findings, agreement_id), "rates": {}}
+            date_to: str | None = None, filters: Filters | None = None) -> dict[str, Any]:
+    """Everything `truce stats` prints: capacity, rates per agreement reading, verdict counts.
+
+    ``filters`` select the incidents counted; their period bounds the capacity figures and the
+    findings counted (the rates compare periods around each agreement window, whatever the period).
+    ``agreement_id``, ``date_from`` and ``date_to`` are a shorthand for such filters."""
+    if filters is None:
+        filters = Filters(date_from=dt.date.fromisoformat(date_from) if date_from else None,
+                          date_to=dt.date.fromisoformat(date_to) if date_to else None,
+                          agreements=(agreement_id,) if agreement_id else ())
+    found = db.findings()
+    verdicts: dict[str, dict[str, str]] = {}
+    for f, _ in found:
+        verdicts.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
+    incidents = [i for i in db.incidents() if filters.incident(i, verdicts.get(i.id, {}), dates=False)]
+    by_id = {i.id: i for i in incidents}
+    findings = [f for f, _ in found if filters.finding(f, by_id.get(f.incident_id))]
+    out: dict[str, Any] = {"capacity": capacity_affected(incidents, ctx.registry, date_from=filters.start,
+                                                         date_to=filters.end),
+                           "verdicts": verdict_counts(findings), "rates": {}}
     for a in ctx.agreements:
-        if agreement_id not in (None, a.id) or not a.ever_in_force():
+        if (filters.agreements and a.id not in filters.agreements) or not a.ever_in_force():
             continue
         c = a.commitments[0]
         readings = {"terms": (c["window"]["start"], c["window"]["end"])}

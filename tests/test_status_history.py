@@ -1,0 +1,65 @@
+"""An agreement's status history resolves same-day conflicts by the source's standing (party to
+the agreement, mediator, official body, media) and shows disagreements as disagreements (issue #11)."""
+
+from truce.evaluate import status_history
+from truce.records import Claim, Evidence
+from truce.reference.terms import load_agreements
+
+M = {a.id: a for a in load_agreements()}["moratorium-2025-03"]
+SOURCES = {  # report id → (source, kind, affiliation)
+    "kremlin": ("Kremlin", "party_official", "RU"),
+    "zelensky": ("President of Ukraine", "party_official", "UA"),
+    "wh": ("The White House", "mediator", "international"),
+    "dtek": ("DTEK", "operator", "UA"),
+    "tass": ("TASS", "wire", "RU"),
+    "reu": ("Reuters", "wire", "neutral"),
+}
+
+
+def said(rid: str, status: str, date: str, i: int = 0) -> Claim:
+    return Claim(report_id=rid, index=i, kind="negotiation", date=date, date_precision="day", status=status,
+                 agreement_id=M.id, parties=("RU", "UA"), evidence=(Evidence(0, 5, "words"),))
+
+
+def history(*claims: Claim):
+    rids = {c.report_id for c in claims}
+    rows = status_history(M, claims, {r: (r, SOURCES[r][0]) for r in rids}, {r: SOURCES[r][1:] for r in rids})
+    return {(r.claim_id, r.status): r for r in rows if r.origin == "report" or r.date == claims[0].date}
+
+
+def test_agreed_and_expired_on_one_day_resolved_by_standing():
+    rows = history(said("dtek", "agreed", "2025-04-10"), said("kremlin", "expired", "2025-04-10"))
+    kremlin, dtek = rows[("kremlin:0", "expired")], rows[("dtek:0", "agreed")]
+    assert (kremlin.standing, kremlin.reading) == ("party", "holds")
+    assert (dtek.standing, dtek.reading) == ("official", "yields")
+    assert dtek.reading_note == "yields to expired per Kremlin (party to the agreement) on 2025-04-10"
+    assert kremlin.reading_note == "holds on 2025-04-10 over agreed per DTEK (official body)"
+
+
+def test_the_parties_disagreeing_is_shown_as_a_disagreement():
+    rows = history(said("zelensky", "in_force", "2025-04-10"), said("kremlin", "suspended", "2025-04-10"),
+                   said("reu", "expired", "2025-04-10"))
+    assert rows[("zelensky:0", "in_force")].reading == "disagreement"
+    assert rows[("kremlin:0", "suspended")].reading == "disagreement"
+    assert rows[("zelensky:0", "in_force")].reading_note == (
+        "sources of equal standing disagree on 2025-04-10: in_force per President of Ukraine (party to the agreement) "
+        "against suspended per Kremlin (party to the agreement)")
+    reu = rows[("reu:0", "expired")]
+    assert reu.reading == "yields" and reu.reading_note.startswith("yields to sources of higher standing, who disagree")
+
+
+def test_one_report_read_as_suspended_and_violated_is_a_disagreement_not_a_status():
+    rows = history(said("tass", "suspended", "2025-04-09"), said("tass", "violated_alleged", "2025-04-09", 1))
+    assert {r.reading for r in rows.values()} == {"disagreement"}
+
+
+def test_the_recorded_history_outranks_a_report_and_compatible_statuses_are_no_conflict():
+    rows = status_history(M, [said("wh", "proposed", "2025-03-18"), said("reu", "in_force", "2025-03-20")],
+                          {"wh": ("wh", "The White House"), "reu": ("reu", "Reuters")},
+                          {"wh": ("mediator", "international"), "reu": ("wire", "neutral")})
+    day = [r for r in rows if r.date == "2025-03-18"]
+    terms = [r for r in day if r.origin == "terms"]
+    assert [(r.status, r.reading) for r in terms] == [("agreed", "holds"), ("in_force", "holds")]
+    (wh,) = [r for r in day if r.origin == "report"]
+    assert wh.reading == "yields" and "the agreement's recorded history" in wh.reading_note
+    assert all(r.reading is None for r in rows if r.date != "2025-03-18")  # one status a day: nothing to resolve
