@@ -79,6 +79,8 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 _add_generic(out, seen, si, doc, report_id, claims, ctx, accuser, other_party(accuser) or "")
             continue
         speech = [si.tokens[m.start].start for m in si.cues.get("speech", ()) if si.tokens[m.start].start < cue_pos]
+        accuser: str | None
+        accused: str | None
         if accuse_type:
             accuser = before[-1] if before else None
             accused = next((p for p in after if p != accuser), None)
