@@ -75,8 +75,8 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         after = [p for pos, p in parties if pos > cue_pos]
         if si.has("mutual") and len({p for _, p in parties}) == 2:
             # "Ukraine and Russia accused one another of flouting the truce": two charges
-            for accuser in sorted({p for _, p in parties}):
-                _add_generic(out, seen, si, doc, report_id, claims, ctx, accuser, other_party(accuser) or "")
+            for side in sorted({p for _, p in parties}):
+                _add_generic(out, seen, si, doc, report_id, claims, ctx, side, other_party(side) or "")
             continue
         speech = [si.tokens[m.start].start for m in si.cues.get("speech", ()) if si.tokens[m.start].start < cue_pos]
         accuser: str | None
