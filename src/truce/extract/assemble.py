@@ -25,10 +25,10 @@ from truce.reference.registry import type_family
 
 
 def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMention | None,
-             extractor: str) -> list[Claim]:
+             extractor: str, headline: list[Draft] | None = None) -> list[Claim]:
     """Merge drafts about one target (and one salience/date) into claims."""
     groups: dict[tuple[Any, ...], list[Draft]] = {}
-    drafts = _resolve_anaphora(drafts)
+    drafts = _resolve_anaphora(drafts, doc, headline or [])
     dated_bg: dict[tuple[Any, ...], set[Any]] = {}
     for d in drafts:
         if d.salience == "background" and d.date is not None:
@@ -115,44 +115,84 @@ def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMenti
     return claims
 
 
-def _resolve_anaphora(drafts: list[Draft]) -> list[Draft]:
+def _resolve_anaphora(drafts: list[Draft], doc: Document, headline: list[Draft]) -> list[Draft]:
     """"the refinery", "the plant", "the station" after a named facility: an
     unplaced type term of the same family is the facility already named (the
-    nearest before it). A generic term ("energy facility", "power plant") is
-    the named facility only when it has no region of its own, shares the
-    facility's region, or stands in apposition to the name ("Trypillia TPP,
-    the largest power plant supplying Kyiv, Cherkasy and Zhytomyr oblasts")."""
+    nearest before it, or the one the headline names when the text names none:
+    an excerpt that starts after the lead). A generic term ("energy facility",
+    "power plant") is the named facility only when it has no region of its own,
+    shares the facility's region, or stands in apposition to the name ("Trypillia
+    TPP, the largest power plant supplying Kyiv, Cherkasy and Zhytomyr oblasts").
+    Counted ones ("three of its plants") and numbered units ("CHP-6" after
+    "CHP-5") are targets of their own."""
     named = [d for d in drafts if d.target.facility is not None]
-    if not named:
-        return drafts
+    if not named and headline:
+        named = headline
     out: list[Draft] = []
     for d in drafts:
         t = d.target
-        # an undisclosed site ("two of its plants were damaged, without saying where") is not the one named
+        if t.type == "facility_ref":
+            # "the facility", "об'єкт", "установка": the facility named before (or in the headline), else
+            # the asset the sentence before it names; nothing of its own
+            host = _antecedent(d, named, doc) if named else None
+            host = host or _previous_typed(d, drafts)
+            if host is not None:
+                out.append(replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules]))
+            continue
+        if not named:
+            out.append(d)
+            continue
         # a town's outage is the town's, and "Ukraine's power plants" are the country's, not a plant's named nearby
         if t.facility is None and "type-term+place" not in t.rule and "+undisclosed" not in t.rule \
-                and "+national" not in t.rule and not t.rule.startswith(("outage-told", "national")):
-            host = _antecedent(d, named)
+                and "+national" not in t.rule and "+counted" not in t.rule \
+                and not t.rule.startswith(("outage-told", "national")):
+            host = _antecedent(d, named, doc)
             if host is not None:
                 d = replace(d, target=host.target, rules=[r + "+anaphora" for r in d.rules])
         out.append(d)
     return out
 
 
-def _antecedent(d: Draft, named: list[Draft]) -> Draft | None:
+def _previous_typed(d: Draft, drafts: list[Draft]) -> Draft | None:
+    """The draft of the sentence before (same paragraph) that names an asset of its own."""
+    si = d.sentences[0]
+    prev = [x for x in drafts if x.target.type != "facility_ref" and x.sentences[0].index in (si.index, si.index - 1)
+            and x.sentences[0].sent.paragraph == si.sent.paragraph and x.salience == d.salience
+            and x.sentences[0].start <= si.start]
+    return prev[-1] if prev else None
+
+
+_UNIT = re.compile(r"^\s*(?:[-–—№#]\s*)?(\d{1,2})\b")
+_TANK = ("tank", "резервуар", "ємніст", "емкост", "цистерн")
+_OIL = ("refinery", "oil_depot", "oil_terminal", "oil_pumping_station")
+
+
+def _unit(doc: Document, t: Target) -> str | None:
+    """The number right after a type term ("CHP-6", "ТЕЦ-5", "блок №3")."""
+    m = _UNIT.match(doc.text[t.end: t.end + 8])
+    return m.group(1) if m else None
+
+
+def _antecedent(d: Draft, named: list[Draft], doc: Document) -> Draft | None:
     t = d.target
     bg = d.salience == "background"
     power = ("thermal", "hydro", "nuclear", "renewable")
+    unit = _unit(doc, t)
+    tank = any(w in doc.text[t.start:t.end].lower() for w in _TANK)
     cands = []
     for n in named:
         f = n.target.facility
         if (n.salience == "background") != bg or f is None or _other_country(t, f):
             continue
+        if unit is not None and unit not in " ".join(f.all_names()):
+            continue  # "CHP-6 was also hit" after "CHP-5": another unit of the city's grid
         fam = type_family(f.type)
-        if t.type == "other_energy":
+        if t.type in ("other_energy", "facility_ref"):
             ok_type = True
         elif t.type == "power_plant":
             ok_type = fam in power
+        elif tank and f.type in _OIL:
+            ok_type = True  # "tanks of oil products burned on the plant's grounds": part of the named refinery
         else:
             ok_type = fam == type_family(t.output_type)
         # "a substation at the Konakovo power plant", "на Каширській ГРЕС … влучили в
@@ -222,12 +262,14 @@ def _drop_subsumed(drafts: list[Draft]) -> list[Draft]:
                 t.place is None or any(pt is None or haversine_km(pt[0], pt[1], t.place.lat, t.place.lon) < 30
                                        for pt in points)):
             continue  # unless it names a town of its own: "Харків: влучання в об'єкт енергетики" beside a substation elsewhere
-        if t.facility is None and (t.region_code, type_family(t.output_type), bg) in named_families:
+        if t.facility is None and "+counted" not in t.rule and (t.region_code, type_family(t.output_type), bg) in named_families:
             continue  # "two refineries in Samara region" when both are named
         if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional) \
+                and "+counted" not in t.rule \
                 and not ("+national" in t.rule or t.rule.startswith("national") or any(s.has("national") for s in d.sentences)):
             continue  # "attacks on energy" beside the regions hit; but "Ukraine's energy system was hit" stays
-        if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule and (
+        if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule \
+                and "+counted" not in t.rule and (
                 (type_family(t.output_type), bg) in {(type_family(x.target.output_type), x.salience == "background")
                                                      for x in drafts if x.target.region_code or x.target.facility}):
             continue  # a national "refineries were hit" when specific refineries are named

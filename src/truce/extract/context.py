@@ -54,6 +54,11 @@ class ReportContext:
                 code = p.places[0].region_code if len({x.region_code for x in p.places}) == 1 or p.is_region else None
                 if code:
                     regions[code] = regions.get(code, 0) + (2 if p.is_region else 1)
+            for fn in s.facility_names:  # "the Kyiv CHP-5 was hit": the report is about Kyiv
+                codes = {f.region_code for f in fn.facilities}
+                if len(codes) == 1:
+                    code = codes.pop()
+                    regions[code] = regions.get(code, 0) + 1
         ranked = sorted(regions.items(), key=lambda kv: -kv[1])
         # only a clear winner: a lead that lists four oblasts has no single region
         self.region_hint = {ranked[0][0]} if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else set()
@@ -76,7 +81,7 @@ class ReportContext:
     # ---
 
     def place_target(self, t: Target, si: SentenceInfo) -> Target:
-        if t.region_code is not None or t.facility is not None:
+        if t.region_code is not None or t.facility is not None or "+elsewhere" in t.rule:
             return t
         nxt = self.doc.sentences[si.index + 1] if si.index + 1 < len(self.doc.sentences) else None
         if si.has("undisclosed") or (nxt is not None and nxt.sent.paragraph == si.sent.paragraph

@@ -135,7 +135,8 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         if st == "violated_alleged":
             continue  # a charge of violation is an accusation claim; as a status only when nothing else is told
         same = {m.payload for m in s.neg.get("status", ())} - {"violated_alleged"}
-        if len(same) > 1 and STATUS_PRIORITY.index(st) > min(STATUS_PRIORITY.index(x) for x in same):
+        if st in ("proposed", "under_negotiation") and len(same) > 1 \
+                and STATUS_PRIORITY.index(st) > min(STATUS_PRIORITY.index(x) for x in same):
             continue  # "agreed to the proposal", "the talks produced an agreement": the outcome is the status
         if st == "under_negotiation" and not s.neg.get("topic"):
             continue  # "to create conditions for negotiations": the peace talks, not talks on the energy halt

@@ -31,7 +31,7 @@ def _causes(si: SentenceInfo, alert: bool = False) -> bool:
     With ``alert``, air defence at work ("air raid alert, air defence active") counts too."""
     if si.has("negotiation_context", "threat", "hypothetical") and not si.has("impact", "debris"):
         return False
-    return si.has(*CAUSES) or (alert and si.has("interception")) or bool(
+    return si.has(*CAUSES) or (alert and si.has("interception", "alert")) or bool(
         si.weapons and si.has("damage", "fire", "destroyed")) or bool(
         si.has("damage", "destroyed") and (si.type_terms or si.facility_names))
 

@@ -70,7 +70,7 @@ class RuleExtractor:
         drafts += outage_drafts(self.svc, doc, context, war)
         drafts += national_drafts(self.svc, doc, context, war, drafts)
         events = [d for d in drafts if not d.tally]
-        claims = assemble(events, doc, report_id, main, EXTRACTOR_ID)
+        claims = assemble(events, doc, report_id, main, EXTRACTOR_ID, self._headline(doc, context))
         # tallies are no strike claims of their own, but in a report about the
         # talks they carry an allegation ("since then, 20 strikes on energy in …")
         tallies = assemble([d for d in drafts if d.tally], doc, report_id, main, EXTRACTOR_ID)
@@ -80,6 +80,18 @@ class RuleExtractor:
         return claims
 
     # --- strikes -------------------------------------------------------------------
+
+    def _headline(self, doc: Document, ctx: ReportContext) -> list[Draft]:
+        """Facilities the headline names: antecedents for "the plant" in a text that names none."""
+        if doc.title_info is None or not doc.title_info.facility_names:
+            return []
+        out = []
+        for t in find_targets(self.svc, doc, doc.title_info, ctx.region_hint, ctx.country_hint):
+            if t.facility is not None:
+                out.append(Draft(target=t, sentences=[doc.title_info], salience="main", date=None, date_basis="unspecified",
+                                 outcome="unknown", attacker=None, attacker_basis=None, acknowledged_by=None, weapon=None,
+                                 hedged=False, denies=False, retracted=False))
+        return out
 
     def _drop_denied(self, drafts: list[Draft], doc: Document) -> list[Draft]:
         """A hedged claim ("Telegram channels claimed the Ryazan power station was hit") that
@@ -146,7 +158,7 @@ class RuleExtractor:
                 if attacked and t.region_code and t.region_code not in attacked and not tells_attack(si) \
                         and not si.has("damage", "destroyed"):
                     continue  # "another fire broke out at a depot in Perm Krai": no attack there is told
-                if t.generic and t.facility is None and t.region_code is None:
+                if t.generic and t.facility is None and t.region_code is None and "+counted" not in t.rule:
                     # a country-level event needs a day ("overnight", "on Wednesday"), a count of regions,
                     # or a national statement in the lead; "attacks have intensified since March",
                     # "grids damaged by shelling need repairs" and a trade story's background are none
@@ -182,7 +194,7 @@ def at_war(doc: Document) -> bool:
     """The report tells an attack somewhere (an attack or interception word, or a weapon) in a
     sentence that is not about a cause ruled out, a summary or the past: damage in a report
     without one is a storm's, a fault's or an accident's."""
-    return any((s.has("attack", "interception") or s.weapons) and not s.has("unrelated", "past", "accident")
+    return any((s.has("attack", "interception", "alert") or s.weapons) and not s.has("unrelated", "past", "accident")
                and not s.summary for s in [*doc.sentences, *([doc.title_info] if doc.title_info else [])])
 
 

@@ -188,6 +188,17 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             anywhere = list(dict.fromkeys(f for _, _, fl in hosted for f in fl if _compatible(tt.type, f) and not f.parent))
             if len(anywhere) == 1:
                 linked, cands, rule = anywhere[0], anywhere, "type+sentence-host"
+        if linked is None and not cands and numbers and tt.type not in GENERIC and len(hint) == 1 and not unlinkable:
+            # "CHP-6 was also hit" in a Kyiv report: the numbered unit of that type in the report's region
+            numbered = [f for f in svc.registry if _compatible(tt.type, f) and not f.parent and f.region_code in hint
+                        and numbers & set(re.findall(r"\d+", " ".join(f.all_names())))]
+            if len(numbered) == 1:
+                linked, cands, rule = numbered[0], numbered, "type+number+region"
+        if tt.type == "facility_ref":
+            # "the facility", "об'єкт": a target only through what it refers back to (docs/annotation.md)
+            targets.append(Target(si, tt.start, tt.end, tt.type, None, None, None, None, rule="facility-ref",
+                                  confidence=0.5))
+            continue
         if linked is not None:
             targets.append(Target(si, tt.start, tt.end, linked.type, linked, qual_place, linked.region_code,
                                   linked.country, rule=rule, confidence=0.8, candidates=cands))
@@ -198,7 +209,8 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
         # "енергетичної інфраструктури України", "Ukraine's energy system": a statement about the country
         national = adjacent is not None and tt.type in GENERIC and _possessive_country(svc, si, tt.tok_start, tt.tok_end)
         t = Target(si, tt.start, tt.end, tt.type, None, qual_place if qual_place and qual_place.kind != "region" else None,
-                   region, country, rule="type-term" + ("+place" if qual_place else "") + ("+national" if national else ""),
+                   region, country, rule="type-term" + ("+place" if qual_place else "") + ("+national" if national else "")
+                   + ("+counted" if _partitive(si, tt) else ""),
                    confidence=0.65 if qual_place else 0.55, candidates=cands)
         listed = _coordinated_after(si, t, si.places) if qual_place is not None and qual_place.kind == "region" else []
         if len(listed) > 1:
@@ -209,7 +221,22 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
             used_places.update(i for i, pm in enumerate(si.places) if pm.is_region and pm.places[0].region_code in listed)
         else:
             targets.append(t)
-    return _spread_regions(svc, si, targets, used_places, hint, country_hint)
+    return _spread_regions(svc, si, _without_feeders(si, targets), used_places, hint, country_hint)
+
+
+def _without_feeders(si: SentenceInfo, targets: list[Target]) -> list[Target]:
+    """"the substation that powers the Unecha pumping station": the asset named as feeding another
+    is part of the strike on the one it feeds (docs/annotation.md), not a target of its own."""
+    feeds = [si.tokens[m.start].start for m in si.cues.get("feeds", ())]
+    if not feeds or len(targets) < 2:
+        return targets
+    out = []
+    for t in targets:
+        fed = [o for o in targets if o is not t and any(t.end <= f < o.start and f - t.end < 40 for f in feeds)]
+        if t.type in ("substation", "transmission_line", "distribution") and fed:
+            continue
+        out.append(t)
+    return out
 
 
 _INFRA_WORDS = ("infrastruct", "інфраструктур", "инфраструктур")
@@ -340,6 +367,16 @@ _COUNT_WORDS = frozenset("two three four five both два дві двох три
                          "две двух трех трёх четыре четырех оба обе обеих".split())
 
 
+_PARTITIVE = frozenset("of з із зі из своих своїх своих".split())
+_ONE = frozenset("one одна один одну одне одно".split())
+
+
+def _partitive(si: SentenceInfo, tt: Any) -> bool:
+    """"three of its plants", "дві з її ТЕС", "одна из ТЭС компании": some of many, not one named before."""
+    prev = [tok.norm for tok in si.tokens[max(0, tt.tok_start - 4): tt.tok_start]]
+    return any(w in _COUNT_WORDS or w in _ONE or w.isdigit() for w in prev) and any(w in _PARTITIVE for w in prev)
+
+
 def _counted_aggregate(si: SentenceInfo, tt: Any) -> bool:
     """"пожежі на двох нафтобазах – у Воронезькій області … а в Пермському краї …": a counted
     plural the sentence then names one by one is their sum, not another target."""
@@ -359,6 +396,13 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
     for t in targets:
         if t.region_code is not None or t.facility is not None:
             out.append(t)
+            continue
+        if si.has("elsewhere"):
+            # "без світла на Сумщині через удар по енергооб'єкту в сусідній області": the target is not where
+            # the sentence's places are
+            countries = {p.country for pm in si.places for p in pm.places}
+            out.append(replace(t, country=t.country or (countries.pop() if len(countries) == 1 else None),
+                               rule=t.rule + "+elsewhere"))
             continue
         # "Russian refineries … Kyiv said": a place of the other country is not the target's
         free = [pm for pm in free_all if t.country is None or any(p.country == t.country for p in pm.places)]
