@@ -251,8 +251,6 @@ def test_in_the_demo_no_denial_is_a_source_and_none_stands_alone(demo):
             assert any(r != "counter-claim" for r in roles.values()) or inc.grade == "contested", inc.id
 
 
-@pytest.mark.xfail(reason="needs the extractor to read the foreign ministry's denial as a counter-claim "
-                          "(stance 'denies', the extraction side of issue #11)", strict=False)
 def test_in_the_demo_the_foreign_ministry_denial_contests_novobryanskaya(demo):
     """demo-084: Ukraine's foreign ministry rejects Moscow's claim of a strike on the Novobryanskaya
     substation. It must be the counter-claim, the incident contested, the finding not a violation,

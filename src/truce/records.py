@@ -22,6 +22,7 @@ FACILITY_TYPES: tuple[str, ...] = (
     "oil_depot", "oil_pumping_station", "oil_terminal", "other_energy",
 )
 CLAIM_KINDS = ("strike", "interception", "negotiation", "accusation")
+PUBLIC_KINDS = (*CLAIM_KINDS, "denial")  # what `truce extract` writes: a counter-claim is a "denial"
 AFFILIATIONS = ("UA", "RU", "neutral", "international")
 SOURCE_KINDS = ("wire", "news_outlet", "party_official", "operator",
                 "regional_authority", "monitor", "dataset", "mediator", "unknown")
@@ -197,6 +198,11 @@ class Claim(_Record):
         if self.kind != "accusation":
             for k in ("accuser", "accused", "linked_claim"):
                 d.pop(k)
+        if self.stance == "denies":
+            # a counter-claim asserts no event: kind "denial" (an added kind, EVAL-FORMAT section 2),
+            # with ``denied_kind`` saying what it denies, so that strike and accusation counts stay assertions
+            d["denied_kind"] = self.kind
+            d["kind"] = "denial"
         return d
 
     @classmethod
@@ -206,6 +212,9 @@ class Claim(_Record):
         for k, v in d.items():
             if k == "claim":
                 k = "index"
+            if k == "kind" and v == "denial":  # the public form of a counter-claim
+                v = d.get("denied_kind") or "strike"
+                kw["stance"] = "denies"
             if k not in names:
                 continue
             if k == "effects":

@@ -277,10 +277,11 @@ def score(gold: Sequence[GoldReport], ctx: Context, *, fusion: bool = True,
 
 def _score_report(g: GoldReport, claims: list[Claim], scorer: Scorer, res: Result) -> None:
     lang = g.language
-    strikes = [c for c in claims if c.kind == "strike"]
+    # a counter-claim (a report denying a strike) asserts no event: gold annotates what reports assert
+    strikes = [c for c in claims if c.kind == "strike" and c.stance != "denies"]
     if g.negative:
         res.negatives += 1
-        energy = [c for c in claims if c.kind in ("strike", "accusation")]
+        energy = [c for c in claims if c.kind in ("strike", "accusation") and c.stance != "denies"]
         if energy:
             res.negatives_with_claims += 1
             res.negative_claims += [f"{g.id}: {c.kind} {c.facility_type} {c.region_code} ({c.rule})" for c in energy]

@@ -162,7 +162,9 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
                 salience="background" if si.background else ("main" if si.index <= 1 else "secondary"),
                 evidence=(Evidence(si.start, si.end, doc.text[si.start:si.end]),),
                 confidence=0.7 if target else 0.55, extractor=ctx.extractor, rule="accusation",
-                language=doc.lang))
+                language=doc.lang,
+                # "Ukraine rejects Moscow's claims that it attacked …": the charge the report denies
+                stance="denies" if si.has("denial") else "asserts", denied="strike" if si.has("denial") else None))
     out += _implicit_accusations(svc, doc, report_id, claims, out, ctx, tallies)
     return out
 
@@ -209,7 +211,8 @@ def _implicit_accusations(svc: Services, doc: Document, report_id: str, claims: 
     out: list[Claim] = []
     pub = doc.pub.date.isoformat() if doc.pub.date else None
     for c, tally in [*((c, False) for c in claims), *((c, True) for c in tallies)]:
-        if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background":
+        if c.kind != "strike" or c.attacker_basis != "stated" or not c.attacker or c.salience == "background" \
+                or c.stance == "denies":
             continue
         day = c.date or pub
         if day is None or not any(a.in_force_on(day) for a in svc.agreements):

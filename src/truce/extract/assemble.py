@@ -45,7 +45,9 @@ def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMenti
             # ("вночі … підстанцію"; "вчора вдень … лінію електропередачі") are two events
             day = d.date.date if d.date is not None and d.date_basis not in ("inferred_context", "publication_date") \
                 and d.target.facility is None else None
-        groups.setdefault((d.target.key(), d.salience == "background", day), []).append(d)
+        # a denial of a target is a claim of its own, never merged with the report's assertion of it
+        groups.setdefault((d.target.key() + (("denies",) if d.denies else ()), d.salience == "background", day),
+                          []).append(d)
     dated_main: dict[Any, set[Any]] = {}
     for k in groups:
         if k[1] is False and k[2] is not None:
@@ -74,7 +76,7 @@ def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMenti
                               retracted=any(d.retracted for d in ds),
                               rules=list(dict.fromkeys(r for d in ds for r in d.rules)),
                               confidence=max(d.confidence for d in ds)))
-    merged = _drop_subsumed(merged)
+    merged = _drop_subsumed([d for d in merged if not d.denies]) + _drop_subsumed([d for d in merged if d.denies])
     claims = []
     seen_main = False
     for i, d in enumerate(sorted(merged, key=lambda d: (d.sentences[0].start, d.target.start))):
@@ -109,6 +111,7 @@ def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMenti
             facility_type=t.output_type, attacker=d.attacker, attacker_basis=d.attacker_basis,
             acknowledged_by=d.acknowledged_by, weapon=d.weapon, outcome=d.outcome, effects=eff,
             salience=salience, hedged=d.hedged, retracted=d.retracted,
+            stance="denies" if d.denies else "asserts", denied=d.denied if d.denies else None,
             evidence=tuple(Evidence(s.start, s.end, doc.text[s.start:s.end]) for s in d.sentences),
             confidence=round(max(0.05, min(0.99, conf)), 2), extractor=extractor,
             rule=";".join(d.rules), language=doc.lang))

@@ -34,6 +34,7 @@ class Draft:
     rules: list[str] = field(default_factory=list)
     confidence: float = 0.6
     tally: bool = False  # "since then, at least 20 strikes on energy in …": a count, not an event
+    denied: str | None = None  # with ``denies``: what the report's voice denies (strike, damage, attribution)
 
 
 class ReportContext:

@@ -292,3 +292,19 @@ def attacked_regions(doc: Document) -> set[str] | None:
             if inside(fn.start):
                 out |= {f.region_code for f in fn.facilities}
     return out
+
+
+def denial_of(doc: Document, si: SentenceInfo) -> str | None:
+    """What the sentence's voice denies ("Ukraine categorically rejects the claims that its forces
+    attacked …": the strike; "Contrary to the Russian statement, there was no damage to the
+    substation": the damage; "Energoatom denied reports that the plant was hit": the strike), or None.
+    A denial is a counter-claim: it contests a strike, it never reports one."""
+    told = si.has("attack", "impact", "damage", "destroyed", "fire", "debris") or bool(si.weapons)
+    if si.has("denial", "retraction"):
+        if not told:
+            return None  # "the minister denied any chance of an uncontrolled restart": no strike denied
+        return "damage" if si.has("negation") and not si.has("attack", "impact") else "strike"
+    prev = prev_in_paragraph(doc, si) or (doc.sentences[si.index - 1] if si.index > 0 else None)
+    if si.has("negation") and prev is not None and prev.has("denial") and not si.has("attack", "impact"):
+        return "damage"
+    return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from truce.extract.analysis import Document, Services, analyse
+from truce.extract.analysis import Document, SentenceInfo, Services, analyse
 from truce.extract.context import Draft, ReportContext, country_from
 from truce.extract.dates import to_iso
 from truce.extract.accusations import accusation_claims
@@ -27,7 +27,7 @@ from truce.extract.assemble import assemble
 from truce.extract.negotiation import negotiation_claims
 from truce.extract.outages import national_drafts, outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
-                                  attacked_regions, denies, economy_report, tells_attack, timed,
+                                  attacked_regions, denial_of, denies, economy_report, tells_attack, timed,
                                   event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
 from truce.extract.targets import find_targets
 from truce.records import Claim, Evidence, Place, Report, other_party
@@ -81,6 +81,24 @@ class RuleExtractor:
 
     # --- strikes -------------------------------------------------------------------
 
+    def _denials(self, doc: Document, ctx: ReportContext, si: SentenceInfo, targets: list[Target],
+                 denied: str) -> list[Draft]:
+        """Counter-claims: the targets a denying sentence names ("rejects the claims that Ukrainian forces
+        attacked energy facilities in Bryansk region") with what is denied. They join the strike they
+        deny in fusion and never stand as an event of their own."""
+        out = []
+        for t in targets:
+            if t.type == "facility_ref" or (t.generic and t.region_code is None and t.facility is None):
+                continue  # "Moscow denies targeting civilians": nothing placed to deny
+            t = ctx.place_target(t, si)
+            date, basis = ctx.date_for(si, t.start)
+            attacker, abasis = ctx.attacker_for(si, t)
+            out.append(Draft(target=t, sentences=[si], salience="background" if si.background else "main", date=date,
+                             date_basis=basis, outcome="unknown", attacker=attacker, attacker_basis=abasis,
+                             acknowledged_by=None, weapon=ctx.weapon_for(si), hedged=ctx.hedged(si), denies=True,
+                             retracted=False, rules=[f"{t.rule}/denial-of-{denied}"], confidence=0.5, denied=denied))
+        return out
+
     def _headline(self, doc: Document, ctx: ReportContext) -> list[Draft]:
         """Facilities the headline names: antecedents for "the plant" in a text that names none."""
         if doc.title_info is None or not doc.title_info.facility_names:
@@ -121,6 +139,10 @@ class RuleExtractor:
             kinds = {t.type for t in targets if t.facility is None}
             if len(kinds) >= 3 and not si.places and not si.facility_names:
                 continue  # a list of asset classes ("refineries, pipelines, power plants …"), not an event
+            denied = denial_of(doc, si)
+            if denied is not None:
+                drafts += self._denials(doc, ctx, si, targets, denied)
+                continue
             decision = event_decision(doc, si)
             follow_on = damage_next(doc, si) if decision is None and war else None
             if follow_on is not None:
