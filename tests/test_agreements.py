@@ -49,6 +49,14 @@ def test_invalid_yaml_names_the_line(tmp_path):
         load_agreement(p)
 
 
+
+def test_a_key_given_twice_is_an_error_not_a_silent_override(tmp_path):
+    # PyYAML keeps the last of two equal keys: a second 'commitments:' would drop the first
+    p = tmp_path / "twice.yaml"
+    p.write_text("id: x\ntitle: a\nid: y\n", encoding="utf-8")
+    with pytest.raises(TermsError, match=r"twice\.yaml:3: invalid YAML: the key 'id' is given twice"):
+        load_agreement(p)
+
 def test_talks_never_in_force_cover_nothing():
     f = evaluate(inc(), Q)
     assert f.verdict == "not_covered" and "never" not in f.trace[0].fact and f.trace[0].result == "fail"

@@ -10,7 +10,6 @@ contested or attribution-disputed incident never yields
 
 import random
 
-import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st

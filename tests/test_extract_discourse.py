@@ -67,6 +67,18 @@ def test_a_national_statement_keeps_a_country_level_event_beside_the_regions(ctx
         ("other_energy", ""), ("other_energy", "UA-07"), ("other_energy", "UA-56")]
 
 
+
+def test_an_outage_told_of_the_country_is_a_national_event_beside_the_city(ctx):
+    text = ("A missile damaged an energy facility that supplies 200,000 flats in Kyiv.\n"
+            "- In Ukraine, due to the massive strikes on critical infrastructure, emergency power outages are introduced.")
+    assert strikes(run(ctx, text, "2022-10-31", "en")) == [("other_energy", "", "hit"), ("other_energy", "UA-30", "hit")]
+
+
+def test_a_town_name_before_a_partys_surname_is_a_first_name(ctx):
+    text = ("The moratorium was supported by [Vladimir] Zelensky, she said. The targets were transformers and "
+            "substations, she added.")
+    assert "RU-VLA" not in [c.region_code for c in run(ctx, text, "2025-04-17", "en")]
+
 def test_regions_counted_but_not_named_are_a_national_event(ctx):
     text = ("После ночных ударов повреждены объекты энергетики в Харькове, сообщил министр энергетики. "
             "Всего удары ракетами и беспилотниками затронули восемь областей.")
@@ -146,6 +158,36 @@ def test_negation_after_the_noun_makes_an_attempt(ctx, lang, text):
     assert [o for _, _, o in strikes(run(ctx, text, "2025-03-20", lang))] == ["attempted"]
 
 
+
+@pytest.mark.parametrize("lang,text", [
+    ("uk", "Уночі в Херсоні було чутно вибухи. Атак на об'єкти енергетики зафіксовано не було."),
+    ("ru", "Ночью в Белгороде были слышны взрывы. Атак на объекты энергетики зафиксировано не было."),
+])
+def test_attacks_recorded_as_none_are_no_strike(ctx, lang, text):
+    assert strikes(run(ctx, text, "2025-06-11", lang)) == []
+
+
+@pytest.mark.parametrize("text", [
+    "The reactor at the Zaporizhzhia plant was cooled down and the unit was shut down for maintenance, the operator said.",
+    "The cease-fire on energy infrastructure proposed by Washington would last 30 days, officials said.",
+    "Videos circulating online show a queue at a petrol station in Belgorod; the operator said supply is stable.",
+    "Fuel prices rose in Moscow this week. Photo: a refinery near Moscow. Analysts expect gasoline to climb further.",
+    "Residents of Kharkiv recalled the plant the Russians flattened a year ago as a new school opened on Tuesday.",
+])
+def test_phrasal_particles_idioms_captions_and_history_are_no_strike(ctx, text):
+    assert strikes(run(ctx, text, "2025-06-11", "en")) == []
+
+
+def test_an_official_explanation_cancels_the_attack_reading(ctx):
+    text = ("A fire broke out at the Volgograd refinery on Tuesday. Investigators blame a faulty furnace; no aircraft "
+            "were detected in the area, the regional emergencies ministry said.")
+    assert strikes(run(ctx, text, "2025-06-11", "en", title="Fire at Volgograd refinery")) == []
+
+
+def test_no_casualties_is_not_damage(ctx):
+    text = "Drones attacked the Novoshakhtinsk refinery overnight. There were no casualties, the governor said."
+    assert strikes(run(ctx, text, "2025-05-10", "en")) == [("ru-novoshakhtinsk-refinery", "RU-ROS", "unknown")]
+
 def test_restoring_the_networks_is_no_target(ctx):
     text = ("Вночі ворог атакував енергетичну інфраструктуру Одещини. Через атаку частина громад без світла, "
             "фахівці працюють над відновленням мереж.")
@@ -175,6 +217,24 @@ def test_a_time_of_day_before_a_weekday_is_that_weekday(services):
     from truce.extract.dates import parse_published
     found = services.dates("uk").find("вранці у понеділок дрони атакували станцію", parse_published("2025-08-22"))
     assert [str(d.date) for d in found] == ["2025-08-18"]
+
+
+
+def test_a_weekday_beside_a_date_fixes_the_year_when_the_report_has_none(ctx):
+    text = "On Sunday, 14 September, Ukrainian drones struck the Kirishi refinery in Leningrad region, the governor said."
+    assert [c.date for c in run(ctx, text, None, "en") if c.kind == "strike"] == ["2025-09-14"]
+
+
+def test_a_day_named_in_the_next_sentence_does_not_date_the_strike(ctx):
+    text = ("Drones struck a substation in Kherson region overnight. Two days ago the city council met to discuss "
+            "heating, the mayor added.")
+    assert [c.date for c in run(ctx, text, "2025-04-03", "en") if c.kind == "strike"] == ["2025-04-03"]
+
+
+def test_a_span_in_the_headline_does_not_split_one_event(ctx):
+    claims = run(ctx, "Russia launched missiles at the Dnipro hydroelectric plant, which was hit several times on "
+                 "Friday night.", "2024-03-25", "en", title="A 48-hour barrage on Ukraine's grid")
+    assert len([c for c in claims if c.kind == "strike"]) == 1
 
 
 # --- accusations -------------------------------------------------------------------------

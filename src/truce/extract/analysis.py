@@ -93,6 +93,19 @@ class SentenceInfo:
     def has(self, *names: str) -> bool:
         return any(self.cues.get(n) for n in names)
 
+    def country_located(self) -> bool:
+        """A country named as where something happens ("In Ukraine, …", "по всій Україні"), not as a party."""
+        starts = {t.start: i for i, t in enumerate(self.tokens)}
+        for pos in self.country_at:
+            i = starts.get(pos)
+            if i is None:
+                continue
+            before = [t.norm for t in self.tokens[max(0, i - 2):i]]
+            if before and (before[-1] in _LOCATIVE or (len(before) == 2 and before[0] in _LOCATIVE
+                                                       and before[1] in _WHOLE)):
+                return True
+        return False
+
     @property
     def start(self) -> int:
         return self.sent.start
@@ -206,6 +219,7 @@ def _dateline(text: str) -> int:
 _CAPITALS = {"UA-30", "RU-MOW"}
 _LOCATIVE = frozenset("in near over outside around across at into у в во над під біля поблизу на под около возле "
                       "неподалік неподалеку по до".split())
+_WHOLE = frozenset("all whole entire всій всієї усій всей всея".split())
 _TIME_WORDS = frozenset("time часом час времени время".split())
 _LIST_CONJ = frozenset("and or і й та або и или".split())
 
@@ -324,6 +338,10 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]
     places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
     places = [p for p in places if not _not_a_location(p, toks, terms, places)]
+    # "Vladimir Putin", "[Vladimir] Zelensky": a town name right before a named party's surname is a first name
+    surnames = {m.start for m in found.get("neg:parties", ()) if m.end - m.start == 1 and toks[m.start].capitalised
+                and not any(pl.tok_start == m.start for pl in places)}
+    places = [p for p in places if not (p.tok_end - p.tok_start == 1 and p.tok_end in surnames)]
     attackers = [(toks[m.start].start, m.payload) for m in found.get("attacker", [])]
     attackers += _party_before_attack(toks, found, terms)
     return SentenceInfo(

@@ -269,7 +269,8 @@ def _drop_subsumed(drafts: list[Draft]) -> list[Draft]:
             continue  # "two refineries in Samara region" when both are named
         if t.facility is None and t.region_code is None and t.generic and any(k[1] == bg for k in regional) \
                 and "+counted" not in t.rule \
-                and not ("+national" in t.rule or t.rule.startswith("national") or any(s.has("national") for s in d.sentences)):
+                and not (any("+national" in r or r.startswith("national") for r in d.rules)
+                         or any(s.has("national") for s in d.sentences)):
             continue  # "attacks on energy" beside the regions hit; but "Ukraine's energy system was hit" stays
         if t.facility is None and t.region_code is None and not t.generic and "+undisclosed" not in t.rule \
                 and "+counted" not in t.rule and (

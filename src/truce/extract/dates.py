@@ -153,6 +153,8 @@ class DateFinder:
                 self._rel_key.setdefault(_squash(w), key)
         alts = "|".join(re.escape(w).replace("\\ ", r"\s+") for w in sorted(self._rel_key, key=len, reverse=True))
         self._patterns = [(kind, re.compile(p, re.IGNORECASE)) for kind, p in pats]
+        self._wd_before = re.compile(rf"\b(?P<w>{W})\W{{0,3}}$", re.IGNORECASE)
+        self._wd_after = re.compile(rf"\W{{0,3}}(?P<w>{W})\b", re.IGNORECASE)
         # one look-behind up front: the engine skips mid-word positions before trying alternatives
         self._rel = re.compile(rf"(?<!\w)(?:{alts})(?!\w)", re.IGNORECASE) if alts else None
 
@@ -193,7 +195,9 @@ class DateFinder:
                 key = self._rel_key.get(_squash(m.group(0)))
                 if key is None:
                     continue
-                if key in ("today", "night") and any(0 <= a - m.end() <= 12 or 0 <= m.start() - b <= 3 for a, b in days):
+                if key in ("today", "night") and any(
+                        (0 <= a - m.end() <= 12 and not _BREAK.search(text, m.end(), a))
+                        or (0 <= m.start() - b <= 3 and not _BREAK.search(text, b, m.start())) for a, b in days):
                     continue  # "вранці у понеділок", "увечері 21 серпня": the time of day of the day named
                 dm = self._relative(key, m, pub)
                 if dm is not None:
@@ -216,6 +220,8 @@ class DateFinder:
             except (TypeError, ValueError):
                 return None
             year = int(g["y"]) if g.get("y") else _infer_year(month, day, pub)
+            if year is None:
+                year = self._year_of_weekday(m, month, day)
             if year is None:
                 return DateMention(s, e, txt, None, None, "day", "explicit", kind.startswith("night"))
             try:
@@ -247,6 +253,24 @@ class DateFinder:
             if kind == "ago":
                 return DateMention(s, e, txt, base - dt.timedelta(days=n), None, "day", "resolved_relative")
             return DateMention(s, e, txt, base - dt.timedelta(days=n - 1), base, "interval", "resolved_relative")
+        return None
+
+    def _year_of_weekday(self, m: re.Match[str], month: int, day: int) -> int | None:
+        """With no publication date, "on Sunday, 14 September" fixes the year: the latest
+        year of the war (since 2014) in which that day falls on that weekday."""
+        text = m.string
+        near = self._wd_before.search(text[max(0, m.start() - 16):m.start()]) or self._wd_after.match(text, m.end())
+        if near is None:
+            return None
+        wd = self.weekday_of.get(near.group("w").lower().replace("’", "'"))
+        if wd is None:
+            return None
+        for y in range(dt.date.today().year, 2013, -1):
+            try:
+                if dt.date(y, month, day).weekday() == wd:
+                    return y
+            except ValueError:
+                return None
         return None
 
     def _pair(self, m: re.Match[str], pub: PubDate, text: str) -> list[DateMention]:
@@ -301,6 +325,7 @@ class DateFinder:
         return None
 
 
+_BREAK = re.compile(r"[.!?;]")  # "… overnight. Two days ago …": the next sentence names another day
 _NEEDS_MONTH = frozenset({"date", "night_date", "night_range", "month_year", "month", "date_pair"})
 _NEEDS_WEEKDAY = frozenset({"night_weekday", "weekday_night", "weekday"})
 

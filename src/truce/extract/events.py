@@ -160,6 +160,8 @@ def main_date(doc: Document) -> DateMention | None:
         for d in s.dates:
             if d.date is not None and d.precision == "day":
                 return d
+        if s.has(*EVENT_CUES):
+            break  # a day named after the lead's event ("Two days ago the council met") dates something else
     if doc.title_info is not None:
         for d in doc.title_info.dates:
             if d.date is not None and d.precision == "day":

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from truce import yamlio
 from truce.errors import ExtractionError
 from truce.reference.terms import Agreement
 from truce.text import KeyMaker, Match, MultiMatcher, PhraseMatcher, Token
@@ -56,13 +57,12 @@ class Lexicon:
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yamlio.load(fh)
     except OSError as e:
         raise ExtractionError(f"cannot read lexicon: {e.strerror}", path=str(path)) from e
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ExtractionError(f"invalid YAML: {getattr(e, 'problem', e)}", path=str(path),
-                              line=(mark.line + 1) if mark else None) from e
+        msg, line = yamlio.problem(e)
+        raise ExtractionError(msg, path=str(path), line=line) from e
     if not isinstance(data, dict):
         raise ExtractionError("a lexicon must be a mapping", path=str(path))
     return data

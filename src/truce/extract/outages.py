@@ -16,6 +16,8 @@ part of it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from truce.extract.analysis import Document, SentenceInfo, Services, clause_bounds
 from truce.extract.context import Draft, ReportContext
 from truce.extract.events import attack_positions, lead_sentences
@@ -112,17 +114,21 @@ def outage_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool) -
         # "без світла через удар по енергооб'єкту в сусідній області": the strike was elsewhere
         places: list[tuple[str, str | None, Place | None]] = (
             _regions(svc, si, ctx) if not si.has("elsewhere") else [("", ctx.country_hint or _country(si), None)])
+        national = ""
         if not places:
-            t = ctx.place_target(Target(si, a, b, "other_energy", rule="outage-told"), si)
-            if t.region_code is None and not si.has("national"):
+            t = Target(si, a, b, "other_energy", rule="outage-told")
+            # "In Ukraine, … emergency outages are introduced": the country's, not the lead's region
+            t = replace(t, country=si.countries[0]) if si.country_located() else ctx.place_target(t, si)
+            if t.region_code is None and not (si.has("national") or si.country_located()):
                 continue  # an outage with no place: part of the national picture at most
             country = t.country or (si.countries[0] if len(set(si.countries)) == 1 else None)
             places = [(t.region_code, t.country, t.place)] if t.region_code else [("", country, None)]
+            national = "" if t.region_code else "+national"  # "In Ukraine, … emergency outages": the country's
         # "power outages at a substation": the asset the sentence names, else unnamed energy infrastructure
         kinds = {tt.type for tt in si.type_terms if tt.type != "power_plant"}
         kind = kinds.pop() if len(kinds) == 1 else "other_energy"
         for code, country, place in places:
-            t = Target(si, a, b, kind, None, place, code or None, country, rule="outage-told" + ("" if tie == "sentence" else f"+{tie}"),
+            t = Target(si, a, b, kind, None, place, code or None, country, rule="outage-told" + national + ("" if tie == "sentence" else f"+{tie}"),
                        confidence=0.6 if tie == "sentence" else 0.5)
             date, basis = ctx.date_for(si, a)
             attacker, abasis = ctx.attacker_for(si, t)

@@ -29,11 +29,11 @@ from truce.extract.outages import national_drafts, outage_drafts
 from truce.extract.events import (HIT_CUES, attack_aimed_elsewhere, attacked_elsewhere_only, continuation, damage_next,
                                   attacked_regions, denial_of, denies, economy_report, tells_attack, timed,
                                   event_decision, lead_sentences, main_date, mark_background, stale, told_then_labelled)
-from truce.extract.targets import find_targets
+from truce.extract.targets import Target, find_targets
 from truce.records import Claim, Evidence, Place, Report, other_party
 from truce.text import TextView
 
-RULES_VERSION = "0.1.0"
+RULES_VERSION = "0.2.0"  # 0.2: real-reporting conventions (issue #10)
 EXTRACTOR_ID = f"rules/{RULES_VERSION}"
 
 

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from truce import yamlio
 from truce.errors import IngestError
 from truce.records import AFFILIATIONS, FACILITY_TYPES, SOURCE_KINDS, Source
 from truce.text import normalise
@@ -22,13 +23,12 @@ from truce.text import normalise
 def _read(path: Path) -> list[Source]:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = yamlio.load(fh) or {}
     except OSError as e:
         raise IngestError(f"cannot read sources file: {e.strerror}", path=str(path)) from e
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise IngestError(f"invalid YAML: {getattr(e, 'problem', e)}", path=str(path),
-                          line=mark.line + 1 if mark else None) from e
+        msg, line = yamlio.problem(e)
+        raise IngestError(msg, path=str(path), line=line) from e
     items = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise IngestError("expected a top-level 'sources:' list", path=str(path))

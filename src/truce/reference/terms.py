@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from truce import yamlio
 from truce.errors import TermsError
 from truce.records import FACILITY_TYPES, canonical_json
 
@@ -129,11 +130,10 @@ def load_agreement(path: Path | str) -> Agreement:
     except OSError as e:
         raise TermsError(f"cannot read terms file: {e.strerror}", path=str(path)) from e
     try:
-        raw = yaml.safe_load(text)
+        raw = yamlio.load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise TermsError(f"invalid YAML: {getattr(e, 'problem', e)}", path=str(path),
-                         line=mark.line + 1 if mark else None) from e
+        msg, line = yamlio.problem(e)
+        raise TermsError(msg, path=str(path), line=line) from e
     if not isinstance(raw, dict):
         raise TermsError("terms must be a YAML mapping", path=str(path))
     data = _plain(raw)
