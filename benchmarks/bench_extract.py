@@ -1,11 +1,16 @@
 """Extraction speed: reports per second with the rule extractor on one core.
 
 Builds N reports of realistic length by recombining paragraphs of the bundled
-demo and gold reports (same language per report, 4-12 paragraphs, about 1,600 characters, numbers and
-dates varied), then times the extractor in-process (load excluded) and the
-`truce extract` command end to end (load included).
+demo and gold reports (same language per report, 4-12 paragraphs, about 1,600
+characters, numbers and dates varied), then times the extractor in a fresh
+process per run (load excluded from the rate), with CPU seconds and peak RSS
+beside the wall time, and the `truce extract` command end to end.
 
-    python benchmarks/bench_extract.py --n 3000
+The machine is shared and noisy, so a run is compared with a baseline run side
+by side: ``--baseline /path/to/other/checkout/src`` times that code on the same
+corpus, alternating baseline and current runs.
+
+    python benchmarks/bench_extract.py --n 3000 --repeat 3 --baseline /tmp/wt-main/src
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import json
 import os
 import random
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,12 +50,9 @@ def corpus(n: int, seed: int = 42) -> list[dict]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
-    args = ap.parse_args()
-    rows = corpus(args.n)
-    chars = sum(len(r["text"]) for r in rows)
+def worker(path: Path) -> None:
+    """One timed run in this process: the figures as one JSON line on stdout."""
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
     from truce.context import load_context
     from truce.extract import finalize
     from truce.ingest import make_report
@@ -58,22 +62,73 @@ def main() -> None:
     load = time.perf_counter() - t
     reports = [make_report(text=r["text"], external_id=r["id"], sources=ctx.sources, published=r["published"],
                            language=r["language"]) for r in rows]
-    t = time.perf_counter()
     n_claims = 0
+    t, c = time.perf_counter(), time.process_time()
     for rep in reports:
         n_claims += len(finalize(ctx.extractor.extract(rep), rep, ctx.services))
-    secs = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"load": load, "wall": wall, "cpu": cpu, "rss_mb": rss, "claims": n_claims,
+                      "reports": len(rows)}))
+
+
+def run_worker(src: str | None, data: Path) -> dict:
+    env = {**os.environ}
+    if src:
+        env["PYTHONPATH"] = src
+    out = subprocess.run([sys.executable, __file__, "--worker", str(data)], check=True, capture_output=True,
+                         text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_cli(data: Path) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "in.jsonl"
-        src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "truce.cli", "extract", str(src), "-o", str(Path(d) / "out.jsonl")],
-                       check=True, capture_output=True, env={**os.environ})
-        cli = time.perf_counter() - t
-    print(f"reports: {len(rows)}, mean length {chars / len(rows):.0f} characters, claims {n_claims}")
-    print(f"load (registry, gazetteer, lexicons, morphology): {load:.2f} s")
-    print(f"in-process extraction: {secs:.2f} s = {len(rows) / secs:.0f} reports/s on one core")
-    print(f"`truce extract` end to end: {cli:.2f} s = {len(rows) / cli:.0f} reports/s including start-up")
+        subprocess.run([sys.executable, "-c", "from truce.cli import main; main()", "extract", str(data), "-o",
+                        str(Path(d) / "out.jsonl")], check=True, capture_output=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--repeat", type=int, default=2, help="timed runs of each code version")
+    ap.add_argument("--baseline", help="the src/ directory of another checkout, timed side by side")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(Path(args.worker))
+        return
+    rows = corpus(args.n)
+    chars = sum(len(r["text"]) for r in rows)
+    print(f"reports: {len(rows)}, mean length {chars / len(rows):.0f} characters")
+    versions = [("current", str(ROOT / "src"))] + ([("baseline", args.baseline)] if args.baseline else [])
+    results: dict[str, list[dict]] = {name: [] for name, _ in versions}
+    with tempfile.TemporaryDirectory() as d:
+        data = Path(d) / "in.jsonl"
+        data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+        for i in range(args.repeat):
+            for name, src in (versions if i % 2 == 0 else versions[::-1]):  # alternate: drift hits both alike
+                r = run_worker(src, data)
+                results[name].append(r)
+                print(f"  run {i + 1} {name:8s} wall {r['wall']:6.2f} s  cpu {r['cpu']:6.2f} s  "
+                      f"{r['reports'] / r['wall']:4.0f} reports/s  peak RSS {r['rss_mb']:4.0f} MB  claims {r['claims']}")
+        cli_wall, cli_cpu, cli_rss = run_cli(data)
+    print()
+    print(f"{'':10s} {'load s':>7s} {'wall s (median)':>16s} {'cpu s':>7s} {'reports/s (wall)':>17s} "
+          f"{'reports/s (cpu)':>16s} {'peak RSS MB':>12s} {'claims':>7s}")
+    for name, rs in results.items():
+        wall = statistics.median(r["wall"] for r in rs)
+        cpu = statistics.median(r["cpu"] for r in rs)
+        print(f"{name:10s} {statistics.median(r['load'] for r in rs):7.2f} {wall:16.2f} {cpu:7.2f} "
+              f"{len(rows) / wall:17.0f} {len(rows) / cpu:16.0f} {max(r['rss_mb'] for r in rs):12.0f} "
+              f"{rs[0]['claims']:7d}")
+    print(f"`truce extract` end to end (current, start-up included): wall {cli_wall:.2f} s, cpu {cli_cpu:.2f} s, "
+          f"{len(rows) / cli_wall:.0f} reports/s, peak RSS {cli_rss:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -257,6 +257,15 @@ def _pattern_matches(patterns: Sequence[re.Pattern[str]], s: Sentence, toks: Seq
     return out
 
 
+class Cues(dict[str, list[Match]]):
+    """Cue list → matches in a sentence; a list with no match reads as empty (most are, so
+    they are not stored)."""
+
+    def __missing__(self, key: str) -> list[Match]:
+        return _NO_MATCHES
+
+
+_NO_MATCHES: list[Match] = []  # shared and never appended to: cues are replaced, not extended
 _CUE_KEYS = tuple((c, f"cue:{c}") for c in CUE_LISTS)
 _GAPPED = ("negation", "summary", "regions_count")
 _OPENERS = {"", ".", ":", "«", '"', "“", "„", "—", "–", "-", "(", "!", "?", "…", "'"}
@@ -297,7 +306,7 @@ def _party_before_attack(toks: Sequence[Token], found: dict[str, list[Match]],
 def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Sequence[Token], text: str,
               dates: list[DateMention]) -> SentenceInfo:
     found = lex.scan(toks)
-    cues = {c: found.get(key, []) for c, key in _CUE_KEYS}
+    cues = Cues((c, found[key]) for c, key in _CUE_KEYS if key in found)
     # a capitalised word inside a sentence is a name: "В'ячеслава Негоди" is Governor Nehoda, not bad weather
     for c, ms in cues.items():
         if ms:
@@ -306,7 +315,9 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
                                              and text[toks[m.start].start - 2:toks[m.start].start].strip() not in _OPENERS)]
     for name in _GAPPED:  # phrases with gaps ("none of … had been hit", "a wave of … strikes")
         if name in lex.patterns:
-            cues[name] = cues[name] + _pattern_matches(lex.patterns[name], s, toks, name)
+            extra = _pattern_matches(lex.patterns[name], s, toks, name)
+            if extra:
+                cues[name] = [*cues[name], *extra]
     negs = [(m.start, m.end) for m in cues["negation"]]
     if negs:  # "none of the plants had been hit": the hit word belongs to its denial
         for c in _EVENT_WORDS:

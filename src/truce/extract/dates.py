@@ -331,7 +331,10 @@ _NEEDS_WEEKDAY = frozenset({"night_weekday", "weekday_night", "weekday"})
 
 
 def _alt(words: dict[str, Any]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    # a look-ahead on the first letters lets the engine skip most positions before trying the alternatives
+    firsts = sorted({ch for w in words if w for ch in (w[0].lower(), w[0].upper())})
+    head = f"(?=[{''.join(re.escape(ch) for ch in firsts)}])" if firsts else ""
+    return head + "(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")"
 
 
 def _squash(w: str) -> str:

@@ -6,6 +6,7 @@ language) over the claim's sentences and the rest of their paragraph.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Sequence
 
@@ -49,6 +50,12 @@ def parse_count(n: str, mult: str | None = None) -> int | None:
 
 
 def _first(patterns: Sequence[re.Pattern[str]], text: str) -> int | None:
+    return _first_cached(tuple(patterns), text) if patterns else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _first_cached(patterns: tuple[re.Pattern[str], ...], text: str) -> int | None:
+    # a paragraph is read once per claim it holds: the counts are remembered per text
     for rx in patterns:
         m = rx.search(text)
         if m:
