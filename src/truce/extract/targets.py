@@ -404,6 +404,11 @@ def _spread_regions(svc: Services, si: SentenceInfo, targets: list[Target], used
             out.append(replace(t, country=t.country or (countries.pop() if len(countries) == 1 else None),
                                rule=t.rule + "+elsewhere"))
             continue
+        if "+national" in t.rule and any(x.facility is not None for x in targets):
+            # "Russia pounded Ukraine's energy infrastructure, hitting DniproHES in Zaporizhzhia": the
+            # country's, beside the plant; the plant's city is not the national term's place
+            out.append(t)
+            continue
         # "Russian refineries … Kyiv said": a place of the other country is not the target's
         free = [pm for pm in free_all if t.country is None or any(p.country == t.country for p in pm.places)]
         if not free:
