@@ -128,7 +128,8 @@ def outage_drafts(svc: Services, doc: Document, ctx: ReportContext, war: bool) -
         kinds = {tt.type for tt in si.type_terms if tt.type != "power_plant"}
         kind = kinds.pop() if len(kinds) == 1 else "other_energy"
         for code, country, place in places:
-            t = Target(si, a, b, kind, None, place, code or None, country, rule="outage-told" + national + ("" if tie == "sentence" else f"+{tie}"),
+            rule = "outage-told" + national + ("" if tie == "sentence" else f"+{tie}")
+            t = Target(si, a, b, kind, None, place, code or None, country, rule=rule,
                        confidence=0.6 if tie == "sentence" else 0.5)
             date, basis = ctx.date_for(si, a)
             attacker, abasis = ctx.attacker_for(si, t)
