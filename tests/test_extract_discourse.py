@@ -251,6 +251,16 @@ def test_the_speaker_accuses_and_the_possessor_of_the_violation_is_accused(ctx):
     assert got[:1] == [("RU", "UA")]
 
 
+
+def test_a_charge_summing_up_listed_strikes_is_one_per_strike_in_the_reports_direction(ctx):
+    text = ("Російська сторона знову порушила енергетичне перемир'я, заявив речник МЗС України.\n\n"
+            "За минулу добу зафіксовано два таких порушення. У Сумській області внаслідок обстрілу пошкоджено підстанцію. "
+            "Також вчора пошкоджено лінію електропередачі в Чернігівській області. "
+            "Усе це є порушеннями енергетичного перемир'я.")
+    got = sorted((c.accuser, c.accused, c.region_code) for c in run(ctx, text, "2025-04-10", "uk")
+                 if c.kind == "accusation" and c.region_code)
+    assert got == [("UA", "RU", "UA-59"), ("UA", "RU", "UA-74")]
+
 def test_a_charge_of_war_outside_any_halt_is_no_accusation(ctx):
     text = "The governor accused Russia of deliberately targeting energy infrastructure in the region."
     assert [c for c in run(ctx, text, "2024-12-25", "en") if c.kind == "accusation"] == []

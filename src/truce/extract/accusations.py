@@ -106,9 +106,18 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
         # "… drones attacked the pumping station. This attack, carried out in violation …"
         in_prev = by_sentence.get(si.index - 1) if prev is not None and prev.sent.paragraph == si.sent.paragraph else None
         linked = by_sentence.get(si.index) or by_sentence.get(si.index + 1) or in_prev or []
+        if si.has("sum_up"):
+            # "three such violations: … in Mykolaiv region …, near Kherson …, in Poltava region. All this
+            # is a violation": every current strike of the paragraph is charged
+            linked = list(dict.fromkeys(i for k, ids in sorted(by_sentence.items())
+                                        if doc.sentences[k].sent.paragraph == si.sent.paragraph
+                                        for i in ids if claims[i].salience != "background")) or linked
         stated = {claims[i].attacker for i in linked if claims[i].attacker_basis == "stated" and claims[i].attacker}
         if accused is None and len(stated) == 1:
             accused = next(iter(stated))
+        if accuser is None and accused is None and out:
+            # "All this is considered a violation": the charge the report has been making
+            accuser, accused = out[-1].accuser, out[-1].accused
         if accuser is None and accused is None:
             # "…an outright violation of the moratorium," the ministry said: the
             # speaker is the report's side, the accused its adversary

@@ -29,7 +29,8 @@ CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", 
              "non_asset", "non_asset_of", "undisclosed", "distant", "landmark", "non_energy_infra", "local_asset",
              "operator_assets", "summary", "speaker_at", "anaphor", "same_day", "compliance",
              "schedule", "national", "halt", "accident", "explosion", "elsewhere", "economy", "restoring",
-             "regions_count", "other_subject", "mutual", "speech", "third_party", "feeds", "alert", "denial")
+             "regions_count", "other_subject", "mutual", "speech", "third_party", "feeds", "alert", "denial",
+             "sum_up")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
 
