@@ -53,7 +53,10 @@ def corpus(n: int, seed: int = 42) -> list[dict]:
 def worker(path: Path) -> None:
     """One timed run in this process: the figures as one JSON line on stdout."""
     rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
-    from truce.context import load_context
+    try:
+        from truce.context import load_context
+    except ImportError:  # a baseline checkout from before the reference/context split
+        from truce.config import load_context  # type: ignore[attr-defined,no-redef]
     from truce.extract import finalize
     from truce.ingest import make_report
 
@@ -76,9 +79,10 @@ def run_worker(src: str | None, data: Path) -> dict:
     env = {**os.environ}
     if src:
         env["PYTHONPATH"] = src
-    out = subprocess.run([sys.executable, __file__, "--worker", str(data)], check=True, capture_output=True,
-                         text=True, env=env).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run([sys.executable, __file__, "--worker", str(data)], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"benchmark worker for {src or 'current'} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def run_cli(data: Path) -> tuple[float, float, float]:
