@@ -79,6 +79,13 @@ def test_a_town_name_before_a_partys_surname_is_a_first_name(ctx):
             "substations, she added.")
     assert "RU-VLA" not in [c.region_code for c in run(ctx, text, "2025-04-17", "en")]
 
+
+def test_another_hit_in_the_region_is_a_second_event(ctx):
+    text = ("Після опівночі енергетики повідомили, що через атаку ворога на енергооб'єкт 20 тисяч родин "
+            "на Сумщині без світла. Приблизно через годину стало відомо про ще одне влучання в Шосткинському "
+            "районі, без світла ще 3000 абонентів.")
+    assert [r for _, r, _ in strikes(run(ctx, text, "2025-10-20", "uk"))] == ["UA-59", "UA-59"]
+
 def test_regions_counted_but_not_named_are_a_national_event(ctx):
     text = ("После ночных ударов повреждены объекты энергетики в Харькове, сообщил министр энергетики. "
             "Всего удары ракетами и беспилотниками затронули восемь областей.")

@@ -45,9 +45,11 @@ def assemble(drafts: list[Draft], doc: Document, report_id: str, main: DateMenti
             # ("вночі … підстанцію"; "вчора вдень … лінію електропередачі") are two events
             day = d.date.date if d.date is not None and d.date_basis not in ("inferred_context", "publication_date") \
                 and d.target.facility is None else None
-        # a denial of a target is a claim of its own, never merged with the report's assertion of it
-        groups.setdefault((d.target.key() + (("denies",) if d.denies else ()), d.salience == "background", day),
-                          []).append(d)
+        # a denial of a target is a claim of its own, never merged with the report's assertion of it;
+        # "another hit in Nizhyn district" on an unnamed asset is a new event, not the region's earlier one
+        own = ("denies",) if d.denies else (("another", d.sentences[0].index)
+                                              if d.target.facility is None and d.sentences[0].has("another") else ())
+        groups.setdefault((d.target.key() + own, d.salience == "background", day), []).append(d)
     dated_main: dict[Any, set[Any]] = {}
     for k in groups:
         if k[1] is False and k[2] is not None:

@@ -30,7 +30,7 @@ CUE_LISTS = ("attack", "damage", "destroyed", "fire", "debris", "interception", 
              "operator_assets", "summary", "speaker_at", "anaphor", "same_day", "compliance",
              "schedule", "national", "halt", "accident", "explosion", "elsewhere", "economy", "restoring",
              "regions_count", "other_subject", "mutual", "speech", "third_party", "feeds", "alert", "denial",
-             "sum_up")
+             "sum_up", "another")
 _REQUIRED = (*CUE_LISTS, "facility_types", "attacker", "acknowledge", "weapons", "countries",
              "negotiation", "patterns", "dates")
 
