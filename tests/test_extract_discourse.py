@@ -41,6 +41,12 @@ def test_an_outage_without_an_attack_is_no_strike(ctx, lang, text):
     assert strikes(run(ctx, text, "2025-11-20", lang)) == []
 
 
+
+def test_power_lines_brought_down_in_a_drone_attack_are_a_strike(ctx):
+    text = ("Обломки беспилотников повредили дома в поселке Афипском Краснодарского края. "
+            "В оперштабе региона сообщили, что обрушились ЛЭП.")
+    assert strikes(run(ctx, text, "2025-12-14", "ru")) == [("transmission_line", "RU-KDA", "hit")]
+
 def test_an_outage_beside_an_air_raid_alert_is_tied_to_it(ctx):
     text = ("Без світла залишилися Рівне, Луцьк і Житомир. По всій країні оголошено повітряну тривогу, "
             "працювала ППО.")
