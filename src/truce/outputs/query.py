@@ -265,3 +265,84 @@ def finding_order(f: Finding, date: str | None) -> tuple[int, str, str, str]:
     """Sort key: what a mediator reads first (``VERDICT_ORDER``), then by date (undated last)."""
     return (VERDICT_ORDER.index(f.verdict) if f.verdict in VERDICT_ORDER else len(VERDICT_ORDER),
             date or "9999", f.incident_id, f.agreement_id)
+
+
+# --- the web's side of the same query: where-clauses, cursors, query strings ------------------
+
+def where(filters: Filters) -> dict[str, object]:
+    """The filters as keywords for :class:`truce.db.Database`'s paged queries (SQL does the
+    selecting that :meth:`Filters.incident` and :meth:`Filters.finding` do in Python)."""
+    return {"start": filters.start, "end": filters.end, "countries": filters.countries, "regions": filters.regions,
+            "facilities": filters.facilities, "types": filters.types, "grades": filters.grades,
+            "verdicts": filters.verdicts, "agreements": filters.agreements}
+
+
+def encode_cursor(key: Iterable[object]) -> str:
+    """An opaque cursor for the sort key of the last item of a page."""
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(list(key), separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> tuple[object, ...]:
+    """The sort key of a cursor made by :func:`encode_cursor`; a cursor that was not made by it
+    (or for another list) is a :class:`QueryError`."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise QueryError(f"not a cursor: {cursor[:40]!r} (use the next_cursor of the previous page)") from None
+    if not isinstance(key, list) or len(key) != len(kinds) or not all(isinstance(k, t) and not isinstance(k, bool)
+                                                                         for k, t in zip(key, kinds)):
+        raise QueryError(f"not a cursor of this list: {cursor[:40]!r}")
+    return tuple(key)
+
+
+FILTER_PARAMS = ("from", "to", "country", "region", "facility", "type", "grade", "verdict", "agreement")
+
+
+def filters_from_params(params: Mapping[str, Iterable[str]], *, agreements: Iterable[str] = (),
+                        facilities: Iterable[str] | None = None, regions: Iterable[Mapping[str, str]] = (),
+                        today: dt.date | None = None) -> Filters:
+    """:class:`Filters` from a query string (``?from=01.03.2025&country=RU&grade=fair&grade=weak``):
+    the same names and readings as the command line's options, the same one-line errors.
+    Empty values are ignored; ``agreements``/``facilities``: the known ids (None: unchecked)."""
+    def values(name: str) -> tuple[str, ...]:
+        return tuple(v.strip() for v in params.get(name, ()) if v and v.strip())
+
+    def day(name: str, end: bool) -> dt.date | None:
+        got = values(name)
+        if len(got) > 1:
+            raise QueryError(f"{name} is given {len(got)} times; give one date")
+        return parse_day(got[0], end=end, today=today)[0] if got else None
+
+    agreement_ids = values("agreement")
+    if agreement_ids:
+        check_known("agreement", agreement_ids, agreements)
+    facility_ids = values("facility")
+    if facility_ids and facilities is not None:
+        check_known("facility", facility_ids, facilities)
+    region_codes = resolve_regions(values("region"), regions) if values("region") else ()
+    return Filters(date_from=day("from", False), date_to=day("to", True),
+                   countries=tuple(c.upper() for c in values("country")), regions=region_codes,
+                   facilities=facility_ids, types=values("type"), grades=values("grade"), verdicts=values("verdict"),
+                   agreements=agreement_ids)
+
+
+def to_params(filters: Filters) -> list[tuple[str, str]]:
+    """The query string of :func:`filters_from_params` that selects the same (for links)."""
+    out: list[tuple[str, str]] = []
+    if filters.start:
+        out.append(("from", filters.start))
+    if filters.end:
+        out.append(("to", filters.end))
+    for name, vals in (("country", filters.countries), ("region", filters.regions), ("facility", filters.facilities),
+                       ("type", filters.types), ("grade", filters.grades), ("verdict", filters.verdicts),
+                       ("agreement", filters.agreements)):
+        out += [(name, v) for v in vals]
+    return out

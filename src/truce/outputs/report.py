@@ -58,10 +58,10 @@ def map_figure(incidents: Sequence[Incident], ctx: Context, title: str) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from truce.outputs.maps import region_outlines
+    from truce.outputs.maps import CREDIT, INSTALL_HINT, region_outlines
 
     fig, ax = plt.subplots(figsize=(9.5, 6.2))
-    outlines = region_outlines(ctx.gazetteer)
+    outlines = region_outlines()
     for code, rings in outlines.items():
         for ring in rings:
             xs, ys = zip(*ring)
@@ -84,7 +84,15 @@ def map_figure(incidents: Sequence[Incident], ctx: Context, title: str) -> str:
     ax.set_title(title)
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
     ax.grid(True, linewidth=0.2)
+    ax.annotate(CREDIT if outlines else f"No boundaries drawn: install them with {INSTALL_HINT}",
+                xy=(0.99, 0.01), xycoords="axes fraction", ha="right", va="bottom", fontsize=6, color="#525252")
     return _png(fig)
+
+
+def _boundary_credit() -> str:
+    from truce.outputs.maps import CREDIT, INSTALL_HINT, boundaries_source
+
+    return CREDIT if boundaries_source() else f"No region boundaries are installed ({INSTALL_HINT})"
 
 
 def timeline_figure(incidents: Sequence[Incident], agreement: Any | None, start: str | None, end: str | None) -> str:
@@ -290,8 +298,8 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
       "<figcaption>Incidents placed at the facility, at the named town, or, when reports give only the "
       "region, at a point inside that region (position approximate); "
-      "shape and shade give the corroboration grade; ticks mark registry facilities. Region cells are "
-      "approximate, derived from GeoNames settlements.</figcaption></figure>")
+      "shape and shade give the corroboration grade; ticks mark registry facilities. "
+      f"{_esc(_boundary_credit())}.</figcaption></figure>")
     w("<h2 id='timeline'>Timeline</h2>")
     w(f"<figure><img alt='timeline of incidents per day' src='{timeline_figure(incidents, focus, date_from, date_to)}'>"
       f"<figcaption>Incidents per day by attacking party (stated or inferred)"

@@ -1,16 +1,23 @@
 """The public JSON shapes of incidents and findings (EVAL-FORMAT.md section 4),
 defined once for the command line, the exports and the web API, and selected with
-one :class:`truce.outputs.query.Filters`."""
+one :class:`truce.outputs.query.Filters`.
+
+:func:`incident_shape` and :func:`finding_shape` are the one definition of each shape.
+The command line shapes everything it selected (:func:`incidents_json`,
+:func:`findings_json`); the web API shapes one page at a time (:func:`incident_page_json`,
+:func:`finding_page_json`), reading from the database only what the page needs."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection, Mapping, Sequence
 
 from truce.db import Database
 from truce.dedup import syndication_groups
 from truce.ledger import latest_reviews
 from truce.outputs.query import Filters, finding_order
-from truce.records import Claim, Incident, Report
+from truce.records import Claim, Finding, Incident, Report
+
+EVIDENCE_KINDS = ("strike", "accusation")  # the claims an incident's first quote is taken from
 
 
 def verdicts_by_incident(database: Database) -> dict[str, dict[str, str]]:
@@ -27,10 +34,34 @@ def select_incidents(database: Database, filters: Filters | None = None) -> list
     return [i for i in database.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
 
 
+def incident_shape(i: Incident, *, reports: Mapping[str, Report], syndicated: Mapping[str, str],
+                   external_of: Mapping[str, str], updated_at: str | None, verdicts: Mapping[str, str],
+                   claims: Mapping[str, Claim]) -> dict[str, Any]:
+    """One incident as EVAL-FORMAT.md section 4 has it: the reports it rests on, by the id they
+    were ingested with (``reports``: external id → report); each claim's role (claim,
+    counter-claim, corroboration); the verdict under each agreement; and the first evidence
+    quote with its source and URL. ``syndicated``: report id → canonical report id of its
+    syndication group; ``external_of``: report id → the external id it is shown with."""
+    d = i.to_dict()
+    d["reports"] = []
+    for rid in i.report_ids:
+        r = reports.get(rid)
+        canon = syndicated.get(r.id, r.id) if r else None
+        d["reports"].append({"report_id": rid, "url": r.url if r else None, "source": r.source if r else None,
+                             "affiliation": r.affiliation if r else None,
+                             "syndicated_with": external_of.get(canon, canon) if r and canon and canon != r.id else None})
+    d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
+                    "joined_because": c.joined_because, "role": c.role, "role_note": c.role_note}
+                   for c in i.claims]
+    d.pop("report_ids")
+    d["updated_at"] = updated_at
+    d["verdicts"] = dict(sorted(verdicts.items()))
+    d["first_evidence"] = first_evidence(i, claims, reports)
+    return d
+
+
 def incidents_json(database: Database, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """EVAL-FORMAT.md section 4: each incident with the reports it rests on, by the id they were
-    ingested with; each claim's role (claim, counter-claim, corroboration); the verdict under
-    each agreement; and the first evidence quote with its source and URL."""
+    """Every selected incident in :func:`incident_shape` (syndication read across all reports)."""
     reports = database.reports()
     by_ext = {r.external_id: r for r in reports}
     synd = syndication_groups(reports)
@@ -39,29 +70,38 @@ def incidents_json(database: Database, filters: Filters | None = None) -> list[d
     verdicts = verdicts_by_incident(database)
     filters = filters or Filters()
     chosen = [i for i in database.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
-    claims = {c.id: c for c in database.claims(("strike", "accusation"))} if chosen else {}
-    out = []
-    for i in chosen:
-        d = i.to_dict()
-        d["reports"] = []
-        for rid in i.report_ids:
-            r = by_ext.get(rid)
-            canon = synd.get(r.id, r.id) if r else None
-            d["reports"].append({"report_id": rid, "url": r.url if r else None, "source": r.source if r else None,
-                                 "affiliation": r.affiliation if r else None,
-                                 "syndicated_with": ext_of[canon] if r and canon and canon != r.id else None})
-        d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
-                        "joined_because": c.joined_because, "role": c.role, "role_note": c.role_note}
-                       for c in i.claims]
-        d.pop("report_ids")
-        d["updated_at"] = updated.get(i.id)
-        d["verdicts"] = dict(sorted(verdicts.get(i.id, {}).items()))
-        d["first_evidence"] = first_evidence(i, claims, by_ext)
-        out.append(d)
-    return out
+    claims = {c.id: c for c in database.claims(EVIDENCE_KINDS)} if chosen else {}
+    return [incident_shape(i, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(i.id),
+                           verdicts=verdicts.get(i.id, {}), claims=claims) for i in chosen]
 
 
-def first_evidence(i: Incident, claims: dict[str, Claim], reports: dict[str, Report]) -> dict[str, Any] | None:
+def incident_page_json(database: Database, page: Sequence[Incident],
+                       published: Collection[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """The incidents of one page in :func:`incident_shape`, reading only their reports, claims
+    and findings. Syndicated copies are found among the reports of the page's incidents (copies
+    of one story report one event, so they sit in one incident). ``published``: when given,
+    only the verdicts of these (incident id, agreement id) pairs are shown (the public view)."""
+    if not page:
+        return []
+    by_ext = database.reports_by_external([rid for i in page for rid in i.report_ids])
+    distinct = list({r.id: r for r in by_ext.values()}.values())
+    synd = syndication_groups(distinct)
+    ext_of: dict[str, str] = {}
+    for eid, r in sorted(by_ext.items()):
+        ext_of.setdefault(r.id, eid)
+    ids = [i.id for i in page]
+    updated = database.incident_stamps(ids)
+    verdicts: dict[str, dict[str, str]] = {}
+    for f, _ in database.findings_of(ids):
+        if published is None or (f.incident_id, f.agreement_id) in published:
+            verdicts.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
+    claims = {k: c for k, c in database.claims_by_id([c.claim_id for i in page for c in i.claims]).items()
+              if c.kind in EVIDENCE_KINDS}
+    return [incident_shape(i, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(i.id),
+                           verdicts=verdicts.get(i.id, {}), claims=claims) for i in page]
+
+
+def first_evidence(i: Incident, claims: Mapping[str, Claim], reports: Mapping[str, Report]) -> dict[str, Any] | None:
     """The first quote an incident rests on: from the earliest report asserting it (the claim
     before corroboration; a counter-claim only when nothing else is quoted)."""
     rank = {"claim": 0, "corroboration": 1, "counter-claim": 2}
@@ -81,6 +121,14 @@ def first_evidence(i: Incident, claims: dict[str, Claim], reports: dict[str, Rep
             "url": r.url if r else None, "role": link.role}
 
 
+def finding_shape(f: Finding, evaluated_at: str | None, review: dict[str, Any] | None) -> dict[str, Any]:
+    """One finding with its trace, when it was evaluated and its latest review."""
+    d = f.to_dict()
+    d["evaluated_at"] = evaluated_at
+    d["review"] = review
+    return d
+
+
 def findings_json(database: Database, agreement: str | None = None,
                   filters: Filters | None = None) -> list[dict[str, Any]]:
     """Findings with their traces, when they were evaluated and the latest review of each, in the
@@ -91,11 +139,18 @@ def findings_json(database: Database, agreement: str | None = None,
     incidents = {i.id: i for i in database.incidents()}
     rows = [(f, at) for f, at in database.findings(agreement) if filters.finding(f, incidents.get(f.incident_id))]
     rows.sort(key=lambda fa: finding_order(fa[0], getattr(incidents.get(fa[0].incident_id), "date", None)))
-    out = []
-    for f, at in rows:
-        d = f.to_dict()
-        d["evaluated_at"] = at
-        rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
-        d["review"] = rv
-        out.append(d)
+    return [finding_shape(f, at, reviews.get(f"{f.agreement_id}/{f.incident_id}")) for f, at in rows]
+
+
+def page_reviews(database: Database, subjects: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """subject → its latest review (as :func:`truce.ledger.latest_reviews`), for these subjects only."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in database.ledger_about(subjects, ["review"]):
+        out[e.subject] = {**e.payload, "author": e.author, "created_at": e.created_at, "seq": e.seq}
     return out
+
+
+def finding_page_json(database: Database, rows: Sequence[tuple[Finding, str]]) -> list[dict[str, Any]]:
+    """The findings of one page in :func:`finding_shape`, reading only their reviews."""
+    reviews = page_reviews(database, [f"{f.agreement_id}/{f.incident_id}" for f, _ in rows])
+    return [finding_shape(f, at, reviews.get(f"{f.agreement_id}/{f.incident_id}")) for f, at in rows]
