@@ -912,8 +912,10 @@ def eval_cmd(ctx: click.Context, gold_dir: str, as_json: bool, errors: bool, no_
 @filter_options
 @click.option("--output", "-o", default="report.html", show_default=True, help="HTML file to write.")
 @click.option("--pdf", is_flag=True, help="Also write a PDF (A4, page numbers, contents) next to it (needs WeasyPrint).")
+@click.option("--lang", type=click.Choice(["en", "uk", "ru"]), default="en", show_default=True,
+              help="Language of the report's headings, tables and labels.")
 @click.pass_context
-def report(ctx: click.Context, db: str | None, output: str, pdf: bool, **kw: Any) -> None:
+def report(ctx: click.Context, db: str | None, output: str, pdf: bool, lang: str, **kw: Any) -> None:
     """Write the situation report: status history, map, timeline, findings with evidence, coverage.
 
     The first --agreement is the report's focus; findings come violations and contested first.
@@ -929,7 +931,7 @@ def report(ctx: click.Context, db: str | None, output: str, pdf: bool, **kw: Any
         with _open(settings, create=False) as database:
             filters = _filters(settings, database, kw)
             c = _context(settings, database)
-            path = write_report(database, c, Path(output), filters=filters)
+            path = write_report(database, c, Path(output), filters=filters, lang=lang)
         click.echo(f"wrote {path}")
         if pdf:
             click.echo(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")

@@ -16,6 +16,19 @@ from typing import Any, Callable
 
 LANGUAGES = ("en", "uk", "ru")
 LANGUAGE_NAMES = {"en": "English", "uk": "Українська", "ru": "Русский"}
+# words of the data shown translated (statuses, verdicts, grades, asset types, roles, kinds): the
+# catalogs must hold each (tests/test_web_i18n.py)
+VOCABULARY = (
+    "not covered", "consistent with violation", "alleged", "contested", "indeterminate", "confirmed", "fair", "weak",
+    "discounted", "proposed", "under negotiation", "agreed", "in force", "suspended", "expired", "collapsed",
+    "violated alleged", "viewer", "analyst", "lead", "claim", "counter-claim", "corroboration", "pass", "fail",
+    "unknown", "strike", "interception", "negotiation", "accusation", "review", "signoff", "publish", "stated",
+    "inferred", "damage", "attribution", "facility", "settlement", "region", "day", "month", "week", "year", "wire",
+    "news_outlet", "party_official", "operator", "regional_authority", "monitor", "dataset", "mediator",
+    "nuclear plant", "thermal plant", "chp", "hydro plant", "solar wind", "substation", "transmission line",
+    "distribution", "gas production", "gas storage", "gas pipeline station", "gas processing", "refinery",
+    "oil depot", "oil pumping station", "oil terminal", "other energy",
+)
 DOMAIN = "truce"
 
 

@@ -192,7 +192,7 @@ def public_id(external_id: str | None) -> str:
 
 
 def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
-                 date_to: str | None = None, filters: Filters | None = None) -> str:
+                 date_to: str | None = None, filters: Filters | None = None, lang: str = "en") -> str:
     """The situation report as one HTML string. ``filters`` select incidents and findings (the first
     agreement among them is the focus); ``agreement_id``/``date_from``/``date_to`` are a shorthand."""
     from truce.ledger import latest_reviews, verify
@@ -363,7 +363,9 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w("<p class='muted'>Every number here traces to stored claims with character offsets into the reports; "
       "`truce findings --format json` gives the full traces, `truce ledger verify` checks the record.</p>")
     w("</body></html>")
-    return "".join(out)
+    from truce.outputs.report_i18n import localise_report
+
+    return localise_report("".join(out), lang)
 
 
 def _target(i: Incident) -> str:

@@ -228,6 +228,11 @@ def ledger_page(request: Request) -> Response:
     return render(request, "ledger.html", v=v, head=state.db.ledger_head(), entries=entries, reviews=reviews)
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(status_code=204)
+
+
 # --- signing in and writing ------------------------------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse)

@@ -89,13 +89,13 @@
       function toggle() { if (map.getZoom() >= 5.5) { labels.addTo(map); } else { labels.remove(); } }
       map.on("zoomend", toggle);
       toggle();
-      if (fc.credit) { map.attributionControl.addAttribution(fc.credit); }
+      if (fc.credit) { map.attributionControl.addAttribution("Natural Earth (public domain)"); }
       map.getContainer().dataset.boundaries_loaded = String(fc.features.length);
     });
   }
 
   function initMap(el) {
-    var map = L.map(el, { zoomSnap: 0.5, worldCopyJump: false, minZoom: 3 });
+    var map = L.map(el, { zoomSnap: 0.5, worldCopyJump: false, minZoom: 3, maxZoom: 14 });
     map.attributionControl.setPrefix("Leaflet");
     if (body.dataset.tiles) {
       L.tileLayer(body.dataset.tiles, { maxZoom: 18, attribution: "tiles: " + body.dataset.tiles.split("/")[2] }).addTo(map);
