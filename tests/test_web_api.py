@@ -50,6 +50,12 @@ def test_filters_select_what_the_command_line_selects(web):
     fr = client.get("/api/v1/findings?agreement=moratorium-2025-03&verdict=indeterminate&verdict=contested&limit=500",
                     headers=bearer(tokens, "olena")).json()
     assert [(r["incident_id"], r["agreement_id"]) for r in fr["items"]] == findings_want and findings_want
+    with Database(str(path)) as db:
+        by_place = [(r["incident_id"], r["agreement_id"]) for r in findings_json(
+            db, filters=Filters(countries=("RU",), grades=("confirmed",), agreements=("moratorium-2025-03",)))]
+    got_place = client.get("/api/v1/findings?country=RU&grade=confirmed&agreement=moratorium-2025-03&limit=500",
+                           headers=bearer(tokens, "olena")).json()["items"]
+    assert [(r["incident_id"], r["agreement_id"]) for r in got_place] == by_place and by_place
     named = client.get("/api/v1/incidents?region=Kyiv%20Oblast&from=01.03.2025&to=2025-04", headers=bearer(tokens, "olena"))
     assert named.status_code == 200
     assert all(r["region_code"] == "UA-32" and "2025-03-01" <= r["date"] <= "2025-04-30" for r in named.json()["items"])

@@ -625,7 +625,8 @@ class Database:
         with self.atomic() as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
-    def _finding_where(self, where: dict[str, Any], published_only: bool) -> list[Any]:
+    def _finding_where(self, where: dict[str, Any], published_only: bool, joined: bool = False) -> list[Any]:
+        """Conditions on findings; ``joined``: the query joins each finding's incident already."""
         conds: list[Any] = []
         if where.get("agreements"):
             conds.append(findings.c.agreement_id.in_(list(where["agreements"])))
@@ -636,8 +637,11 @@ class Database:
                                            published_findings.c.agreement_id == findings.c.agreement_id))
         inc = {k: v for k, v in where.items() if k not in ("verdicts", "agreements")}
         inc_conds = self._incident_where(inc)
-        if inc_conds:
-            conds.append(sa.exists(sa.select(incidents.c.id).where(incidents.c.id == findings.c.incident_id, *inc_conds)))
+        if inc_conds and joined:
+            conds += inc_conds
+        elif inc_conds:
+            conds.append(sa.exists(sa.select(incidents.c.id).where(incidents.c.id == findings.c.incident_id, *inc_conds)
+                                   .correlate_except(incidents)))
         return conds
 
     def verdict_counts(self, where: dict[str, Any] | None = None, published_only: bool = False) -> dict[str, dict[str, int]]:
@@ -660,7 +664,7 @@ class Database:
         day = sa.func.coalesce(incidents.c.date, "9999")
         q = (sa.select(findings.c.data, findings.c.evaluated_at, incidents.c.date)
              .select_from(findings.join(incidents, incidents.c.id == findings.c.incident_id))
-             .where(*self._finding_where(where, published_only)))
+             .where(*self._finding_where(where, published_only, joined=True)))
         if after is not None:
             r0, d0, i0, a0 = after
             q = q.where(sa.or_(rank > r0, sa.and_(rank == r0, day > d0),

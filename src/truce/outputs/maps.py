@@ -37,7 +37,7 @@ NAME_CODES = {"Kiev": "UA-32", "Kiev City": "UA-30", "Sevastopol": "UA-40", "Cri
               # centres on a coast or a border, just outside the polygon as drawn
               "Kherson": "UA-65", "Khakass": "RU-KK", "Krasnoyarsk": "RU-KYA", "Chukchi Autonomous Okrug": "RU-CHU"}
 SIMPLIFY = 0.02  # degrees
-FORMAT = "truce-boundaries/1"
+FORMAT = "truce-boundaries/2"
 
 
 def _cache_dir() -> Path:
@@ -93,6 +93,15 @@ def _polygons(arcs: list[list[tuple[float, float]]], geometry: dict[str, Any]) -
     return []
 
 
+def _polygonal(shape: Any) -> Any:
+    """Only the areas of a shape (repairing a ring can leave lines and points beside them)."""
+    from shapely import unary_union
+
+    if shape.geom_type in ("Polygon", "MultiPolygon"):
+        return shape
+    return unary_union([g for g in getattr(shape, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")])
+
+
 def build_boundaries(source: Path, regions: Iterable[Mapping[str, str]]) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the admin-1 regions of UA and RU: ``code`` (ISO 3166-2,
     null for a polygon that holds no region's centre), ``country``, ``name_ne`` (Natural Earth's
@@ -111,7 +120,7 @@ def build_boundaries(source: Path, regions: Iterable[Mapping[str, str]]) -> dict
                 polys = [Polygon(p[0], p[1:]) for p in _polygons(arcs, g) if len(p[0]) >= 4]
                 if not polys:
                     continue
-                shape = make_valid(MultiPolygon(polys) if len(polys) > 1 else polys[0])
+                shape = _polygonal(make_valid(MultiPolygon(polys) if len(polys) > 1 else polys[0]))
                 ne_name = (g.get("properties") or {}).get("name") or ""
                 code = NAME_CODES.get(ne_name)
                 if code is None:

@@ -120,7 +120,8 @@ def incident_list(state: WebState, user: User, filters: Filters, *, cursor: str 
 
 
 @router.get("/incidents", responses={**ERRORS, 200: {"description": "A page of incidents (EVAL-FORMAT.md section 4), "
-                                                                    "or the page as CSV or GeoJSON"}})
+                                                                    "or the page as CSV or GeoJSON",
+                                                     "content": {"text/csv": {}, "application/geo+json": {}}}})
 def list_incidents(request: Request, f: FilterArgs = Depends(),
                    cursor: str | None = Query(None, max_length=400, description="next_cursor of the previous page"),
                    limit: int = Query(50, ge=1, le=MAX_LIMIT),
@@ -183,7 +184,8 @@ def finding_list(state: WebState, user: User, filters: Filters, *, cursor: str |
     return items, nxt
 
 
-@router.get("/findings", responses={**ERRORS, 200: {"description": "A page of findings (truce findings --format json)"}})
+@router.get("/findings", responses={**ERRORS, 200: {"description": "A page of findings (truce findings --format json)",
+                                                    "content": {"text/csv": {}}}})
 def list_findings(request: Request, f: FilterArgs = Depends(),
                   cursor: str | None = Query(None, max_length=400), limit: int = Query(50, ge=1, le=MAX_LIMIT),
                   format: Literal["json", "csv"] = Query("json")) -> Response:
@@ -262,7 +264,8 @@ def get_agreement(request: Request, agreement_id: str = Path(max_length=100)) ->
                                       "status_history": [s.to_dict() for s in state.db.agreement_status(a.id)]}}
 
 
-@router.get("/facilities", responses=ERRORS)
+@router.get("/facilities", responses={**ERRORS, 200: {"description": "Registry facilities, or as GeoJSON",
+                                                      "content": {"application/geo+json": {}}}})
 def list_facilities(request: Request, country: list[Country] = Query([]), type: list[FacilityType] = Query([]),
                     cursor: str | None = Query(None, max_length=200), limit: int = Query(100, ge=1, le=MAX_LIMIT),
                     format: Literal["json", "geojson"] = Query("json")) -> Response:
@@ -403,7 +406,8 @@ def post_publication(request: Request, body: PublicationIn = Body(...), user: Us
 
 # --- maps and the live monitor ------------------------------------------------------------------
 
-@router.get("/boundaries", responses=ERRORS)
+@router.get("/boundaries", responses={**ERRORS, 200: {"description": "A GeoJSON FeatureCollection",
+                                                      "content": {"application/geo+json": {}}}})
 def boundaries(request: Request) -> Response:
     """Admin-1 boundaries of UA and RU (Natural Earth, public domain) as GeoJSON, with each
     region's names in English, Ukrainian and Russian; an empty collection when not installed."""
@@ -442,8 +446,14 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = doc["components"].get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    state: WebState = app.state.truce
+    known = {"agreement": state.agreement_ids, "facility": sorted(f.id for f in state.registry),
+             "region": sorted(r["code"] for r in state.regions)}
     for path, ops in doc.get("paths", {}).items():
         for method, op in ops.items():
+            for param in op.get("parameters", []):
+                if param.get("in") == "query" and param["name"] in known and param["schema"].get("type") == "array":
+                    param["schema"]["items"] = {"type": "string", "enum": known[param["name"]]}
             if "422" in op.get("responses", {}):
                 op["responses"]["422"] = {"description": "A parameter of the wrong form",
                                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
