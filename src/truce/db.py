@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -161,11 +162,14 @@ published_findings = sa.Table(
     sa.Column("published_at", sa.String(40), nullable=False),
 )
 
-WEB_INDEXES = (
-    sa.Index("ix_incidents_date_id", incidents.c.date, incidents.c.id),
-    sa.Index("ix_incidents_updated_at", incidents.c.updated_at),
-    sa.Index("ix_findings_agreement_verdict", findings.c.agreement_id, findings.c.verdict),
-    sa.Index("ix_findings_verdict", findings.c.verdict),
+# incidents sort by day, undated last: the key is an expression the index holds as written
+# (a literal, not a bound parameter, so SQLite's and PostgreSQL's planners match it)
+DAY_KEY = sa.func.coalesce(incidents.c.date, sa.literal_column("'9999'"))
+WEB_INDEXES = (  # created by migration 010 (IF NOT EXISTS: expression indexes are not reflected)
+    "CREATE INDEX IF NOT EXISTS ix_incidents_day_id ON incidents (coalesce(date, '9999'), id)",
+    "CREATE INDEX IF NOT EXISTS ix_incidents_updated_at ON incidents (updated_at)",
+    "CREATE INDEX IF NOT EXISTS ix_findings_agreement_verdict ON findings (agreement_id, verdict)",
+    "CREATE INDEX IF NOT EXISTS ix_findings_verdict ON findings (verdict)",
 )
 
 
@@ -185,8 +189,8 @@ def _m003_meta(conn: Connection) -> None:
 def _m010_web_accounts(conn: Connection) -> None:
     """Accounts and publications of the web app, and the indexes its lists page through."""
     metadata.create_all(conn, tables=[users, user_tokens, published_findings])
-    for index in WEB_INDEXES:
-        index.create(conn, checkfirst=True)
+    for ddl in WEB_INDEXES:
+        conn.execute(sa.text(ddl))
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
@@ -233,7 +237,8 @@ class Database:
                             lambda conn, cursor, stmt, params, context, many: tracer(stmt, params))
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        self._conn: Connection | None = None
+        self._local = threading.local()  # each thread its own transaction (a server shares one Database)
+        self._conn = None
         self.url = self.engine.url.render_as_string(hide_password=True)
         if not self.is_truce() and not create:  # (also turns "not a database" into one line)
             self.engine.dispose()
@@ -265,6 +270,16 @@ class Database:
                     conn.execute(table.delete())
 
     # --- lifecycle -------------------------------------------------------------------
+
+    @property
+    def _conn(self) -> Connection | None:
+        """The connection of this thread's open transaction (None outside ``atomic()``)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        return conn
+
+    @_conn.setter
+    def _conn(self, value: Connection | None) -> None:
+        self._local.conn = value
 
     def __enter__(self) -> "Database":
         return self
@@ -576,7 +591,13 @@ class Database:
                       descending: bool = False, published_only: bool = False) -> list[Incident]:
         """One page of incidents in date order (undated last), then id; ``after`` is the sort key
         (date or "9999", id) of the last incident of the previous page."""
-        key = sa.func.coalesce(incidents.c.date, "9999")
+        return [Incident.from_dict(d) for d in self.incident_page_data(where, after=after, limit=limit,
+                                                                       descending=descending, published_only=published_only)]
+
+    def incident_page_data(self, where: dict[str, Any], *, after: tuple[str, str] | None = None, limit: int = 50,
+                           descending: bool = False, published_only: bool = False) -> list[dict[str, Any]]:
+        """:meth:`incident_page` as stored: each incident's ``to_dict()``, not decoded into records."""
+        key = DAY_KEY
         q = sa.select(incidents.c.data).where(*self._incident_where(where, published_only))
         if after is not None:
             d, i = after
@@ -584,7 +605,7 @@ class Database:
                         sa.or_(key > d, sa.and_(key == d, incidents.c.id > i)))
         q = q.order_by(key.desc(), incidents.c.id.desc()) if descending else q.order_by(key, incidents.c.id)
         with self.atomic() as conn:
-            return [Incident.from_dict(json.loads(r[0])) for r in conn.execute(q.limit(limit))]
+            return [json.loads(r[0]) for r in conn.execute(q.limit(limit))]
 
     def incident_count(self, where: dict[str, Any] | None = None, published_only: bool = False) -> int:
         q = sa.select(sa.func.count()).select_from(incidents).where(*self._incident_where(where or {}, published_only))
@@ -661,7 +682,7 @@ class Database:
         then the incident's date (undated last), incident and agreement; each with when it was
         evaluated and its incident's date. ``after`` is the sort key of the previous page's last."""
         rank = sa.case({v: i for i, v in enumerate(order)}, value=findings.c.verdict, else_=len(order))
-        day = sa.func.coalesce(incidents.c.date, "9999")
+        day = DAY_KEY
         q = (sa.select(findings.c.data, findings.c.evaluated_at, incidents.c.date)
              .select_from(findings.join(incidents, incidents.c.id == findings.c.incident_id))
              .where(*self._finding_where(where, published_only, joined=True)))
@@ -673,6 +694,16 @@ class Database:
         q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
         with self.atomic() as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
+
+    def verdicts_of(self, incident_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(incident id, agreement id, verdict) of the given incidents' findings."""
+        out: list[tuple[str, str, str]] = []
+        with self.atomic() as conn:
+            for chunk in _chunks(list(incident_ids), 500):
+                q = sa.select(findings.c.incident_id, findings.c.agreement_id, findings.c.verdict).where(
+                    findings.c.incident_id.in_(chunk))
+                out += [(r[0], r[1], r[2]) for r in conn.execute(q)]
+        return out
 
     def findings_of(self, incident_ids: Sequence[str]) -> list[tuple[Finding, str]]:
         """Findings of the given incidents (every agreement), with when each was evaluated."""

@@ -26,8 +26,9 @@ def localise_report(html: str, lang: str) -> str:
     html = html.replace(f"<h1>{TITLE}</h1>", f"<h1>{_(TITLE)}</h1>", 1)
     html = html.replace("<title>Truce Monitor situation report</title>", f"<title>{_(TITLE)}</title>", 1)
     for s in SECTIONS:
-        html = re.sub(rf"(<h[23][^>]*>){re.escape(s)}((?: \(\d+\))?</h[23]>)", lambda m, s=s: m.group(1) + _(s) + m.group(2), html)
-        html = re.sub(rf"(<li><a href='#[^']*'>){re.escape(s)}((?: \(\d+\))?</a></li>)", lambda m, s=s: m.group(1) + _(s) + m.group(2), html)
+        said = _(s).replace("\\", "\\\\")
+        html = re.sub(rf"(<h[23][^>]*>){re.escape(s)}((?: \(\d+\))?</h[23]>)", rf"\g<1>{said}\g<2>", html)
+        html = re.sub(rf"(<li><a href='#[^']*'>){re.escape(s)}((?: \(\d+\))?</a></li>)", rf"\g<1>{said}\g<2>", html)
     for h in HEADERS:
         html = html.replace(f"<th>{h}</th>", f"<th>{_(h)}</th>")
     for c in CARDS:

@@ -34,29 +34,30 @@ def select_incidents(database: Database, filters: Filters | None = None) -> list
     return [i for i in database.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
 
 
-def incident_shape(i: Incident, *, reports: Mapping[str, Report], syndicated: Mapping[str, str],
+def incident_shape(incident: Incident | dict[str, Any], *, reports: Mapping[str, Report], syndicated: Mapping[str, str],
                    external_of: Mapping[str, str], updated_at: str | None, verdicts: Mapping[str, str],
                    claims: Mapping[str, Claim]) -> dict[str, Any]:
     """One incident as EVAL-FORMAT.md section 4 has it: the reports it rests on, by the id they
     were ingested with (``reports``: external id → report); each claim's role (claim,
     counter-claim, corroboration); the verdict under each agreement; and the first evidence
-    quote with its source and URL. ``syndicated``: report id → canonical report id of its
-    syndication group; ``external_of``: report id → the external id it is shown with."""
-    d = i.to_dict()
+    quote with its source and URL. ``incident``: the record or its ``to_dict()`` (as stored);
+    ``syndicated``: report id → canonical report id of its syndication group; ``external_of``:
+    report id → the external id it is shown with."""
+    d = incident.to_dict() if isinstance(incident, Incident) else dict(incident)
+    links = d["claims"]
     d["reports"] = []
-    for rid in i.report_ids:
+    for rid in d.pop("report_ids"):
         r = reports.get(rid)
         canon = syndicated.get(r.id, r.id) if r else None
         d["reports"].append({"report_id": rid, "url": r.url if r else None, "source": r.source if r else None,
                              "affiliation": r.affiliation if r else None,
                              "syndicated_with": external_of.get(canon, canon) if r and canon and canon != r.id else None})
-    d["claims"] = [{"report_id": c.report_id, "claim": int(c.claim_id.rsplit(":", 1)[1]),
-                    "joined_because": c.joined_because, "role": c.role, "role_note": c.role_note}
-                   for c in i.claims]
-    d.pop("report_ids")
+    d["claims"] = [{"report_id": c["report_id"], "claim": int(c["claim_id"].rsplit(":", 1)[1]),
+                    "joined_because": c["joined_because"], "role": c.get("role", "claim"), "role_note": c.get("role_note", "")}
+                   for c in links]
     d["updated_at"] = updated_at
     d["verdicts"] = dict(sorted(verdicts.items()))
-    d["first_evidence"] = first_evidence(i, claims, reports)
+    d["first_evidence"] = _first_evidence(links, claims, reports)
     return d
 
 
@@ -75,50 +76,58 @@ def incidents_json(database: Database, filters: Filters | None = None) -> list[d
                            verdicts=verdicts.get(i.id, {}), claims=claims) for i in chosen]
 
 
-def incident_page_json(database: Database, page: Sequence[Incident],
+def incident_page_json(database: Database, page: Sequence[Incident | dict[str, Any]],
                        published: Collection[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """The incidents of one page in :func:`incident_shape`, reading only their reports, claims
-    and findings. Syndicated copies are found among the reports of the page's incidents (copies
-    of one story report one event, so they sit in one incident). ``published``: when given,
-    only the verdicts of these (incident id, agreement id) pairs are shown (the public view)."""
+    """The incidents of one page (records, or their stored ``to_dict()``) in :func:`incident_shape`,
+    reading only their reports, claims and findings. Syndicated copies are found among the
+    reports of the page's incidents (copies of one story report one event, so they sit in one
+    incident). ``published``: when given, only the verdicts of these (incident id, agreement id)
+    pairs are shown (the public view)."""
     if not page:
         return []
-    by_ext = database.reports_by_external([rid for i in page for rid in i.report_ids])
+    dicts = [i.to_dict() if isinstance(i, Incident) else i for i in page]
+    by_ext = database.reports_by_external([rid for d in dicts for rid in d["report_ids"]])
     distinct = list({r.id: r for r in by_ext.values()}.values())
     synd = syndication_groups(distinct)
     ext_of: dict[str, str] = {}
     for eid, r in sorted(by_ext.items()):
         ext_of.setdefault(r.id, eid)
-    ids = [i.id for i in page]
+    ids = [d["id"] for d in dicts]
     updated = database.incident_stamps(ids)
     verdicts: dict[str, dict[str, str]] = {}
-    for f, _ in database.findings_of(ids):
-        if published is None or (f.incident_id, f.agreement_id) in published:
-            verdicts.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
-    claims = {k: c for k, c in database.claims_by_id([c.claim_id for i in page for c in i.claims]).items()
+    for iid, aid, verdict in database.verdicts_of(ids):
+        if published is None or (iid, aid) in published:
+            verdicts.setdefault(iid, {})[aid] = verdict
+    claims = {k: c for k, c in database.claims_by_id([c["claim_id"] for d in dicts for c in d["claims"]]).items()
               if c.kind in EVIDENCE_KINDS}
-    return [incident_shape(i, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(i.id),
-                           verdicts=verdicts.get(i.id, {}), claims=claims) for i in page]
+    return [incident_shape(d, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(d["id"]),
+                           verdicts=verdicts.get(d["id"], {}), claims=claims) for d in dicts]
 
 
 def first_evidence(i: Incident, claims: Mapping[str, Claim], reports: Mapping[str, Report]) -> dict[str, Any] | None:
     """The first quote an incident rests on: from the earliest report asserting it (the claim
     before corroboration; a counter-claim only when nothing else is quoted)."""
+    return _first_evidence([c.to_dict() for c in i.claims], claims, reports)
+
+
+def _first_evidence(links: Sequence[Mapping[str, Any]], claims: Mapping[str, Claim],
+                    reports: Mapping[str, Report]) -> dict[str, Any] | None:
     rank = {"claim": 0, "corroboration": 1, "counter-claim": 2}
     best = None
-    for link in i.claims:
-        c = claims.get(link.claim_id)
-        r = reports.get(link.report_id)
+    for link in links:
+        c = claims.get(link["claim_id"])
+        r = reports.get(link["report_id"])
         if c is None or not c.evidence:
             continue
-        key = (rank.get(link.role, 3), (r.published if r else None) or "9999", link.report_id, c.index)
+        role = link.get("role", "claim")
+        key = (rank.get(role, 3), (r.published if r else None) or "9999", link["report_id"], c.index)
         if best is None or key < best[0]:
             best = (key, c, r, link)
     if best is None:
         return None
     _, c, r, link = best
-    return {"quote": c.evidence[0].text, "report_id": link.report_id, "source": r.source if r else None,
-            "url": r.url if r else None, "role": link.role}
+    return {"quote": c.evidence[0].text, "report_id": link["report_id"], "source": r.source if r else None,
+            "url": r.url if r else None, "role": link.get("role", "claim")}
 
 
 def finding_shape(f: Finding, evaluated_at: str | None, review: dict[str, Any] | None) -> dict[str, Any]:

@@ -52,6 +52,41 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+class _LazyCsrf:
+    """The session's CSRF token, made only when a page shows a form (so a page without one
+    sets no session cookie and can be cached)."""
+
+    def __init__(self, request: Request):
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    __html__ = __str__
+
+
+def cached_page(request: Request, key: str, build: Any) -> Response:
+    """A page as the public (or an open reader) sees it, kept until the data change (a new
+    incident, finding, review or publication); signed-in users always get a fresh page."""
+    user = current_user(request)
+    if user.name is not None:
+        return build()
+    state = state_of(request)
+    k = (key, language(request), user.role, str(request.url.query))
+    version = views.data_version(state)
+    pages = state.cache.setdefault("pages", {})
+    hit = pages.get(k)
+    if hit is not None and hit[0] == version:
+        return Response(hit[1], status_code=200, headers=hit[2], media_type="text/html; charset=utf-8")
+    response: Response = build()
+    if response.status_code == 200:
+        if len(pages) > 5000:
+            pages.clear()
+        headers = {k2: v for k2, v in response.headers.items() if k2.lower() not in ("content-length", "content-type")}
+        pages[k] = (version, bytes(response.body), headers)
+    return response
+
+
 def render(request: Request, template: str, http_status: int = 200, **ctx: Any) -> HTMLResponse:
     lang = language(request)
     user = current_user(request)
@@ -70,7 +105,7 @@ def render(request: Request, template: str, http_status: int = 200, **ctx: Any) 
         request=request, user=user, lang=lang, languages=[(c, LANGUAGE_NAMES[c]) for c in LANGUAGES],
         lang_link=lang_link, _=_, n_=ngettext_for(lang), date=lambda v: format_date(v, lang),
         stamp=lambda v: format_datetime(v, lang), num=lambda v: format_number(v, lang), link=link,
-        csrf=csrf_token(request), version=__version__, credit=CREDIT, install_hint=INSTALL_HINT,
+        csrf=_LazyCsrf(request), version=__version__, credit=CREDIT, install_hint=INSTALL_HINT,
         tile_url=state.tile_url, poll_ms=int(state.poll_seconds * 1000), region=lambda c: state.region_label(c, lang),
         verdict_label=lambda v: _(v.replace("_", " ")) if v else "–",
         grade_label=lambda g: _(g) if g else "–", type_label=lambda t: _(t.replace("_", " ")) if t else "–",
@@ -95,6 +130,10 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> Response:
+    return cached_page(request, "overview", lambda: _overview(request))
+
+
+def _overview(request: Request) -> Response:
     from truce.web.api import incident_list
 
     state = state_of(request)
@@ -140,6 +179,10 @@ def agreement_page(request: Request, agreement_id: str) -> Response:
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(request: Request, incident_id: str) -> Response:
+    return cached_page(request, f"incident/{incident_id}", lambda: _incident_page(request, incident_id))
+
+
+def _incident_page(request: Request, incident_id: str) -> Response:
     from truce.web.api import visible_incident
     from truce.web.review import reviews_with_state
 
