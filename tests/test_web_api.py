@@ -13,6 +13,8 @@ from truce.outputs.shapes import findings_json, incidents_json
 from truce.web import create_app
 from web_support import web_database
 
+pytestmark = pytest.mark.slow  # over a copy of the demo database (tests/test_web_smoke.py is the quick one)
+
 
 @pytest.fixture(scope="module")
 def web(demo, tmp_path_factory):

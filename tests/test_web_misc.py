@@ -22,6 +22,7 @@ from web_support import HOSTILE_URL, add_hostile_report, web_database
 WEB = Path(__file__).parents[1] / "src" / "truce" / "web"
 
 
+@pytest.mark.slow
 def test_users_on_the_command_line(demo, tmp_path):
     path, _ = web_database(demo[0], tmp_path)
     run = CliRunner()
@@ -48,6 +49,7 @@ def test_users_on_the_command_line(demo, tmp_path):
     assert gone.exit_code == 1 and "unknown user 'nadia'" in gone.output
 
 
+@pytest.mark.slow
 def test_report_text_is_inert(demo, tmp_path):
     path, tokens = web_database(demo[0], tmp_path)
     with Database(str(path)) as db:
@@ -107,6 +109,7 @@ def test_topojson_arcs_are_read_as_rings():
     assert rev[0][0] == (0, 0) and rev[0][-1] == (0, 0) and len(rev[0]) == 5
 
 
+@pytest.mark.slow
 def test_boundaries_hold_every_region(tmp_path, monkeypatch):
     if boundaries_source() is None:
         if os.environ.get("CI"):

@@ -22,7 +22,7 @@ from truce.outputs import shapes
 from truce.outputs.query import (FILTER_PARAMS, VERDICT_ORDER, Filters, decode_cursor, encode_cursor,
                                  filters_from_params, where)
 from truce.records import FACILITY_TYPES, GRADES, VERDICTS
-from truce.web.app import WebError, WebState, current_user
+from truce.web.state import WebError, WebState, current_user
 from truce.web.auth import User
 
 router = APIRouter(prefix="/api/v1", tags=["api"])

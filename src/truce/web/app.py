@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,75 +24,8 @@ from starlette.staticfiles import StaticFiles
 from truce import __version__
 from truce.db import Database
 from truce.errors import PipelineError
-from truce.reference.terms import Agreement
-from truce.web.auth import OPEN_READER, PUBLIC, User, user_from_name, user_from_token
-
-HERE = Path(__file__).resolve().parent
-
-
-class WebError(Exception):
-    """An answer other than 200: its status and one line saying why."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-@dataclass
-class WebState:
-    """What every request reads: the database, the reference data (loaded once) and the
-    server's options."""
-
-    db: Database
-    agreements: list[Agreement]
-    registry: Any
-    regions: list[dict[str, str]]
-    open_access: bool = False
-    tile_url: str | None = None
-    poll_seconds: float = 5.0
-    cache: dict[str, Any] = field(default_factory=dict)
-
-    def agreement(self, agreement_id: str) -> Agreement | None:
-        return next((a for a in self.agreements if a.id == agreement_id), None)
-
-    @property
-    def agreement_ids(self) -> list[str]:
-        return [a.id for a in self.agreements]
-
-    def region_label(self, code: str | None, lang: str) -> str:
-        if not code:
-            return ""
-        row = next((r for r in self.regions if r["code"] == code), None)
-        if row is None:
-            return code
-        return row.get(f"name_{lang}") or row["name_en"]
-
-
-def error_body(status: int, message: str) -> dict[str, Any]:
-    """The one error shape: ``{"ok": false, "error": …, "status": …}``."""
-    return {"ok": False, "error": message, "status": status}
-
-
-def current_user(request: Request) -> User:
-    """The bearer token's user, else the session's, else the public (a reader of everything
-    with ``--open``)."""
-    cached = getattr(request.state, "user", None)
-    if cached is not None:
-        return cached
-    state: WebState = request.app.state.truce
-    auth = request.headers.get("authorization") or ""
-    user: User | None = None
-    if auth.lower().startswith("bearer "):
-        user = user_from_token(state.db, auth[7:])
-        if user is None:
-            raise WebError(401, "invalid or revoked token")
-    elif "session" in request.scope:
-        user = user_from_name(state.db, request.session.get("user"))
-    if user is None:
-        user = OPEN_READER if state.open_access else PUBLIC
-    request.state.user = user
-    return user
+from truce.web import api, pages
+from truce.web.state import HERE, WebError, WebState, error_body
 
 
 def _load_registry(db: Database, settings: Any) -> Any:
@@ -115,7 +46,6 @@ def create_app(db: Database | str | None = None, *, open_access: bool = False, t
     from truce.config import Settings
     from truce.reference.gazetteer import read_regions
     from truce.reference.terms import load_agreements
-    from truce.web import api, pages
 
     settings = settings or Settings.load()
     database = db if isinstance(db, Database) else Database(db or settings.db, create=False)

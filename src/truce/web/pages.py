@@ -22,7 +22,7 @@ from truce.outputs.maps import CREDIT, INSTALL_HINT
 from truce.outputs.query import FILTER_PARAMS, VERDICT_ORDER, Filters, QueryError, to_params, where
 from truce.records import FACILITY_TYPES, GRADES, VERDICTS
 from truce.web import views
-from truce.web.app import HERE, WebError, WebState, current_user
+from truce.web.state import HERE, WebError, WebState, current_user
 from truce.web.auth import AuthError, User, csrf_ok, new_csrf, sign_in
 
 router = APIRouter(include_in_schema=False)

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from truce.outputs.maps import CREDIT, load_boundaries
 from truce.records import Claim, Incident, Report
-from truce.web.app import WebError, WebState
+from truce.web.state import WebError, WebState
 from truce.web.auth import User
 
 
