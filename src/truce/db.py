@@ -170,6 +170,8 @@ WEB_INDEXES = (  # created by migration 010 (IF NOT EXISTS: expression indexes a
     "CREATE INDEX IF NOT EXISTS ix_incidents_updated_at ON incidents (updated_at)",
     "CREATE INDEX IF NOT EXISTS ix_findings_agreement_verdict ON findings (agreement_id, verdict)",
     "CREATE INDEX IF NOT EXISTS ix_findings_verdict ON findings (verdict)",
+    "CREATE INDEX IF NOT EXISTS ix_report_inputs_external_id ON report_inputs (external_id)",
+    "CREATE INDEX IF NOT EXISTS ix_incident_claims_claim_id ON incident_claims (claim_id)",
 )
 
 
@@ -565,10 +567,11 @@ class Database:
 
     def _incident_where(self, where: dict[str, Any], published_only: bool = False) -> list[Any]:
         conds: list[Any] = []
+        # the period bounds the sort key too, so one index both selects the period and orders it
         if where.get("start"):
-            conds.append(incidents.c.date >= where["start"])
+            conds += [incidents.c.date >= where["start"], DAY_KEY >= sa.literal(where["start"])]
         if where.get("end"):
-            conds.append(incidents.c.date <= where["end"])
+            conds += [incidents.c.date <= where["end"], DAY_KEY <= sa.literal(where["end"])]
         for key, col in (("countries", incidents.c.country), ("regions", incidents.c.region_code),
                          ("facilities", incidents.c.facility_id), ("types", incidents.c.facility_type),
                          ("grades", incidents.c.grade)):
