@@ -168,8 +168,8 @@ DAY_KEY = sa.func.coalesce(incidents.c.date, sa.literal_column("'9999'"))
 WEB_INDEXES = (  # created by migration 010 (IF NOT EXISTS: expression indexes are not reflected)
     "CREATE INDEX IF NOT EXISTS ix_incidents_day_id ON incidents (coalesce(date, '9999'), id)",
     "CREATE INDEX IF NOT EXISTS ix_incidents_updated_at ON incidents (updated_at)",
-    "CREATE INDEX IF NOT EXISTS ix_findings_agreement_verdict ON findings (agreement_id, verdict)",
-    "CREATE INDEX IF NOT EXISTS ix_findings_verdict ON findings (verdict)",
+    # (no index on findings' verdict: SQLite, without statistics, would prefer it to the key when
+    # checking one incident's findings, and scan every finding of that verdict for each incident)
     "CREATE INDEX IF NOT EXISTS ix_report_inputs_external_id ON report_inputs (external_id)",
     "CREATE INDEX IF NOT EXISTS ix_incident_claims_claim_id ON incident_claims (claim_id)",
 )
@@ -567,11 +567,14 @@ class Database:
 
     def _incident_where(self, where: dict[str, Any], published_only: bool = False) -> list[Any]:
         conds: list[Any] = []
-        # the period bounds the sort key too, so one index both selects the period and orders it
+        # the period bounds the sort key (day, undated last), so one index both selects the period
+        # and orders it; a period leaves out the undated ones
         if where.get("start"):
-            conds += [incidents.c.date >= where["start"], DAY_KEY >= sa.literal(where["start"])]
+            conds.append(DAY_KEY >= sa.literal(where["start"]))
         if where.get("end"):
-            conds += [incidents.c.date <= where["end"], DAY_KEY <= sa.literal(where["end"])]
+            conds.append(DAY_KEY <= sa.literal(where["end"]))
+        elif where.get("start"):
+            conds.append(incidents.c.date.is_not(None))
         for key, col in (("countries", incidents.c.country), ("regions", incidents.c.region_code),
                          ("facilities", incidents.c.facility_id), ("types", incidents.c.facility_type),
                          ("grades", incidents.c.grade)):
