@@ -250,6 +250,20 @@ def test_a_span_in_the_headline_does_not_split_one_event(ctx):
     assert len([c for c in claims if c.kind == "strike"]) == 1
 
 
+
+def test_the_presidents_name_is_no_village(ctx, services):
+    from truce.extract.analysis import analyse
+    doc = analyse(services, "t", "Зеленський заявив, що вночі дрони атакували підстанцію.", published="2026-02-03",
+                  language="uk")
+    assert [pm.text for s in doc.sentences for pm in s.places] == []
+
+
+def test_the_agreements_violated_are_not_a_deal_concluded(ctx):
+    text = ("Зеленський заявив, що Росія умисно порушила енергетичне перемир'я. За його словами, ворог почав "
+            "порушувати домовленості ще в ніч на п'ятницю.")
+    got = [c.status for c in run(ctx, text, "2026-02-03", "uk") if c.kind == "negotiation"]
+    assert got == ["violated_alleged"]
+
 # --- accusations -------------------------------------------------------------------------
 
 def test_the_sides_accusing_each_other_are_two_accusations(ctx):

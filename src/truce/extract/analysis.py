@@ -358,6 +358,10 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     surnames = {m.start for m in found.get("neg:parties", ()) if m.end - m.start == 1 and toks[m.start].capitalised
                 and not any(pl.tok_start == m.start for pl in places)}
     places = [p for p in places if not (p.tok_end - p.tok_start == 1 and p.tok_end in surnames)]
+    # "Зеленський" is the president, not the village Zelena: a party's name read as a small place
+    named = {m.start for m in found.get("neg:parties", ()) if m.end - m.start == 1}
+    places = [p for p in places if not (p.tok_end - p.tok_start == 1 and p.tok_start in named
+                                        and all(x.kind != "region" and x.population < 50_000 for x in p.places))]
     attackers = [(toks[m.start].start, m.payload) for m in found.get("attacker", [])]
     attackers += _party_before_attack(toks, found, terms)
     return SentenceInfo(

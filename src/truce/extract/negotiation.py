@@ -85,6 +85,9 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
                 continue  # "asked him to suspend strikes on cities": what the halt is, not talks suspended
             if _cited(s, m):
                 continue  # "under the agreements, the truce was to last a week": the terms, not a new status
+            if m.payload == "agreed" and any(v.payload == "violated_alleged" and v.end <= m.start <= v.end + 1
+                                             for v in s.neg.get("status", ())):
+                continue  # "began violating the agreements": what is violated, not a deal concluded
             if not offer_only or m.payload == "proposed":
                 statuses.append((STATUS_PRIORITY.index(m.payload), m.payload, s))
     # statuses said of the energy halt itself outrank those of a deal discussed alongside it
