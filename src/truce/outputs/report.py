@@ -246,6 +246,10 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
         ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({len(matters)})"),
         ("not-covered", f"Not covered ({len(not_covered)})"), ("impact", "Impact"), ("coverage", "Coverage")]
+    physical = db.physical_evidence()
+    fire_candidates = db.fire_candidates()
+    if physical or fire_candidates:
+        toc.insert(toc.index(("impact", "Impact")), ("satellite", "Satellite evidence"))
     w("<nav class='toc'><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{_esc(k)}'>{_esc(t)}</a></li>" for k, t in toc)
       + "</ol></nav>")
     grades = Counter(i.grade for i in incidents)
@@ -342,6 +346,10 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
               f"<td>{_esc(_target(i))}</td><td>{_esc(i.grade)}</td><td>{_esc(why)}</td></tr>")
         w("</table>")
 
+    if physical or fire_candidates:
+        w(_satellite_html([physical[i.id] for i in incidents if i.id in physical], inc_by_id,
+                          [c for c in fire_candidates if filters.in_period(c.date)]))
+
     from truce.outputs.stats import summary
 
     st = summary(db, ctx, filters=filters)
@@ -366,6 +374,51 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     from truce.outputs.report_i18n import localise_report
 
     return localise_report("".join(out), lang)
+
+
+def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
+    rows = "".join(
+        f"<tr><td>{_esc(m.detection.acquired.replace('T', ' ').replace('Z', ' UTC'))}</td><td>{_esc(m.detection.instrument)} "
+        f"{_esc(m.detection.satellite)}</td><td>{m.distance_km:.1f} km</td>"
+        f"<td>{'' if m.detection.brightness is None else f'{m.detection.brightness:.1f} K'}</td>"
+        f"<td>{'' if m.detection.frp is None else f'{m.detection.frp:.1f} MW'}</td><td>{_esc(m.detection.confidence)}</td>"
+        f"<td>{'above' if m.above_background else 'background'}</td><td>{_esc(m.detection.source)}:{m.detection.line}</td></tr>"
+        for m in sorted(ms, key=lambda m: (m.detection.acquired, m.detection.id))[:limit])
+    more = f"<p class='muted'>and {len(ms) - limit} more</p>" if len(ms) > limit else ""
+    return ("<table class='detections'><thead><tr><th>time</th><th>sensor</th><th>distance</th><th>brightness</th><th>FRP</th>"
+            f"<th>confidence</th><th>vs. background</th><th>file:line</th></tr></thead>{rows}</table>{more}")
+
+
+def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Incident], candidates: Sequence[Any]) -> str:
+    """Satellite fire detections (NASA FIRMS): what they say about incidents at facilities, and candidates."""
+    by = Counter(e.verdict for e in evidence)
+    out = ["<h2 id='satellite'>Satellite evidence</h2><p>Fire detections from NASA FIRMS (VIIRS, MODIS), which no party "
+           "writes, matched to the facility of each incident within a radius set by the facility type and to a window from "
+           "the evening before the incident's day to the end of the day after. A facility's usual flare or stack, learned "
+           "from days without incidents, corroborates nothing. "
+           f"Supports: <b>{by.get('supports', 0)}</b>, silent: <b>{by.get('silent', 0)}</b>, contradicts: "
+           f"<b>{by.get('contradicts', 0)}</b> (a reported fire, not the strike). We acknowledge the use of data and imagery "
+           "from NASA's Fire Information for Resource Management System (FIRMS).</p>"]
+    shown = [e for e in evidence if e.verdict != "silent" or e.detections]
+    for e in shown:
+        i = inc_by_id.get(e.incident_id)
+        out.append(f"<h3>{_esc(i.date if i else '')} {_esc(_target(i) if i else e.facility_id)}: {_esc(e.verdict)}</h3>"
+                   f"<p class='muted'>{_esc(e.incident_id)}, grade {_esc(i.grade if i else '')}. {_esc(e.reason)}</p>"
+                   + _detections_html(e.detections))
+    quiet = [e for e in evidence if e.verdict == "silent" and not e.detections]
+    if quiet:
+        whys = Counter(e.why for e in quiet)
+        out.append("<p class='muted'>Silent, with nothing at the site: "
+                   + ", ".join(f"{n} {_esc({'no_data': 'with no FIRMS data loaded for their days', 'no_detection': 'with no detection at the site'}.get(k, k))}"
+                               for k, n in sorted(whys.items())) + ".</p>")
+    if candidates:
+        out.append(f"<h3>Candidate incidents ({len(candidates)})</h3><p>Fires above a facility's background with no "
+                   "reported incident at it: for review, never a finding by themselves.</p>")
+        for c in candidates:
+            out.append(f"<p><b>{_esc(c.date)} {_esc(c.facility_name)}</b> <span class='muted'>({_esc(c.id)}, "
+                       f"{_esc(c.facility_type)}, {_esc(c.region_code)})</span><br><span class='muted'>{_esc(c.reason)}</span></p>"
+                       + _detections_html(c.detections))
+    return "".join(out)
 
 
 def _target(i: Incident) -> str:
