@@ -56,7 +56,8 @@ def write_year(path: Path, rows: int, ctx, seed: int = 15) -> tuple[int, list]:
             day = start + dt.timedelta(days=k)
             for f in flaring:
                 if rnd.random() < 0.7:
-                    row(f.lat + rnd.uniform(-0.006, 0.006), f.lon + rnd.uniform(-0.009, 0.009), day, 2200 + rnd.randint(0, 1) * 100 + rnd.randint(0, 59),
+                    hhmm = 2200 + rnd.randint(0, 1) * 100 + rnd.randint(0, 59)
+                    row(f.lat + rnd.uniform(-0.006, 0.006), f.lon + rnd.uniform(-0.009, 0.009), day, hhmm,
                         rnd.choice(("N", "N20", "N21")), "n", rnd.uniform(300, 325), rnd.uniform(1, 5), 2)
         for day, f in strikes:  # the strikes: several strong pixels, that night
             for _ in range(rnd.randint(2, 8)):

@@ -912,6 +912,39 @@ def stats(ctx: click.Context, db: str | None, fmt: str, **kw: Any) -> None:
     click.echo(json.dumps(s, ensure_ascii=False, indent=1) if fmt == "json" else format_summary(s))
 
 
+@cli.command()
+@db_option
+@click.option("--date", "day", type=DayType(), default=None,
+              help="The day: YYYY-MM-DD or 01.03.2025, 2025-03, yesterday (default: the latest incident's date).")
+@click.option("--country", default="UA", show_default=True, type=click.Choice(["UA", "RU"], case_sensitive=False),
+              help="Whose grid (assumptions ship for UA).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def outlook(ctx: click.Context, db: str | None, day: Any, country: str, fmt: str) -> None:
+    """The grid outlook: available generation by type (registry capacity minus what is occupied, destroyed
+    or damaged and not yet repaired), imports, against the month's evening-peak demand: the deficit in MW
+    and the hours a day without power, low / central / high, with the incidents behind each loss and
+    every assumption with its source (data/outlook/ua.yaml; TRUCE_OUTLOOK to replace it).
+
+    Example:
+
+        truce outlook --date 2025-01-15 --country UA --format json
+    """
+    from truce.outputs.outlook import for_database, format_table, load_assumptions
+
+    try:
+        settings = _settings(ctx, db=db)
+        with _open(settings, create=False) as database:
+            c = _context(settings, database)
+            o = for_database(database, c.registry, day, country.upper(), load_assumptions(country.upper(), settings.outlook))
+    except PipelineError as e:
+        _fail(e)
+    if fmt == "json":
+        _dump(sys.stdout, o.to_dict())
+    else:
+        click.echo(format_table(o))
+
+
 # --- evaluation ------------------------------------------------------------------------
 
 @cli.command("eval")

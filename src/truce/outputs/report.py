@@ -250,6 +250,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     fire_candidates = db.fire_candidates()
     if physical or fire_candidates:
         toc.insert(toc.index(("impact", "Impact")), ("satellite", "Satellite evidence"))
+    toc.insert(toc.index(("impact", "Impact")) + 1, ("outlook", "Grid outlook"))
     w("<nav class='toc'><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{_esc(k)}'>{_esc(t)}</a></li>" for k, t in toc)
       + "</ol></nav>")
     grades = Counter(i.grade for i in incidents)
@@ -356,6 +357,8 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w("<h2 id='impact'>Impact</h2>")
     w(_impact_html(st))
 
+    w(_outlook_html(db, ctx, incidents, date_from, date_to))
+
     cov = coverage(db, date_from, date_to)
     w("<h2 id='coverage'>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
       "is a side whose claims are hard to corroborate.</p><table><colgroup><col style='width:15%'><col style='width:70%'>"
@@ -374,6 +377,44 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     from truce.outputs.report_i18n import localise_report
 
     return localise_report("".join(out), lang)
+
+
+def _outlook_html(db: Database, ctx: Context, incidents: Sequence[Incident], date_from: str | None,
+                  date_to: str | None) -> str:
+    """Ukraine's grid outlook over the period, weekly, as a chart and the last week's figures."""
+    from truce.outputs.outlook import chart, load_assumptions, outlook, series
+
+    every = db.incidents()  # losses persist after the period's first day: all incidents count
+    days = sorted(i.date for i in incidents if i.date)
+    if not days:
+        return "<h2 id='outlook'>Grid outlook</h2><p class='muted'>No dated incidents.</p>"
+    start = dt.date.fromisoformat(date_from or days[0])
+    end = dt.date.fromisoformat(date_to or days[-1])
+    a = load_assumptions("UA", ctx.settings.outlook)
+    points = series(ctx.registry, every, start, end, step_days=max(1, (end - start).days // 60 or 1), assumptions=a)
+    o = outlook(ctx.registry, every, end, "UA", a)
+
+    def trio(d: dict[str, float]) -> str:
+        return f"{d['low']:,.0f} / {d['central']:,.0f} / {d['high']:,.0f}"
+
+    rows = "".join(f"<tr><td>{_esc(t.replace('_', ' '))}</td><td>{o.installed_mw[t]:,.0f}</td><td>{trio(o.lost_mw[t])}</td>"
+                   f"<td>{trio(o.available_mw[t])}</td></tr>" for t in o.installed_mw)
+    losses = "".join(f"<li>{_esc(x.name)}: {trio(x.lost_mw)} MW, {_esc(x.cause)} per {_esc(x.basis)}"
+                     f"{' since ' + _esc(x.since) if x.since else ''}{' — ' + _esc(', '.join(x.incidents)) if x.incidents else ''}</li>"
+                     for x in o.losses if x.incidents)
+    return (f"<h2 id='outlook'>Grid outlook</h2><p>Ukraine's generation available at the evening peak (the registry's plants "
+            "less what is occupied, destroyed or damaged and not yet repaired, times the share available at the peak), "
+            "generation the registry does not list and imports, against the month's evening-peak demand. Figures are "
+            "low / central / high: every assumption at its favourable, central or unfavourable end "
+            "(<code>truce outlook</code> lists them with their sources; <code>data/outlook/ua.yaml</code>).</p>"
+            f"<figure><img alt='available generation and demand over time' src='{chart(points)}'><figcaption>Available "
+            "generation by type (central case) with imports, and evening-peak demand; hatched: the supply's range "
+            "between the cases.</figcaption></figure>"
+            f"<p>On {o.date}: supply {trio(o.supply_mw)} MW against demand {trio(o.demand_mw)} MW; deficit "
+            f"<b>{trio(o.deficit_mw)} MW</b>; about <b>{o.outage_hours['central']:.1f}</b> hours a day without power for an "
+            f"average consumer ({o.outage_hours['low']:.1f}–{o.outage_hours['high']:.1f}).</p>"
+            "<table><thead><tr><th>type</th><th>installed MW</th><th>lost MW</th><th>available at the peak MW</th></tr></thead>"
+            f"{rows}</table>" + (f"<p>Losses that incidents in the database stand behind:</p><ul>{losses}</ul>" if losses else ""))
 
 
 def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
