@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from truce.physical import load_matching, radius_km, window
 from truce.pipeline import run_pipeline
 
 FIRMS = DATA / "firms"
+EXAMPLES = Path(__file__).parents[1] / "src" / "truce" / "data" / "firms" / "examples"  # the README's files
 SYZRAN = "ru-syzran-refinery"
 
 
@@ -39,7 +41,7 @@ def test_viirs_csv_is_read_with_every_field():
 
 
 def test_modis_confidence_is_kept_and_binned():
-    (d,) = list(read_firms(FIRMS / "demo-modis.csv"))
+    (d,) = list(read_firms(EXAMPLES / "demo-modis.csv"))
     assert (d.instrument, d.satellite, d.confidence_pct, d.confidence, d.brightness) == ("MODIS", "Aqua", 86, "high", 331.5)
 
 
@@ -149,7 +151,7 @@ def test_a_flare_at_the_same_site_does_not_corroborate(db, ctx):
 
 
 def test_unreported_fires_are_candidates_never_findings(db, ctx):
-    _, summary = _run(db, ctx, "demo-viirs.csv", "demo-modis.csv")
+    _, summary = _run(db, ctx, EXAMPLES / "demo-viirs.csv", EXAMPLES / "demo-modis.csv")
     cands = db.fire_candidates()
     assert [(c.facility_id, c.date) for c in cands] == [("ru-kirishi-refinery", "2024-04-02")]
     c = cands[0]
@@ -193,12 +195,12 @@ def test_cli_ingest_and_candidates(tmp_path, demo):
 
     db = tmp_path / "t.db"
     shutil.copy(demo[0], db)
-    r = CliRunner().invoke(cli, ["ingest", "--db", str(db), str(FIRMS / "demo-viirs.csv"), str(FIRMS / "demo-modis.csv")])
+    r = CliRunner().invoke(cli, ["ingest", "--db", str(db), str(EXAMPLES / "demo-viirs.csv"), str(EXAMPLES / "demo-modis.csv")])
     assert r.exit_code == 0, r.output
     assert "from 2 FIRMS file(s)" in r.output and "new satellite fire detection(s)" in r.output
     r = CliRunner().invoke(cli, ["run", "--db", str(db)])
     assert r.exit_code == 0, r.output
-    assert "satellite: supports 1," in r.output and "1 candidate(s) for review" in r.output
+    assert "satellite: supports 1, silent 16, contradicts 1 (incidents at facilities; 24 outside" in r.output and "1 candidate(s) for review" in r.output
     r = CliRunner().invoke(cli, ["candidates", "--db", str(db), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert [c["facility_id"] for c in json.loads(r.output)] == ["ru-kirishi-refinery"]

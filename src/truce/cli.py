@@ -308,7 +308,8 @@ def _print_summary(s: RunSummary) -> None:
         click.echo(f"note: {u}", err=True)
     if s.physical:
         seen = ", ".join(f"{k} {s.physical.get(k, 0)}" for k in ("supports", "silent", "contradicts"))
-        click.echo(f"satellite: {seen} (incidents at facilities); {s.physical.get('candidates', 0)} candidate(s) for review")
+        click.echo(f"satellite: {seen} (incidents at facilities; {s.physical.get('no_data', 0)} outside the FIRMS "
+                   f"files' days); {s.physical.get('candidates', 0)} candidate(s) for review")
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)

@@ -125,7 +125,8 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
             *db.fire_points(), db.fire_detections, incidents, ctx.registry, physical.load_matching(ctx.settings.firms_matching))
         db.replace_physical(evidence, candidates)
         for ev in evidence:
-            s.physical[ev.verdict] = s.physical.get(ev.verdict, 0) + 1
+            key = "no_data" if ev.why == "no_data" else ev.verdict  # no FIRMS file covers its days
+            s.physical[key] = s.physical.get(key, 0) + 1
         s.physical["candidates"] = len(candidates)
         s.seconds["physical"] = time.perf_counter() - t
     t = time.perf_counter()

@@ -432,13 +432,14 @@ def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
 
 def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Incident], candidates: Sequence[Any]) -> str:
     """Satellite fire detections (NASA FIRMS): what they say about incidents at facilities, and candidates."""
-    by = Counter(e.verdict for e in evidence)
+    by = Counter(e.verdict if e.why != "no_data" else "no_data" for e in evidence)
     out = ["<h2 id='satellite'>Satellite evidence</h2><p>Fire detections from NASA FIRMS (VIIRS, MODIS), which no party "
            "writes, matched to the facility of each incident within a radius set by the facility type and to a window from "
            "the evening before the incident's day to the end of the day after. A facility's usual flare or stack, learned "
            "from days without incidents, corroborates nothing. "
            f"Supports: <b>{by.get('supports', 0)}</b>, silent: <b>{by.get('silent', 0)}</b>, contradicts: "
-           f"<b>{by.get('contradicts', 0)}</b> (a reported fire, not the strike). We acknowledge the use of data and imagery "
+           f"<b>{by.get('contradicts', 0)}</b> (a reported fire, not the strike); <b>{by.get('no_data', 0)}</b> outside the "
+           "days the loaded FIRMS files cover. We acknowledge the use of data and imagery "
            "from NASA's Fire Information for Resource Management System (FIRMS).</p>"]
     shown = [e for e in evidence if e.verdict != "silent" or e.detections]
     for e in shown:

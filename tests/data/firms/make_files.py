@@ -16,6 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[2]
+EXAMPLES = ROOT / "src/truce/data/firms/examples"  # the README's example files (same layout)
 VIIRS_COLS = ["latitude", "longitude", "bright_ti4", "scan", "track", "acq_date", "acq_time", "satellite", "instrument",
               "confidence", "version", "bright_ti5", "frp", "daynight", "type"]
 MODIS_COLS = ["latitude", "longitude", "brightness", "scan", "track", "acq_date", "acq_time", "satellite", "instrument",
@@ -46,9 +47,9 @@ def night(day: dt.date, minute: int) -> dt.datetime:
     return dt.datetime.combine(day - dt.timedelta(days=1), dt.time(21, 0)) + dt.timedelta(minutes=minute)
 
 
-def write(name: str, cols: list[str], rows: list[list]) -> None:
+def write(name: str, cols: list[str], rows: list[list], where: Path = HERE) -> None:
     rows.sort(key=lambda r: (r[5], str(r[6]).zfill(4), r[0], r[1]))
-    with open(HERE / name, "w", encoding="utf-8", newline="") as fh:
+    with open(where / name, "w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(cols)
         w.writerows(rows)
@@ -109,10 +110,10 @@ def main() -> None:
                               round(rng.uniform(305, 322), 2), round(rng.uniform(1.2, 4.9), 2), 2))
     kirishi = [viirs(*offset(*kir, 0.3 * j, -0.2 * j), dt.datetime(2024, 4, 2, 0, 28), "N20", "h",
                      round(345 + 5 * j, 2), round(22 + 7 * j, 2)) for j in range(4)]
-    write("demo-viirs.csv", VIIRS_COLS, base + strike_rows + nk_flare + kirishi)
+    write("demo-viirs.csv", VIIRS_COLS, base + strike_rows + nk_flare + kirishi, EXAMPLES)
     aqua = [[*offset(*syz, 0.6, 0.0), 331.5, 1.1, 1.0, strike.isoformat(), "1014", "Aqua", "MODIS", 86, "6.1NRT",
              296.4, 38.2, "D", 0]]
-    write("demo-modis.csv", MODIS_COLS, aqua)
+    write("demo-modis.csv", MODIS_COLS, aqua, EXAMPLES)
 
     # 4. the archive's JSON form of the strike file, and a file with bad rows
     objs = [dict(zip(VIIRS_COLS, r)) for r in strike_rows]
