@@ -232,3 +232,22 @@ def test_findings_show_the_satellite_evidence(tmp_path, demo, ctx):
         assert step.result == "pass" and "VIIRS NOAA-21 2025-04-07 23:41 UTC" in step.fact
         assert f.verdict == "consistent_with_violation"
         assert s.ledger_appended >= 1  # the changed finding is on the record
+
+
+def test_a_site_seen_burning_on_a_few_quiet_days_is_held_to_them(ctx):
+    """Two quiet days with a 3 MW flare are too few to call a background, yet a 3 MW pixel the
+    night of a strike does not stand above them; a 40 MW one does."""
+    from truce.physical import Background, _above
+    from truce.records import DetectionMatch, FireDetection
+
+    params = load_matching()
+    bg = Background(quiet_days=30, detection_days=2, frp_p95=3.0, count_p95=1.0, exists=False)
+
+    def m(frp: float) -> DetectionMatch:
+        return DetectionMatch(FireDetection(id=f"d{frp}", lat=0.0, lon=0.0, acquired="2024-03-15T23:00Z",
+                                            satellite="NOAA-20", instrument="VIIRS", confidence="nominal", frp=frp), 0.5)
+
+    assert [x.above_background for x in _above([m(3.1)], bg, params)] == [False]
+    assert [x.above_background for x in _above([m(40.0)], bg, params)] == [True]
+    none = Background(quiet_days=30, detection_days=0, frp_p95=0.0, count_p95=0.0, exists=False)
+    assert [x.above_background for x in _above([m(3.1)], none, params)] == [True]

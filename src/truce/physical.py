@@ -157,14 +157,28 @@ class Background:
     frp_p95: float
     count_p95: float
     exists: bool
+    by_day: tuple[tuple[str, float, int], ...] = ()  # (quiet day with detections, strongest FRP, count)
+    min_days: int = 5
+
+    @classmethod
+    def of(cls, quiet_days: int, by_day: Iterable[tuple[str, float, int]], min_days: int) -> "Background":
+        rows = tuple(sorted(by_day))
+        return cls(quiet_days=quiet_days, detection_days=len(rows),
+                   frp_p95=round(_percentile([f for _, f, _ in rows], 0.95), 2),
+                   count_p95=round(_percentile([float(n) for _, _, n in rows], 0.95), 1),
+                   exists=len(rows) >= min_days, by_day=rows, min_days=min_days)
+
+    def without(self, days: set[str]) -> "Background":
+        """The background learned without ``days`` (a candidate's own fire is not its background)."""
+        return Background.of(self.quiet_days - len(days), (r for r in self.by_day if r[0] not in days), self.min_days)
 
     def describe(self) -> str:
         if not self.detection_days:
             return f"no detection at the site on {self.quiet_days} quiet day(s) with data"
         share = 100.0 * self.detection_days / max(self.quiet_days, 1)
         if not self.exists:
-            return (f"detections on {self.detection_days} of {self.quiet_days} quiet day(s) "
-                    f"({share:.0f} %): too few to learn a background")
+            return (f"detections on only {self.detection_days} of {self.quiet_days} quiet day(s) ({share:.0f} %), "
+                    f"up to {self.frp_p95:.1f} MW and {self.count_p95:.0f} a day: a background held to those days")
         return (f"background (flare or stack) on {self.detection_days} of {self.quiet_days} quiet days ({share:.0f} %), "
                 f"95th percentile {self.frp_p95:.1f} MW and {self.count_p95:.0f} detection(s) a day")
 
@@ -198,15 +212,14 @@ def background(matches: Sequence[DetectionMatch], incident_days: Iterable[str], 
         day = m.detection.acquired[:10]
         if day in quiet:
             per_day[day].append(m)
-    frps = [max((m.detection.frp or 0.0) for m in ms) for ms in per_day.values()]
-    counts = [float(len(ms)) for ms in per_day.values()]
-    return Background(quiet_days=len(quiet), detection_days=len(per_day), frp_p95=round(_percentile(frps, 0.95), 2),
-                      count_p95=round(_percentile(counts, 0.95), 1), exists=len(per_day) >= int(bp["min_quiet_days"]))
+    return Background.of(len(quiet), ((d, max((m.detection.frp or 0.0) for m in ms), len(ms)) for d, ms in per_day.items()),
+                         int(bp["min_quiet_days"]))
 
 
 def _above(day_matches: Sequence[DetectionMatch], bg: Background, params: dict[str, Any]) -> list[DetectionMatch]:
-    """The day's detections marked by whether they stand above the background."""
-    if not bg.exists:
+    """The day's detections marked by whether they stand above the background. A site never seen
+    burning on a quiet day has none; one seen on a few days only is held to what those days showed."""
+    if not bg.detection_days:
         return [replace(m, above_background=True) for m in day_matches]
     bp = params["background"]
     frp_line = max(float(bp["frp_factor"]) * bg.frp_p95, float(bp["min_frp_mw"]))
@@ -339,7 +352,10 @@ def _candidates(site: dict[str, list[DetectionMatch]], backgrounds: dict[str, Ba
                 by_day[m.detection.acquired[:10]].append(m)
         hot: dict[str, list[DetectionMatch]] = {}
         for day, dms in sorted(by_day.items()):
-            above = [m for m in _above(dms, bg, params) if m.above_background]
+            # a candidate's own fire is not its background: learned without its days where they would weigh
+            # (with 20 quiet days or more, three days move a 95th percentile little, and recomputing costs)
+            own = bg.without(_days_near([day], 1) & {r[0] for r in bg.by_day}) if 0 < bg.detection_days < 20 else bg
+            above = [m for m in _above(dms, own, params) if m.above_background]
             strong = [m for m in above if CONFIDENCE_RANK.get(m.detection.confidence, 0) >= min_conf]
             if strong and (len(above) >= int(cp["min_detections"]) or
                            max((m.detection.frp or 0.0) for m in above) >= float(cp["min_frp_mw"])):
@@ -363,7 +379,8 @@ def _candidates(site: dict[str, list[DetectionMatch]], backgrounds: dict[str, Ba
                         f"{' and more' if len(ids) > 3 else ''}")
             reason = (f"{len(dets)} detection(s) above the site's background at {f.name} ({f.type}) on "
                       f"{g[0]}{' – ' + g[-1] if len(g) > 1 else ''} and no reported incident at it: {_list(dets)}; "
-                      f"{bg.describe()}{note}. For review: a candidate is never a finding")
+                      f"{bg.without(_days_near(g, 1) & {r[0] for r in bg.by_day}).describe()}{note}. "
+                      "For review: a candidate is never a finding")
             cid = "cand-" + hashlib.sha256(f"{fid}|{first}".encode()).hexdigest()[:16]
             out.append(FireCandidate(id=cid, facility_id=fid, facility_name=f.name, facility_type=f.type,
                                      country=f.country, region_code=f.region_code, date=first, detections=dets,
