@@ -182,7 +182,7 @@ fire_detections = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("lat", sa.Float, nullable=False),
     sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("acquired", sa.String(20), nullable=False, index=True),  # UTC, YYYY-MM-DDTHH:MMZ
+    sa.Column("acquired", sa.String(20), nullable=False),  # UTC, YYYY-MM-DDTHH:MMZ
     sa.Column("satellite", sa.String(10), nullable=False),
     sa.Column("instrument", sa.String(8), nullable=False),
     sa.Column("confidence", sa.String(10), nullable=False),
@@ -592,25 +592,24 @@ class Database:
     # --- satellite fire detections ----------------------------------------------------------
 
     def add_fire_detections(self, items: Iterable[FireDetection]) -> tuple[int, int]:
-        """Store detections (the same pixel of the same overpass once). Returns (new, already stored)."""
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as ins
-        else:
-            from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
-        stmt = ins(fire_detections).on_conflict_do_nothing(index_elements=["id"])
+        """Store detections (the same pixel of the same overpass once). Returns (new, already stored).
+        A million rows are one executemany per 20,000, straight to the driver (no statement compiling)."""
         cols = [c.name for c in fire_detections.columns]
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO fire_detections ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+               "ON CONFLICT (id) DO NOTHING")
         total = 0
         with self.atomic() as conn:
             before = int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
-            batch: list[dict[str, Any]] = []
+            batch: list[tuple[Any, ...]] = []
             for d in items:
-                batch.append({k: getattr(d, k) for k in cols})
+                batch.append(tuple(getattr(d, k) for k in cols))
                 if len(batch) >= 20_000:
-                    conn.execute(stmt, batch)  # executemany
+                    conn.exec_driver_sql(sql, batch)
                     total += len(batch)
                     batch = []
             if batch:
-                conn.execute(stmt, batch)
+                conn.exec_driver_sql(sql, batch)
                 total += len(batch)
             after = int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
         return after - before, total - (after - before)

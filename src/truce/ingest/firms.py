@@ -78,7 +78,7 @@ def parse_rows(rows: Iterable[tuple[int, dict[str, Any]]], name: str, shown: str
     """(line, row) pairs → detections; ``name`` is what a detection records as its source."""
     checked = False
     for line, raw in rows:
-        row = {str(k).strip().lower(): v for k, v in raw.items()}
+        row = raw if getattr(rows, "lowercase", False) else {str(k).strip().lower(): v for k, v in raw.items()}
         if not checked:
             missing = [c for c in REQUIRED if c not in row]
             if not any(b in row for b in BRIGHTNESS):
@@ -93,14 +93,28 @@ def parse_rows(rows: Iterable[tuple[int, dict[str, Any]]], name: str, shown: str
             record_error(errors, IngestError(str(e), path=shown, line=line))
 
 
-def _csv_rows(stream: IO[str], path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(stream)
-    if not reader.fieldnames:
-        raise IngestError("empty file", path=str(path))
-    for row in reader:
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue
-        yield reader.line_num, row
+class _CsvRows:
+    """(line, row) pairs of a CSV file, keys lower-cased once from the header (``lowercase``)."""
+
+    lowercase = True
+
+    def __init__(self, stream: IO[str], path: Path):
+        self.reader = csv.reader(stream)
+        try:
+            self.header = [h.strip().lower() for h in next(self.reader)]
+        except StopIteration:
+            raise IngestError("empty file", path=str(path)) from None
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        header, reader = self.header, self.reader
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            yield reader.line_num, dict(zip(header, values))
+
+
+def _csv_rows(stream: IO[str], path: Path) -> _CsvRows:
+    return _CsvRows(stream, path)
 
 
 def _json_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
