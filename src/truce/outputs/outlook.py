@@ -327,7 +327,7 @@ def chart(points: Sequence[dict[str, Any]]) -> str:
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
         fig.autofmt_xdate()
     ax.set_ylabel("MW at the evening peak")
-    ax.legend(loc="upper left", fontsize=7, ncol=3, framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=7, ncol=5, frameon=False)
     ax.grid(True, axis="y", linewidth=0.2)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
