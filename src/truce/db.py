@@ -605,11 +605,11 @@ class Database:
             for d in items:
                 batch.append(tuple(getattr(d, k) for k in cols))
                 if len(batch) >= 20_000:
-                    conn.exec_driver_sql(sql, batch)
+                    conn.exec_driver_sql(sql, sorted(batch))  # in key order: fewer pages touched
                     total += len(batch)
                     batch = []
             if batch:
-                conn.exec_driver_sql(sql, batch)
+                conn.exec_driver_sql(sql, sorted(batch))
                 total += len(batch)
             after = int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
         return after - before, total - (after - before)

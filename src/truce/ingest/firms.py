@@ -239,9 +239,11 @@ def _detection(row: dict[str, Any], source: str, line: int) -> FireDetection:
 
 
 def detection_id(satellite: str, lat: float, lon: float, acquired: str) -> str:
-    """Stable id: the same pixel of the same overpass, read from any file or form, is one detection."""
+    """Stable id: the same pixel of the same overpass, read from any file or form, is one detection.
+    It starts with the overpass time, so a file (FIRMS sorts by time) is stored in key order."""
     key = f"{satellite}|{lat:.4f}|{lon:.4f}|{acquired}"
-    return "fd-" + hashlib.sha256(key.encode()).hexdigest()[:20]
+    when = acquired[:16].replace("-", "").replace("T", "").replace(":", "")
+    return f"fd-{when}-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def write_firms_csv(detections: Iterable[FireDetection], out: io.TextIOBase | Any, *, instrument: str = "VIIRS") -> int:
