@@ -188,6 +188,7 @@ def test_silence_says_what_can_be_known(sqlite_db, ctx, tmp_path):
         assert not any("satellite" in r for r in inc.grade_reasons)
 
 
+@pytest.mark.slow  # the README's commands run the same path in tests/test_docs.py
 def test_cli_ingest_and_candidates(tmp_path, demo):
     from click.testing import CliRunner
 
