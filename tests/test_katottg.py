@@ -82,3 +82,8 @@ def test_official_transliteration(uk, latin):
                                       ("Одесса", "Одесский"), ("Винница", "Винницкий"), ("Сумы", "Сумский")])
 def test_russian_raion_adjectives_from_the_seat(town, adj):
     assert _ru_adjective(town) == adj
+
+
+def test_the_preposition_s_is_no_village_word(services):
+    # Russian "с" (with) before a capitalised word is not "с." (село)
+    assert not any(t == "Ковпита" for t, _, _ in found(services, "Встреча с Ковпита прошла спокойно."))

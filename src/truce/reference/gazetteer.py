@@ -61,10 +61,11 @@ _LIST_GLUE = frozenset({",", "та", "і", "й", "и", "and", "or", "або", "�
 # A codifier village (no population, no coordinates of its own, often named like an adjective or a
 # common word: Веселе, Степове, Валуйське) is read only where the text calls it a village or settlement
 _VILLAGE_CUES = frozenset(normalise(w) for w in """
-село селі села селу селом сел с смт селище селищі селища селищу селищем селищах селах сіл
+село селі села селу селом селище селищі селища селищу селищем селищах селах сіл смт
 поселок поселке поселка посёлок посёлке посёлка деревня деревне деревни пгт
-village villages hamlet settlement
 """.split())
+# abbreviations that are cues only with their full stop ("с. Ковпита"; "с" alone is a preposition)
+_ABBREV_CUES = frozenset({"с", "сел", "смт", "пгт"})
 _NAME_OK = re.compile(r"^[A-Za-zÀ-žА-Яа-яЁёІіЇїЄєҐґ'’ʼ\- .]+$")
 
 
@@ -286,10 +287,10 @@ class Gazetteer:
         by_span: dict[tuple[int, int], list[Match]] = {}
         for m in self.matcher.find(tokens):
             by_span.setdefault((m.start, m.end), []).append(m)
-        if any(t.norm in _VILLAGE_CUES for t in tokens):
+        if any(t.norm in _VILLAGE_CUES or (t.norm in _ABBREV_CUES and text[t.end:t.end + 1] == ".") for t in tokens):
             taken = list(by_span)
             for m in self.villages.find(tokens):
-                if _village_cue(tokens, m.start) and not any(a < m.end and m.start < b for a, b in taken):
+                if _village_cue(tokens, m.start, text) and not any(a < m.end and m.start < b for a, b in taken):
                     by_span.setdefault((m.start, m.end), []).append(m)
         for span, ms in self._coordinated_regions(tokens).items():
             by_span[span] = ms
@@ -437,12 +438,13 @@ def _codifier_village(p: Place) -> bool:
     return p.kind == "settlement" and p.population < 0 and p.id.startswith("katottg:")
 
 
-def _village_cue(tokens: Sequence[Token], i: int) -> bool:
-    """Is the name at token ``i`` called a village or settlement ("у селі X", "с. X", "смт X", "village of X")?"""
+def _village_cue(tokens: Sequence[Token], i: int, text: str) -> bool:
+    """Is the name at token ``i`` called a village or settlement ("у селі X", "с. X", "смт X")?"""
     j = i - 1
-    if j >= 0 and tokens[j].norm in (".", "of"):
-        j -= 1
-    return j >= 0 and tokens[j].norm in _VILLAGE_CUES
+    if j < 0:
+        return False
+    n = tokens[j].norm
+    return n in _VILLAGE_CUES or (n in _ABBREV_CUES and "." in text[tokens[j].end:tokens[i].start])
 
 
 def _latin_first_name(tokens: Sequence[Token], i: int, p: Place) -> bool:
