@@ -28,7 +28,7 @@ def report(demo, tmp_path_factory):
 def test_report_is_self_contained(report):
     html = report.read_text(encoding="utf-8")
     assert "<script" not in html and "<link" not in html  # no external resources
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3  # map, timeline, grid outlook
     for heading in ("Status history and evidence", "Map", "Timeline", "Findings", "Impact", "Coverage"):
         assert heading in html
     assert "consistent with violation" in html and "hinges on" in html
@@ -49,7 +49,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     dom = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", report.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-500:]
-    assert dom.stdout.count("<img") == 2 and "Situation report" in dom.stdout
+    assert dom.stdout.count("<img") == 3 and "Situation report" in dom.stdout  # map, timeline, grid outlook
     assert dom.stdout.count("<tr") > 20
     shot = tmp_path / "shot.png"
     r = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", f"--screenshot={shot}", "--window-size=1200,3000",

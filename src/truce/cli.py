@@ -306,6 +306,10 @@ def _print_summary(s: RunSummary) -> None:
                    f"incident they deny, {len(s.unattached)} deny nothing reported (no incident)")
     for u in s.unattached:
         click.echo(f"note: {u}", err=True)
+    if s.physical:
+        seen = ", ".join(f"{k} {s.physical.get(k, 0)}" for k in ("supports", "silent", "contradicts"))
+        click.echo(f"satellite: {seen} (incidents at facilities; {s.physical.get('no_data', 0)} outside the FIRMS "
+                   f"files' days); {s.physical.get('candidates', 0)} candidate(s) for review")
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)
@@ -319,6 +323,9 @@ def _print_summary(s: RunSummary) -> None:
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_file: tuple[str, ...]) -> None:
     """Store reports from files or directories: .jsonl, .txt, .html, .xml/.rss feeds, ACLED .csv; '-' reads JSONL from stdin.
+
+    NASA FIRMS active-fire files (VIIRS or MODIS, CSV or JSON, recognised by their columns) are
+    stored as satellite fire detections; `truce run` weighs them as physical evidence.
 
     The same content from the same source is stored once. Bad lines are named and
     skipped (exit status 1); everything else in the batch is stored.
@@ -338,8 +345,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
         _fail(e)
     for msg in res.errors:
         click.echo(f"error: {msg}", err=True)
+    fires = (f"; {res.detections_new} new satellite fire detection(s), {res.detections_seen} already stored, "
+             f"from {res.detection_files} FIRMS file(s)") if res.detection_files else ""
     click.echo(f"ingested {res.new} new report(s), {res.seen} already stored, from {res.files} file(s)"
-               + (f"; {len(res.errors)} error(s)" if res.errors else ""))
+               + fires + (f"; {len(res.errors)} error(s)" if res.errors else ""))
     if res.errors:
         sys.exit(1)
 
@@ -495,6 +504,40 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, 
                  r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
                  r["grade"], str(len(r["reports"]))] for r in rows],
                f"{len(rows)} incident(s); * attacker inferred, not stated")
+    if out is not sys.stdout:
+        out.close()
+
+
+@cli.command()
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--output", "-o", default=None, help="Write to a file instead of stdout.")
+@click.pass_context
+def candidates(ctx: click.Context, db: str | None, fmt: str, output: str | None) -> None:
+    """Candidate incidents from satellite fire detections: fires above a facility's background with no
+    reported incident at it. For an analyst to review; never a finding by themselves.
+
+    Needs NASA FIRMS files ingested (`truce ingest fire_archive.csv`) and `truce run`.
+
+    Example:
+
+        truce candidates --format json -o candidates.json
+    """
+    try:
+        settings = _settings(ctx, db=db)
+        with _open(settings, create=False) as database:
+            found = database.fire_candidates()
+            n = database.fire_detection_count()
+    except PipelineError as e:
+        _fail(e)
+    out = _write(output)
+    if fmt == "json":
+        _dump(out, [c.to_dict() for c in found])
+    else:
+        rows = [[c.date, c.id, c.facility_name, c.facility_type, c.region_code, str(len(c.detections)),
+                 f"{max((m.detection.frp or 0.0) for m in c.detections):.1f}"] for c in found]
+        _table(out, ["date", "candidate", "facility", "type", "region", "detections", "max FRP MW"], rows,
+               f"{len(found)} candidate(s) from {n} stored satellite fire detection(s); for review, never findings")
     if out is not sys.stdout:
         out.close()
 
@@ -868,6 +911,39 @@ def stats(ctx: click.Context, db: str | None, fmt: str, **kw: Any) -> None:
     except PipelineError as e:
         _fail(e)
     click.echo(json.dumps(s, ensure_ascii=False, indent=1) if fmt == "json" else format_summary(s))
+
+
+@cli.command()
+@db_option
+@click.option("--date", "day", type=DayType(), default=None,
+              help="The day: YYYY-MM-DD or 01.03.2025, 2025-03, yesterday (default: the latest incident's date).")
+@click.option("--country", default="UA", show_default=True, type=click.Choice(["UA", "RU"], case_sensitive=False),
+              help="Whose grid (assumptions ship for UA).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def outlook(ctx: click.Context, db: str | None, day: Any, country: str, fmt: str) -> None:
+    """The grid outlook: available generation by type (registry capacity minus what is occupied, destroyed
+    or damaged and not yet repaired), imports, against the month's evening-peak demand: the deficit in MW
+    and the hours a day without power, low / central / high, with the incidents behind each loss and
+    every assumption with its source (data/outlook/ua.yaml; TRUCE_OUTLOOK to replace it).
+
+    Example:
+
+        truce outlook --date 2025-01-15 --country UA --format json
+    """
+    from truce.outputs.outlook import for_database, format_table, load_assumptions
+
+    try:
+        settings = _settings(ctx, db=db)
+        with _open(settings, create=False) as database:
+            c = _context(settings, database)
+            o = for_database(database, c.registry, day, country.upper(), load_assumptions(country.upper(), settings.outlook))
+    except PipelineError as e:
+        _fail(e)
+    if fmt == "json":
+        _dump(sys.stdout, o.to_dict())
+    else:
+        click.echo(format_table(o))
 
 
 # --- evaluation ------------------------------------------------------------------------

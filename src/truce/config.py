@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("llm_timeout", 60.0, "seconds to wait for the llm endpoint (TRUCE_LLM_TIMEOUT)"),
     Setting("author", None, "who signs reviews and ledger entries (TRUCE_AUTHOR; default: the OS user)"),
     Setting("use_geonames", True, "include GeoNames settlements in the gazetteer (TRUCE_USE_GEONAMES)"),
+    Setting("firms_matching", None, "YAML overriding the satellite fire matching parameters (TRUCE_FIRMS_MATCHING)"),
+    Setting("outlook", None, "YAML overriding the grid outlook's assumptions (TRUCE_OUTLOOK)"),
 )
 _LISTS = {"sources", "registry", "agreements"}
 
@@ -52,6 +54,8 @@ class Settings:
     llm_timeout: float = 60.0
     author: str | None = None
     use_geonames: bool = True
+    firms_matching: str | None = None
+    outlook: str | None = None
 
     @classmethod
     def load(cls, config_file: str | None = None, **overrides: Any) -> "Settings":

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from truce.config import database_url
 from truce.errors import StorageError
-from truce.records import Claim, Finding, Incident, LedgerEntry, LedgerRow, Report, StatusObservation, canonical_json
+from truce.records import (Claim, DetectionMatch, FireCandidate, FireDetection, Finding, Incident, LedgerEntry, LedgerRow,
+                           PhysicalEvidence, Report, StatusObservation, canonical_json)
 
 metadata = sa.MetaData()
 
@@ -175,6 +176,39 @@ WEB_INDEXES = (  # created by migration 010 (IF NOT EXISTS: expression indexes a
 )
 
 
+# satellite fire detections (NASA FIRMS), what they say about incidents, and candidate incidents
+fire_detections = sa.Table(
+    "fire_detections", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("lat", sa.Float, nullable=False),
+    sa.Column("lon", sa.Float, nullable=False),
+    sa.Column("acquired", sa.String(20), nullable=False),  # UTC, YYYY-MM-DDTHH:MMZ
+    sa.Column("satellite", sa.String(10), nullable=False),
+    sa.Column("instrument", sa.String(8), nullable=False),
+    sa.Column("confidence", sa.String(10), nullable=False),
+    sa.Column("confidence_pct", sa.Integer),
+    sa.Column("brightness", sa.Float),
+    sa.Column("frp", sa.Float),
+    sa.Column("daynight", sa.String(1)),
+    sa.Column("fire_type", sa.Integer),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+)
+physical_evidence = sa.Table(
+    "physical_evidence", metadata,
+    sa.Column("incident_id", sa.String(40), primary_key=True),
+    sa.Column("verdict", sa.String(20), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+)
+fire_candidates = sa.Table(
+    "fire_candidates", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("facility_id", sa.String(100), nullable=False),
+    sa.Column("date", sa.String(10), nullable=False, index=True),
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
                                       incident_claims, findings, agreement_status, ledger, ledger_head])
@@ -195,11 +229,16 @@ def _m010_web_accounts(conn: Connection) -> None:
         conn.execute(sa.text(ddl))
 
 
+def _m020_fire_detections(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[fire_detections, physical_evidence, fire_candidates])
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
     ("003_meta", _m003_meta),
     ("010_web_accounts", _m010_web_accounts),
+    ("020_fire_detections", _m020_fire_detections),
 )
 
 
@@ -550,6 +589,92 @@ class Database:
             last = rows[-1]
             self._upsert(conn, ledger_head, [dict(name="head", seq=last.seq, hash=last.hash)], ["name"])
 
+    # --- satellite fire detections ----------------------------------------------------------
+
+    def add_fire_detections(self, items: Iterable[FireDetection]) -> tuple[int, int]:
+        """Store detections (the same pixel of the same overpass once). Returns (new, already stored).
+        A million rows are one executemany per 20,000, straight to the driver (no statement compiling)."""
+        cols = [c.name for c in fire_detections.columns]
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO fire_detections ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))}) "
+               "ON CONFLICT (id) DO NOTHING")
+        total = 0
+        with self.atomic() as conn:
+            before = int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
+            batch: list[tuple[Any, ...]] = []
+            for d in items:
+                batch.append(tuple(getattr(d, k) for k in cols))
+                if len(batch) >= 20_000:
+                    conn.exec_driver_sql(sql, sorted(batch))  # in key order: fewer pages touched
+                    total += len(batch)
+                    batch = []
+            if batch:
+                conn.exec_driver_sql(sql, sorted(batch))
+                total += len(batch)
+            after = int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
+        return after - before, total - (after - before)
+
+    def fire_detection_count(self) -> int:
+        with self.atomic() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(fire_detections)).scalar_one())
+
+    def fire_points(self) -> tuple[list[str], list[float], list[float], list[str]]:
+        """Every detection as columns (id, lat, lon, acquired): what matching to sites needs."""
+        ids: list[str] = []
+        lats: list[float] = []
+        lons: list[float] = []
+        times: list[str] = []
+        with self.atomic() as conn:
+            q = sa.select(fire_detections.c.id, fire_detections.c.lat, fire_detections.c.lon, fire_detections.c.acquired)
+            for rows in conn.execute(q.execution_options(yield_per=50_000)).partitions():
+                for i, la, lo, t in rows:
+                    ids.append(i)
+                    lats.append(la)
+                    lons.append(lo)
+                    times.append(t)
+        return ids, lats, lons, times
+
+    def fire_detections(self, ids: Iterable[str] | None = None) -> list[FireDetection]:
+        with self.atomic() as conn:
+            q = sa.select(fire_detections).order_by(fire_detections.c.acquired, fire_detections.c.id)
+            rows: list[Any] = []
+            if ids is None:
+                rows = list(conn.execute(q).mappings())
+            else:
+                for chunk in _chunks(sorted(set(ids)), 500):
+                    rows += list(conn.execute(q.where(fire_detections.c.id.in_(chunk))).mappings())
+        out = [FireDetection(**dict(r)) for r in rows]
+        out.sort(key=lambda d: (d.acquired, d.id))
+        return out
+
+    def fire_days(self) -> list[str]:
+        """The UTC days that have any detection stored (FIRMS files cover whole days of a region)."""
+        with self.atomic() as conn:
+            day = sa.func.substr(fire_detections.c.acquired, 1, 10)
+            return [r[0] for r in conn.execute(sa.select(day).distinct().order_by(day))]
+
+    def replace_physical(self, evidence: Sequence[PhysicalEvidence], candidates: Sequence[FireCandidate]) -> None:
+        """Make the stored physical evidence and candidate incidents exactly these."""
+        with self.atomic() as conn:
+            conn.execute(physical_evidence.delete())
+            conn.execute(fire_candidates.delete())
+            if evidence:
+                conn.execute(physical_evidence.insert(), [dict(incident_id=e.incident_id, verdict=e.verdict,
+                                                               data=canonical_json(e.to_dict())) for e in evidence])
+            if candidates:
+                conn.execute(fire_candidates.insert(), [dict(id=c.id, facility_id=c.facility_id, date=c.date,
+                                                             data=canonical_json(c.to_dict())) for c in candidates])
+
+    def physical_evidence(self) -> dict[str, PhysicalEvidence]:
+        with self.atomic() as conn:
+            rows = conn.execute(sa.select(physical_evidence.c.data).order_by(physical_evidence.c.incident_id))
+            return {e.incident_id: e for e in (_physical(json.loads(r[0])) for r in rows)}
+
+    def fire_candidates(self) -> list[FireCandidate]:
+        with self.atomic() as conn:
+            rows = conn.execute(sa.select(fire_candidates.c.data).order_by(fire_candidates.c.date, fire_candidates.c.id))
+            return [_candidate(json.loads(r[0])) for r in rows]
+
     # --- imported facilities -------------------------------------------------------------------
 
     def add_facilities(self, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
@@ -845,6 +970,23 @@ class Database:
                     out[(r["incident_id"], r["agreement_id"])] = {"seq": r["seq"], "by": r["published_by"],
                                                                   "at": r["published_at"]}
         return out
+
+
+def _matches(items: Sequence[dict[str, Any]]) -> tuple[DetectionMatch, ...]:
+    return tuple(DetectionMatch(detection=FireDetection(**m["detection"]), distance_km=m["distance_km"],
+                                above_background=m["above_background"]) for m in items)
+
+
+def _physical(d: dict[str, Any]) -> PhysicalEvidence:
+    d = dict(d)
+    d["detections"] = _matches(d.get("detections", ()))
+    return PhysicalEvidence(**d)
+
+
+def _candidate(d: dict[str, Any]) -> FireCandidate:
+    d = dict(d)
+    d["detections"] = _matches(d.get("detections", ()))
+    return FireCandidate(**d)
 
 
 def sqlite_path(url: str) -> str | None:

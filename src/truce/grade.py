@@ -190,3 +190,22 @@ def roles(claims: Sequence[Claim], meta: dict[str, ReportMeta]) -> dict[str, tup
 def _ext(meta: dict[str, ReportMeta], claims: Sequence[Claim]) -> str:
     names = sorted({f"{meta[c.report_id].source or 'unknown'} ({meta[c.report_id].external_id})" for c in claims})
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def with_physical(grade_: str, reasons: Sequence[str], verdict: str, reason: str) -> tuple[str, tuple[str, ...]]:
+    """The grade once satellite fire detections are weighed (:mod:`truce.physical`).
+
+    Detections above a facility's background are evidence no party writes: an independent,
+    physical voice. They raise a weak incident (one source, or sources of one side) to fair;
+    a contested one stays contested (the monitor does not adjudicate competing claims), a
+    fair or confirmed one keeps its grade, a discounted one stays discounted; each says what
+    the satellites saw. Silence and contradiction (of a reported fire, not of the strike)
+    add their reason and change no grade."""
+    out = list(reasons)
+    if verdict == "supports" and grade_ == "weak":
+        out.append("physical corroboration (satellite, independent of both parties) raises weak to fair: " + reason)
+        return "fair", tuple(out)
+    prefix = {"supports": "physical corroboration (satellite): ", "contradicts": "satellite evidence ",
+              "silent": "satellite evidence is "}.get(verdict, "satellite: ")
+    out.append(prefix + reason)
+    return grade_, tuple(out)

@@ -3,6 +3,8 @@
 1. extract   — reports not yet read by the current extractor → claims
 2. dedup     — syndicated copies grouped (one voice per group)
 3. fuse      — claims → incidents, each graded by corroboration
+3a. physical — satellite fire detections (when any are stored) weighed for
+               incidents at registry facilities; candidate incidents for review
 4. status    — each agreement's status history from negotiation claims
 5. evaluate  — every incident × agreement → a finding with its trace
 6. ledger    — new or changed findings, retired ones and status
@@ -19,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from truce import dedup, evaluate, fuse, ledger
+from truce import dedup, evaluate, fuse, ledger, physical
 from truce.context import Context
 from truce.db import Database
 from truce.extract import finalize
@@ -42,6 +44,7 @@ class RunSummary:
     ledger_appended: int = 0
     ledger_entries: int = 0
     syndicated_groups: int = 0
+    physical: dict[str, int] = field(default_factory=dict)  # satellite evidence by verdict, and candidates
     counter_claims: int = 0  # claims whose report denies the event they are about
     unattached: list[str] = field(default_factory=list)  # counter-claims with no incident to join, and why
     errors: list[str] = field(default_factory=list)
@@ -113,13 +116,27 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
     region_points = {code: (p.lat, p.lon) for code, p in ctx.gazetteer.regions.items()}
     unattached: list[fuse.Unattached] = []
     incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points, unattached)
+    s.seconds["fuse"] = time.perf_counter() - t
+
+    # 3a. physical evidence: satellite fire detections, when any are stored
+    if db.fire_detection_count():
+        t = time.perf_counter()
+        incidents, evidence, candidates = physical.corroborate(
+            *db.fire_points(), db.fire_detections, incidents, ctx.registry, physical.load_matching(ctx.settings.firms_matching))
+        db.replace_physical(evidence, candidates)
+        for ev in evidence:
+            key = "no_data" if ev.why == "no_data" else ev.verdict  # no FIRMS file covers its days
+            s.physical[key] = s.physical.get(key, 0) + 1
+        s.physical["candidates"] = len(candidates)
+        s.seconds["physical"] = time.perf_counter() - t
+    t = time.perf_counter()
     db.replace_incidents(incidents)
     s.counter_claims = sum(1 for c in claims if c.stance == "denies" and c.kind in fuse.FUSE_KINDS)
     s.unattached = [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
     s.incidents = len(incidents)
     for i in incidents:
         s.incidents_by_grade[i.grade] = s.incidents_by_grade.get(i.grade, 0) + 1
-    s.seconds["fuse"] = time.perf_counter() - t
+    s.seconds["fuse"] += time.perf_counter() - t
     if progress:
         progress("fuse", len(incidents), len(incidents))
 

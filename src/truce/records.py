@@ -277,6 +277,84 @@ class Place(_Record):
     names: tuple[str, ...] = ()
 
 
+# --- physical evidence: satellite fire detections ----------------------------
+
+PHYSICAL_VERDICTS = ("supports", "silent", "contradicts")
+
+
+@dataclass(frozen=True)
+class FireDetection(_Record):
+    """One active-fire pixel from a NASA FIRMS file (VIIRS 375 m or MODIS 1 km).
+
+    ``acquired`` is the overpass time in UTC (``YYYY-MM-DDTHH:MMZ``); ``confidence`` is
+    ``low``/``nominal``/``high`` for both instruments (MODIS's 0–100 is kept in
+    ``confidence_pct`` and binned as FIRMS advises: <30 low, 30–79 nominal, ≥80 high);
+    ``brightness`` is the fire channel's brightness temperature in kelvin (VIIRS I-4,
+    MODIS channel 21/22); ``frp`` the fire radiative power in MW; ``fire_type`` FIRMS's
+    archive ``type`` (0 vegetation, 1 volcano, 2 other static land source, 3 offshore)."""
+
+    id: str
+    lat: float
+    lon: float
+    acquired: str
+    satellite: str  # S-NPP | NOAA-20 | NOAA-21 | Terra | Aqua
+    instrument: str  # VIIRS | MODIS
+    confidence: str
+    brightness: float | None = None
+    frp: float | None = None
+    daynight: str | None = None  # D | N
+    confidence_pct: int | None = None
+    fire_type: int | None = None
+    source: str = ""  # the file it was read from (its name, never the analyst's path)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class DetectionMatch(_Record):
+    """A detection near a facility: how far from the site and whether it stands above the
+    facility's background (its flare or stack on days without incidents)."""
+
+    detection: FireDetection
+    distance_km: float
+    above_background: bool = True
+
+
+@dataclass(frozen=True)
+class PhysicalEvidence(_Record):
+    """What satellite fire detections say about one incident: ``supports`` (detections above
+    the site's background in the window), ``silent`` (none, or only background; ``why`` says
+    which is knowable: no data loaded, no detection, background only) or ``contradicts``
+    (the site was seen in the window at background level while a fire is reported)."""
+
+    incident_id: str
+    facility_id: str
+    verdict: str  # PHYSICAL_VERDICTS
+    why: str  # supports | no_data | no_detection | background_only | observed_no_fire
+    reason: str
+    window_start: str
+    window_end: str
+    radius_km: float
+    detections: tuple[DetectionMatch, ...] = ()
+    background: str = ""
+
+
+@dataclass(frozen=True)
+class FireCandidate(_Record):
+    """A cluster of detections above background at a registry facility with no reported
+    incident: a candidate for an analyst to review, never a finding by itself."""
+
+    id: str
+    facility_id: str
+    facility_name: str
+    facility_type: str
+    country: str
+    region_code: str
+    date: str
+    detections: tuple[DetectionMatch, ...]
+    reason: str
+    status: str = "review"
+
+
 # --- incidents, findings, ledger --------------------------------------------
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 
 from truce.errors import IngestError
 from truce.ingest.acled import read_acled_csv
+from truce.ingest.firms import looks_like_firms, read_firms
 from truce.ingest.files import (CSV_SUFFIXES, FEED_SUFFIXES, HTML_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES,
                                 make_report, read_feed_file, read_html_file, read_reports_jsonl, read_text_file,
                                 report_id)
-from truce.records import Report
+from truce.records import FireDetection, Report
 from truce.reference.sources import SourceBook
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class IngestResult:
     seen: int = 0
     errors: list[str] = field(default_factory=list)
     files: int = 0
+    detections_new: int = 0  # satellite fire detections (NASA FIRMS files)
+    detections_seen: int = 0
+    detection_files: int = 0
 
     @property
     def ok(self) -> bool:
@@ -123,7 +127,24 @@ def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "Lang
 
 def ingest_paths(db: "Database", paths: Iterable[str | Path], ctx: ReaderServices, *,
                  progress: Progress | None = None) -> IngestResult:
-    """Read files and store their reports in one transaction (library entry point)."""
-    reports, raw, result = collect(paths, ctx.sources, detector=ctx.detector, progress=progress)
-    result.new, result.seen = db.add_reports(reports, raw)
+    """Read files and store their reports in one transaction (library entry point). NASA FIRMS
+    active-fire files (recognised by their header) are stored as fire detections."""
+    files = list(iter_files(paths))
+    firms = [p for p in files if str(p) != "-" and p.exists() and looks_like_firms(p)]
+    others = [p for p in files if p not in firms]
+    reports, raw, result = collect(others, ctx.sources, detector=ctx.detector, progress=progress)
+    with db.atomic():
+        result.new, result.seen = db.add_reports(reports, raw)
+        if firms:
+            result.detection_files = len(firms)
+            result.files += len(firms)
+            result.detections_new, result.detections_seen = db.add_fire_detections(_detections(firms, result.errors))
     return result
+
+
+def _detections(paths: Iterable[Path], errors: list[str]) -> Iterator[FireDetection]:
+    for p in paths:
+        try:
+            yield from read_firms(p, errors)
+        except IngestError as e:
+            errors.append(str(e))

