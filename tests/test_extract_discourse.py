@@ -307,6 +307,19 @@ def test_a_report_may_assert_several_statuses(ctx):
     assert {"agreed", "in_force"} <= statuses and "violated_alleged" not in statuses
 
 
+
+@pytest.mark.parametrize("lang,text,parties", [
+    ("en", "Trump said Putin agreed not to target Kyiv for a week during the cold spell.", ("RU", "US")),
+    ("uk", "Трамп домовився з путіним про тимчасове припинення атак по енергетиці України.", ("RU", "US")),
+    ("en", "Ukraine and Russia agreed to a 30-day pause in strikes on energy infrastructure, the White House said.",
+     ("RU", "UA")),
+    ("uk", "Україна погодилася на енергетичний мораторій, досягнутий за посередництва США, заявили в МЗС.",
+     ("RU", "UA")),
+])
+def test_a_deal_between_the_mediator_and_one_side_has_those_two_as_parties(ctx, lang, text, parties):
+    got = [c.parties for c in run(ctx, text, "2026-01-29", lang) if c.kind == "negotiation"]
+    assert got[:1] == [parties]
+
 def test_asking_to_suspend_strikes_is_no_suspension_of_talks(ctx):
     text = "Трамп попросил Путина приостановить удары по Киеву до 1 февраля, и Кремль согласился на предложение."
     statuses = {c.status for c in run(ctx, text, "2026-01-30", "ru") if c.kind == "negotiation"}

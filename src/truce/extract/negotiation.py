@@ -150,6 +150,8 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         used.append(("agreed", side[2]))
     for k, (st, s) in enumerate(used):
         own = side is not None and s is side[2] and k == len(used) - 1
+        # a deal or an offer is between those it names; a state (in force, expired, violated) is the agreement's
+        claim_parties, claim_mediator = _parties_of(s, st, tuple(parties), mediator)
         dm = next((d for d in s.dates if d.date is not None), None)
         date = dm.date if dm else (doc.pub.date if doc.pub.usable else None)
         evid = [s] + ([x for x in sents if x is not s][:2] if not own else [])
@@ -163,7 +165,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
             date_precision=dm.precision if dm else ("day" if date else "unknown"),
             date_basis=dm.basis if dm else ("publication_date" if date else "unspecified"),
             salience="background" if s.recap or (k > 0 and _long_ago(doc, s)) else ("main" if k == 0 else "secondary"),
-            parties=tuple(parties), mediator=mediator, status=st,
+            parties=claim_parties, mediator=claim_mediator, status=st,
             topic=topic, conditions=() if own else conditions, agreement_id=None if own else agreement,
             evidence=tuple(Evidence(x.start, x.end, doc.text[x.start:x.end]) for x in evid),
             confidence=0.7 if agreement and not own else 0.5, extractor=ctx.extractor,
@@ -172,7 +174,41 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
 
 
 _STRIKE_STEMS = ("strike", "attack", "shelling", "bombard", "удар", "атак", "обстр", "бомб")
+_TARGETING = (*_STRIKE_STEMS, "target", "hit", "бить", "бити", "бив", "бій")
+_BROKER_STEMS = ("mediat", "broker", "посередн", "посредн", "guarant", "гарант")
 _PER = frozenset("according under pursuant згідно відповідно за согласно по".split())
+
+
+def _parties_of(s: SentenceInfo, status: str, parties: tuple[str, ...],
+                mediator: str | None) -> tuple[tuple[str, ...], str | None]:
+    """Who the statement is between: "Ukraine and Russia agreed" are the two sides (the mediator
+    stays the mediator), but "Trump asked Putin not to strike Kyiv, and Putin agreed" is a deal
+    between the mediator and one side, which then are its parties. A side named as the target
+    ("strikes on Ukraine's energy", "не обстреливать Киев") is no party to it."""
+    if status not in ("agreed", "proposed"):
+        return parties, mediator
+    at = [m.start for m in s.neg.get("status", ()) if m.payload == status]
+
+    def near(m: Any) -> bool:  # "Trump agreed with Putin", not "agreed …, Russia struck …, shared with the US"
+        return any(abs(m.start - a) <= 6 for a in at)
+
+    named = {m.payload for m in s.neg.get("parties", ()) if not _as_target(s, m.start)}
+    sides = {m.payload for m in s.neg.get("parties", ()) if near(m) and not _as_target(s, m.start)} & {"UA", "RU"}
+    brokers = {m.payload for m in s.neg.get("mediators", ()) if near(m) and not _brokering(s, m.start)}
+    if len(sides) == 1 and len(brokers) == 1 and not (named & {"UA", "RU"}) - sides:
+        return tuple(sorted(sides | brokers)), None
+    return parties, mediator
+
+
+def _brokering(s: SentenceInfo, at: int) -> bool:
+    """"за посередництва США", "U.S.-brokered", "mediated by Washington": named as the mediator."""
+    window = [tok.norm for tok in s.tokens[max(0, at - 3):at + 2]]
+    return any(w.startswith(_BROKER_STEMS) for w in window)
+
+
+def _as_target(s: SentenceInfo, at: int) -> bool:
+    """The party word at token ``at`` follows an attack or halt word within three tokens."""
+    return any(tok.norm.startswith(_TARGETING) for tok in s.tokens[max(0, at - 3):at])
 
 
 def _cited(si: SentenceInfo, m: Any) -> bool:
