@@ -313,6 +313,8 @@ def _print_summary(s: RunSummary) -> None:
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)
+    for e in s.skipped:
+        click.echo(f"error: {e}", err=True)
 
 
 @cli.command()
@@ -358,12 +360,17 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
 @click.option("--extractor", type=click.Choice(["rules", "llm"]), default=None, help="Extractor backend (default rules).")
 @click.option("--llm-url", default=None, help="OpenAI-compatible base URL for --extractor llm.")
 @click.option("--author", default=None, help="Name recorded on ledger entries (default TRUCE_AUTHOR or the OS user).")
+@click.option("--wait", is_flag=True, help="If another `truce run` holds the database, wait for it instead of exiting.")
 @click.pass_context
-def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str | None, author: str | None) -> None:
+def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str | None, author: str | None,
+        wait: bool) -> None:
     """Run every stage over what is stored: extract new reports, fuse, grade, evaluate, record in the ledger.
 
     Incremental: reports already read by the same extractor are not read again;
-    the ledger gets entries only for findings that are new or changed.
+    the ledger gets entries only for findings that are new or changed. One run
+    per database at a time: a second one exits naming the holder (or waits,
+    with --wait). A report the extractor cannot read (too long, over its time
+    budget) is recorded as skipped with its reason; exit status 1 names it.
 
     Example:
 
@@ -376,12 +383,14 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
         settings = _settings(ctx, db=db, extractor=extractor, llm_url=llm_url, author=author)
         with _open(settings, create=False) as database:
             c = _context(settings, database)
-            summary = run_pipeline(database, c, progress=progress)
+            summary = run_pipeline(database, c, progress=progress, wait=float("inf") if wait else None)
     except PipelineError as e:
         _fail(e)
     finally:
         progress.close()
     _print_summary(summary)
+    if summary.skipped:
+        sys.exit(1)
 
 
 # --- extract (stateless contract) ------------------------------------------------------
