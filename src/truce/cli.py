@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -411,29 +412,32 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
 
         truce extract reports.jsonl --output claims.jsonl
     """
-    from truce.extract import finalize
-    from truce.ingest import read_reports_jsonl
+    from truce.ingest import Limits, read_reports_jsonl
+    from truce.pipeline import extract_one
 
     try:
         settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
         c = _context(settings)
-        ex = c.extractor
     except PipelineError as e:
         _fail(e)
     errors: list[str] = []
     n_reports = n_claims = 0
+    name = "<stdin>" if input_path == "-" else input_path
     try:
-        src = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8")
+        src = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")
     except OSError as e:
         raise click.ClickException(f"{input_path}: cannot read file: {e.strerror}") from e
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    out = sys.stdout if output == "-" else _write(output)
     progress = Progress()
     try:
-        for rep in read_reports_jsonl(src, "<stdin>" if input_path == "-" else input_path, c.sources, errors):
+        for rep in read_reports_jsonl(src, name, c.sources, errors, Limits.of(settings)):
             try:
-                claims = finalize(ex.extract(rep), rep, c.services)
+                claims, skipped = extract_one(rep, c)
             except PipelineError as e:
                 errors.append(str(e))
+                continue
+            if skipped:
+                errors.append(f"{name}: report {rep.external_id!r} ({rep.origin}): skipped: {skipped}")
                 continue
             for cl in claims:
                 out.write(json.dumps(cl.to_public(rep.external_id), ensure_ascii=False) + "\n")
@@ -441,12 +445,10 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
             n_claims += len(claims)
             if n_reports % 100 == 0:
                 progress("extract", n_reports, n_reports)
-    except UnicodeDecodeError as e:
-        errors.append(f"{input_path}: not UTF-8 text (byte {e.start})")
     finally:
         if out is not sys.stdout:
             out.close()
-        if src is not sys.stdin:
+        if src is not sys.stdin.buffer:
             src.close()
     for msg in errors:
         click.echo(f"error: {msg}", err=True)
@@ -459,7 +461,15 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
 # --- incidents / findings --------------------------------------------------------------
 
 def _write(output: str | None) -> Any:
-    return open(output, "w", encoding="utf-8", newline="") if output and output != "-" else sys.stdout
+    """stdout, or a file that appears whole when closed (never through a symbolic link)."""
+    if not output or output == "-":
+        return sys.stdout
+    from truce.safeio import AtomicFile
+
+    try:
+        return AtomicFile(output)
+    except OSError as e:
+        raise click.ClickException(f"{output}: cannot write: {e.strerror}") from e
 
 
 def _dump(out: Any, obj: Any) -> None:
@@ -502,11 +512,13 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, 
     elif fmt == "csv":
         cols = ["id", "date", "country", "region_code", "region", "facility_id", "facility_name", "facility_type",
                 "attacker", "attacker_basis", "weapon", "outcome", "grade", "lat", "lon", "n_reports", "report_ids"]
+        from truce.safeio import csv_row
+
         w = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({**{k: r.get(k) for k in cols}, "n_reports": len(r["reports"]),
-                        "report_ids": "|".join(x["report_id"] for x in r["reports"])})
+            w.writerow(csv_row({**{k: r.get(k) for k in cols}, "n_reports": len(r["reports"]),
+                                "report_ids": "|".join(x["report_id"] for x in r["reports"])}))
     else:
         _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
                [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
@@ -728,9 +740,14 @@ def ledger_keygen(out: str) -> None:
     """
     from truce import ledger as lg
 
-    if Path(out).exists():
+    if os.path.lexists(out):
         raise click.ClickException(f"{out}: exists; refusing to overwrite a key")
-    click.echo(lg.generate_key(Path(out)))
+    try:
+        click.echo(lg.generate_key(Path(out)))
+    except FileExistsError as e:
+        raise click.ClickException(f"{out}: exists; refusing to overwrite a key") from e
+    except OSError as e:
+        raise click.ClickException(f"{out}: cannot create the key file: {e.strerror}") from e
 
 
 # --- facilities ------------------------------------------------------------------------

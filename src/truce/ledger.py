@@ -29,6 +29,7 @@ from typing import IO, Any, Iterable, Sequence
 from truce.db import Database, now
 from truce.errors import LedgerError
 from truce.records import VERDICTS, Finding, Incident, LedgerRow, StatusObservation, canonical_json
+from truce.safeio import create_secret
 
 Item = tuple[str, str, dict[str, Any]]  # (kind, subject, payload) of an entry to append
 
@@ -316,9 +317,9 @@ def generate_key(path: Path) -> str:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
+    # 0600 from the first byte, O_EXCL|O_NOFOLLOW: never through a (dangling) symbolic link
+    create_secret(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
     return _public_b64(key)
 
 

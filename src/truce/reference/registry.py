@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from truce.errors import RegistryError
 from truce.records import Facility
 from truce.text import KeyMaker, PhraseMatcher, Token
+from truce.safeio import csv_row
 
 COLUMNS = ("id", "name", "name_uk", "name_ru", "aliases", "type", "country", "region_code", "place",
            "place_names", "lat", "lon", "coord_precision", "capacity", "capacity_unit", "voltage_kv",
@@ -212,7 +213,7 @@ def export_csv(facilities: Iterable[Facility], out: io.TextIOBase | Any) -> int:
     w.writeheader()
     n = 0
     for f in sorted(facilities, key=lambda f: f.id):
-        w.writerow(_export_row(f))
+        w.writerow(csv_row(_export_row(f)))  # imported datasets are untrusted: no formula cells
         n += 1
     return n
 
