@@ -688,7 +688,7 @@ def ledger_verify(ctx: click.Context, db: str | None, file_: str | None, public_
 
     try:
         if file_:
-            with open(file_, encoding="utf-8") as fh:
+            with open(file_, "rb") as fh:
                 v = lg.verify_export(fh, public_key)
         else:
             settings = _settings(ctx, db=db)

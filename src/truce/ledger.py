@@ -351,36 +351,62 @@ def export(db: Database, out: IO[str]) -> dict[str, Any]:
     return line
 
 
-def verify_export(lines: Iterable[str], public_key: str | None = None) -> Verification:
-    """Check an exported ledger file without the database."""
+_ROW_TYPES = {"seq": int, "kind": str, "subject": str, "payload": str, "author": str, "created_at": str,
+              "prev_hash": str, "hash": str}
+
+
+def _json_line(line: str | bytes) -> Any:
+    if isinstance(line, bytes):
+        line = line.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return json.loads(line)
+
+
+def verify_export(lines: Iterable[str | bytes], public_key: str | None = None) -> Verification:
+    """Check an exported ledger file without the database. Total: any malformed line is
+    a failed verification naming the line, never an exception."""
     it = iter(lines)
     try:
-        first = json.loads(next(it))
-    except (StopIteration, json.JSONDecodeError):
+        first = _json_line(next(it))
+    except StopIteration:
         return Verification(False, 0, "line 1: not a ledger export (missing head line)", 1)
-    head = first.get("head") or {}
-    if first.get("signed") != canonical_json(head):
+    except (ValueError, RecursionError):
+        return Verification(False, 0, "line 1: not a ledger export (the head line is not JSON)", 1)
+    if not isinstance(first, dict) or not isinstance(first.get("head"), dict) or not isinstance(first.get("signed"), str):
+        return Verification(False, 0, "line 1: not a ledger export (no head object and signed form)", 1)
+    head = first["head"]
+    if first["signed"] != canonical_json(head):
         return Verification(False, 0, "line 1: head does not match its signed form", 1)
+    head_seq, head_hash = head.get("head_seq", 0), head.get("head_hash", GENESIS)
+    if not isinstance(head_seq, int) or isinstance(head_seq, bool) or not isinstance(head_hash, str):
+        return Verification(False, 0, "line 1: head_seq must be a number and head_hash a string", 1)
     rows: list[LedgerRow] = []
     for n, line in enumerate(it, start=2):
         try:
-            d = json.loads(line)
-            rows.append(LedgerRow(**{k: d[k] for k in _ROW_FIELDS}))
-        except json.JSONDecodeError:
+            d = _json_line(line)
+        except (ValueError, RecursionError):
             return Verification(False, len(rows), f"line {n}: not valid JSON", n - 1)
-        except (KeyError, TypeError):
-            return Verification(False, len(rows), f"line {n}: not a ledger entry (fields {', '.join(_ROW_FIELDS)})", n - 1)
+        if not isinstance(d, dict) or any(not isinstance(d.get(k), t) or isinstance(d.get(k), bool)
+                                          for k, t in _ROW_TYPES.items()):
+            return Verification(False, len(rows), f"line {n}: not a ledger entry (fields {', '.join(_ROW_FIELDS)} "
+                                                  "with their types)", n - 1)
+        rows.append(LedgerRow(**{k: d[k] for k in _ROW_FIELDS}))
     pk = public_key or first.get("public_key")
-    if first.get("signature") or public_key:
-        if not first.get("signature"):
+    signature = first.get("signature")
+    if signature or public_key:
+        if not signature:
             return Verification(False, len(rows), "head is not signed but a public key was given", None)
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         try:
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(pk)).verify(
-                base64.b64decode(first["signature"]), first["signed"].encode())
-        except (InvalidSignature, ValueError):
+            if not isinstance(pk, str) or not isinstance(signature, str):
+                raise ValueError
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(pk, validate=True)).verify(
+                base64.b64decode(signature, validate=True), first["signed"].encode("utf-8", "surrogatepass"))
+        except (InvalidSignature, ValueError, TypeError):
             return Verification(False, len(rows), "head signature does not verify with the public key", None)
-    head_t = (head.get("head_seq", 0), head.get("head_hash", GENESIS)) if rows or head.get("head_seq") else None
-    return verify_rows(rows, head_t)
+    head_t = (head_seq, head_hash) if rows or head_seq else None
+    try:
+        return verify_rows(rows, head_t)
+    except (UnicodeEncodeError, RecursionError):  # a lone surrogate in a field, a payload nested too deeply
+        return Verification(False, len(rows), "an entry holds text that cannot be hashed (invalid Unicode)", None)
