@@ -1,0 +1,276 @@
+"""Issue #13, defects 8 (terms, ledger files), 9 and 10: outputs are inert and private,
+configuration files and exports cannot hang or crash the tools that read them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from truce import cli as cli_module
+from truce.db import Database
+from truce.errors import ExtractionError, StorageError, TermsError
+from truce.ingest import ingest_paths, make_report
+from truce.pipeline import run_pipeline
+
+DEMO = Path(__file__).parents[1] / "src" / "truce" / "data" / "demo" / "reports.jsonl"
+
+
+def run(*args, **kw):
+    return CliRunner().invoke(cli_module.cli, list(args), **kw)
+
+
+# --- 9: stored XSS and CSV formulas -----------------------------------------------------
+
+HOSTILE_URLS = ["javascript:alert(document.domain)", "JaVaScRiPt:alert(1)", " javascript:alert(1)",
+                "data:text/html,<script>alert(1)</script>", "java\tscript:alert(1)", "vbscript:x", "//evil.example/x",
+                "file:///etc/passwd"]
+
+
+@pytest.fixture(scope="module")
+def hostile_db(tmp_path_factory, ctx):
+    d = tmp_path_factory.mktemp("xss")
+    lines = [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines()[:12]]
+    for i, obj in enumerate(lines):
+        obj["url"] = HOSTILE_URLS[i % len(HOSTILE_URLS)] if i < 10 else f"https://example.org/r{i}?a=1&b='2'"
+        obj["source"] = "=cmd|' /C calc'!A0" if i == 0 else obj.get("source")
+    p = d / "r.jsonl"
+    p.write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in lines) + "\n", encoding="utf-8")
+    feed = d / "f.rss"
+    feed.write_text("<rss><channel><title>@SUM(1+1)*cmd|' /C calc'!A0</title><item><title>t</title>"
+                    "<link>javascript:alert('rss')</link><guid>g1</guid><pubDate>Tue, 18 Mar 2025 06:00:00 GMT</pubDate>"
+                    "<description>Russian drones struck a substation in Kharkiv overnight on 18 March, the governor said."
+                    "</description></item></channel></rss>", encoding="utf-8")
+    db = Database(str(d / "x.db"))
+    assert ingest_paths(db, [p, feed], ctx).ok
+    run_pipeline(db, ctx, author="test")
+    db.close()
+    return d / "x.db"
+
+
+def test_only_http_links_are_rendered_in_the_report(hostile_db, tmp_path):
+    """Defect 9: a report's url (javascript:, data:, also from an RSS <link>) became a
+    clickable link in the situation report."""
+    out = tmp_path / "r.html"
+    r = run("report", "--db", str(hostile_db), "-o", str(out))
+    assert r.exit_code == 0, r.output
+    html = out.read_text(encoding="utf-8")
+    hrefs = [h.split("'", 1)[0] for h in html.split("href='")[1:]]
+    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+    low = html.lower()
+    assert "javascript:" not in low and "data:text/html" not in low and "vbscript:" not in low
+    assert "<script" not in low
+
+
+def test_csv_exports_neutralise_formula_cells(hostile_db, tmp_path):
+    """Defect 9: CSV exports wrote =cmd|… and @SUM(…) cells as they were."""
+    for args in (["export", "--format", "csv"], ["export", "--format", "acled-csv"], ["incidents", "--format", "csv"]):
+        out = tmp_path / "x.csv"
+        r = run(*args, "--db", str(hostile_db), "-o", str(out))
+        assert r.exit_code == 0, r.output
+        cells = [c for row in csv.reader(io.StringIO(out.read_text(encoding="utf-8"))) for c in row]
+        assert cells
+        bad = [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:2].isdigit())]
+        assert bad == [], (args, bad)
+    from truce.safeio import csv_cell
+    assert [csv_cell(v) for v in ("=1+1", "@SUM(A1)", "+cmd", "-2+3", "-12.5", "ok", 5, None)] == \
+        ["'=1+1", "'@SUM(A1)", "'+cmd", "'-2+3", "-12.5", "ok", 5, None]
+
+
+# --- 10: credentials, key files, symlinks, caches ----------------------------------------
+
+class Redirector(BaseHTTPRequestHandler):
+    target = ""
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802
+        Redirector.seen.append((self.server.server_address[1], self.path, self.headers.get("Authorization")))
+        if self.path.startswith("/v1/") and Redirector.target:
+            self.send_response(302)
+            self.send_header("Location", Redirector.target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        out = json.dumps({"choices": [{"message": {"content": '{"claims": []}'}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def two_servers():
+    servers = [HTTPServer(("127.0.0.1", 0), Redirector) for _ in range(2)]
+    for s in servers:
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    Redirector.seen = []
+    yield [s.server_address[1] for s in servers]
+    for s in servers:
+        s.shutdown()
+
+
+def test_the_model_api_key_never_follows_a_redirect_to_another_origin(two_servers, ctx):
+    """Defect 10: the model backend forwarded its API key across a redirect to another host."""
+    from truce.extract.llm import LLMExtractor
+
+    a, b = two_servers
+    rep = make_report(text="Drones hit a refinery.", external_id="r", sources=ctx.sources)
+    Redirector.target = f"http://127.0.0.1:{b}/elsewhere"
+    LLMExtractor(ctx.services, f"http://127.0.0.1:{a}/v1", api_key="SECRET-KEY").extract(rep)
+    assert Redirector.seen[0] == (a, "/v1/chat/completions", "Bearer SECRET-KEY")
+    assert Redirector.seen[1] == (b, "/elsewhere", None)  # followed, without the key
+    Redirector.seen = []
+    Redirector.target = f"http://127.0.0.1:{a}/same-origin"
+    LLMExtractor(ctx.services, f"http://127.0.0.1:{a}/v1", api_key="SECRET-KEY").extract(rep)
+    assert Redirector.seen[1] == (a, "/same-origin", "Bearer SECRET-KEY")
+    Redirector.target = "file:///etc/passwd"
+    with pytest.raises(ExtractionError, match="HTTP 302"):
+        LLMExtractor(ctx.services, f"http://127.0.0.1:{a}/v1", api_key="SECRET-KEY").extract(rep)
+    Redirector.target = ""
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://x", "127.0.0.1:8080/v1",
+                                 "http://user:pw@127.0.0.1/v1"])
+def test_the_model_url_must_be_http(ctx, url):
+    from truce.extract.llm import LLMExtractor
+
+    with pytest.raises(ExtractionError):
+        LLMExtractor(ctx.services, url)
+
+
+@pytest.mark.parametrize("url", ["postgresql+nosuchdriver://alice:hunter2@db/x", "postgres://alice:hunter2@/x?sslmode=bogus",
+                                 "mysql://alice:hunter2@127.0.0.1:1/x"])
+def test_a_misspelled_database_url_never_echoes_the_password(url):
+    """Defect 10: a misspelled database URL echoed the password in the error."""
+    with pytest.raises(StorageError) as e:
+        Database(url)
+    assert "hunter2" not in str(e.value)
+    if "nosuchdriver" in url or "mysql" in url:
+        assert "alice:***@" in str(e.value)
+    r = run("incidents", "--db", url)
+    assert r.exit_code == 1 and "hunter2" not in r.output
+
+
+def test_keygen_creates_the_key_0600_and_never_through_a_link(tmp_path):
+    """Defect 10: `ledger keygen` created the key world-readable before tightening it, and
+    wrote through a dangling symlink."""
+    old = os.umask(0o022)
+    try:
+        key = tmp_path / "k.pem"
+        r = run("ledger", "keygen", "--out", str(key))
+        assert r.exit_code == 0, r.output
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
+        target = tmp_path / "planted.pem"
+        link = tmp_path / "link.pem"
+        link.symlink_to(target)  # dangling
+        r = run("ledger", "keygen", "--out", str(link))
+        assert r.exit_code == 1 and "exists" in r.output and not target.exists()
+        from truce.ledger import generate_key
+        with pytest.raises(FileExistsError):
+            generate_key(link)
+        assert not target.exists()
+    finally:
+        os.umask(old)
+
+
+def test_outputs_are_written_atomically_and_replace_a_symlink_instead_of_following_it(hostile_db, tmp_path):
+    """Defect 10: outputs followed symlinks and were not written atomically."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    for args in (["incidents", "--format", "json"], ["export", "--format", "csv"], ["report"],
+                 ["ledger", "export"], ["export", "--format", "parquet"]):
+        out = tmp_path / "out.file"
+        if out.exists() or out.is_symlink():
+            out.unlink()
+        out.symlink_to(victim)
+        r = run(*args, "--db", str(hostile_db), "-o", str(out))
+        assert r.exit_code == 0, (args, r.output)
+        assert victim.read_text(encoding="utf-8") == "precious", args
+        assert not out.is_symlink() and out.stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]  # no temporary file left
+
+
+def test_caches_cannot_run_code(tmp_path, monkeypatch, ctx):
+    """Defect 10: the gazetteer caches were pickles (a planted file ran code)."""
+    from truce.outputs.maps import region_outlines
+    from truce.reference import gazetteer as gz
+
+    monkeypatch.setenv("TRUCE_CACHE_DIR", str(tmp_path))
+    region_outlines(ctx.gazetteer)
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files and all(f.endswith(".json") for f in files)
+    # a planted or damaged cache file is ignored and rebuilt, never executed
+    for p in tmp_path.iterdir():
+        p.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
+    got = region_outlines(ctx.gazetteer)
+    assert got and not (tmp_path / "pwned").exists()
+    assert gz._load_index(tmp_path / "none.json") is None
+    assert "pickle" not in Path(gz.__file__).read_text(encoding="utf-8")
+
+
+# --- 8: terms files and ledger exports ---------------------------------------------------
+
+def _terms(tmp_path, text):
+    p = tmp_path / "t.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_an_impossible_date_in_terms_is_a_one_line_error(tmp_path):
+    """Defect 8: an unquoted impossible date in a terms YAML raised a traceback."""
+    from truce.reference.terms import load_agreement
+
+    p = _terms(tmp_path, "id: x\ntitle: Some pause\nparties: [UA, RU]\nstatus_history:\n"
+                         "  - {status: in_force, date: 2025-02-30}\ncommitments: []\n")
+    with pytest.raises(TermsError, match=r"t\.yaml:5: invalid YAML: impossible date '2025-02-30'"):
+        load_agreement(p)
+    r = run("run", "--db", str(tmp_path / "x.db"), env={"TRUCE_AGREEMENTS": str(p)})
+    assert r.exit_code == 1 and "Traceback" not in r.output and "impossible date" in r.output
+
+
+def test_a_yaml_alias_bomb_in_terms_is_refused_at_once(tmp_path):
+    """Defect 8: a 2 KB YAML alias bomb in a terms file ran without end."""
+    from truce.reference.terms import load_agreement
+
+    rows = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, (x, y) in enumerate(zip("abcdefghi", "bcdefghij")):
+        rows.append(f"{y}: &{y} [" + ",".join([f"*{x}"] * 9) + "]")
+    p = _terms(tmp_path, "\n".join(rows) + "\nid: x\n")
+    assert p.stat().st_size < 2500
+    import time
+    t = time.perf_counter()
+    with pytest.raises(TermsError, match=r"t\.yaml:2: invalid YAML: aliases \(\*name\) are not allowed"):
+        load_agreement(p)
+    assert time.perf_counter() - t < 1
+
+
+@pytest.mark.parametrize("content", [
+    b"", b"\xff\xfe garbage", b"[1, 2, 3]\n", b'{"head": [], "signed": 1}\n', b'"just a string"\n',
+    b'{"head": {"head_seq": "7"}, "signed": "{\\"head_seq\\":\\"7\\"}"}\n',
+    b'{"head": {}, "signed": "{}"}\n[]\n', b'{"head": {}, "signed": "{}"}\n{"seq": "1"}\n',
+    b'{"head": {}, "signed": "{}"}\n' + b"[" * 100_000 + b"\n",
+    b'{"head": {}, "signed": "{}"}\n\xff\n',
+    b'{"head": {}, "signed": "{}"}\n{"seq": 1, "kind": "x", "subject": "s", "payload": "\\ud800", "author": "a",'
+    b' "created_at": "t", "prev_hash": "' + b"0" * 64 + b'", "hash": "h"}\n',
+    b'{"head": {}, "signed": "{}", "signature": 5}\n',
+    b'{"head": {}, "signed": "{}", "signature": "!!", "public_key": ["x"]}\n'])
+def test_malformed_ledger_exports_fail_verification_without_a_traceback(tmp_path, content):
+    """Defect 8: malformed ledger export files crashed `ledger verify --file`."""
+    p = tmp_path / "ledger.jsonl"
+    p.write_bytes(content)
+    r = run("ledger", "verify", "--file", str(p))
+    assert r.exit_code == 1 and r.exception is None or isinstance(r.exception, SystemExit), r.output
+    assert "ledger broken:" in r.output and "Traceback" not in r.output
