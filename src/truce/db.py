@@ -278,9 +278,13 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
 # SQLite would store silently: NUL characters, strings longer than their column).
 LIMITS = {"external_id": 500, "source": 200, "origin": 2000, "url": 4000, "title": 2000, "published": 40,
           "language": 8, "content_type": 100}
-_LEDGER_LOCK = 0x7472_7563_6501  # pg_advisory_xact_lock key for ledger appends ("truce" 1)
-_RUN_LOCK = 0x7472_7563_6502  # pg_advisory_lock key for `truce run`
-_MIGRATE_LOCK = 0x7472_7563_6503
+# PostgreSQL advisory locks are per database, not per schema: each key is the hash of the
+# schema truce's tables live in and the lock's name, so two truce stores in one database
+# (schemas) never wait for each other.
+_PG_KEY = "hashtextextended(current_schema() || :name, 0)"
+_LEDGER_LOCK = "/truce-ledger-append"
+_RUN_LOCK = "/truce-run"
+_MIGRATE_LOCK = "/truce-migrate"
 
 
 def now() -> str:
@@ -402,7 +406,7 @@ class Database:
         if self._conn is None:
             raise StorageError("lock_ledger() needs an open transaction (use Database.atomic())")
         if self.dialect == "postgresql":
-            self._conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEDGER_LOCK})
+            self._conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_KEY})"), {"name": _LEDGER_LOCK})
 
     @contextmanager
     def run_lock(self, holder: str, *, wait: float | None = None) -> Iterator[None]:
@@ -414,15 +418,17 @@ class Database:
         if self.dialect == "postgresql":
             with self.engine.connect() as conn:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _RUN_LOCK}).scalar_one():
-                    if deadline is None or time.monotonic() >= deadline:
+                grace = time.monotonic() + 1  # a crashed holder's session ends a moment after it died
+                while not conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_PG_KEY})"),
+                                       {"name": _RUN_LOCK}).scalar_one():
+                    if time.monotonic() >= max(grace, deadline or 0):
                         raise LockedError(self._lock_holder(conn))
                     time.sleep(0.2)
                 try:
                     self._upsert(conn, locks, [dict(name="run", holder=me[:300], acquired_at=now())], ["name"])
                     yield
                 finally:
-                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _RUN_LOCK})
+                    conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_KEY})"), {"name": _RUN_LOCK})
             return
         path = self._lock_path()
         if path is None:  # an in-memory database belongs to one process
@@ -467,7 +473,7 @@ class Database:
         applied: list[str] = []
         with self.atomic() as conn:
             if self.dialect == "postgresql":  # processes starting together on a new schema
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK})
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_KEY})"), {"name": _MIGRATE_LOCK})
             schema_migrations.create(conn, checkfirst=True)
             done = {r[0] for r in conn.execute(sa.select(schema_migrations.c.name))}
             for name, fn in MIGRATIONS:

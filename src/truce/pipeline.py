@@ -40,6 +40,7 @@ from truce.grade import ReportMeta
 from truce.records import ACLED_CONTENT_TYPE, Claim, FireCandidate, PhysicalEvidence, Report
 
 Progress = Callable[[str, int, int], None]
+EXTRACT_BATCH = 200  # reports computed, then stored, per transaction
 
 
 @dataclass
@@ -145,8 +146,8 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str) -> 
     # is computed, then stored in one transaction: a crash loses at most the batch in progress
     extractor_id = ctx.extractor.id
     pending = db.reports_to_extract(extractor_id)
-    for start in range(0, len(pending), 200):
-        batch = db.reports(pending[start:start + 200])
+    for start in range(0, len(pending), EXTRACT_BATCH):
+        batch = db.reports(pending[start:start + EXTRACT_BATCH])
         done: list[tuple[Report, list[Claim], str | None]] = []
         for k, rep in enumerate(batch, start=start + 1):
             row = db.report_raw(rep.id) if rep.content_type == ACLED_CONTENT_TYPE else None
