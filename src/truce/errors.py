@@ -25,6 +25,8 @@ class PipelineError(Exception):
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
         self.path = path
         self.line = line
+        if "\n" in message or "\r" in message:  # a library's multi-line message (YAML, lxml): one line
+            message = " ".join(message.split())
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
