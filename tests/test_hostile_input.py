@@ -168,3 +168,19 @@ def test_symlinks_and_special_files_in_a_directory_are_not_followed(tmp_path, ct
     for special in (d / "pipe.txt", Path("/dev/zero")):
         _, _, res = collect([special], ctx.sources)
         assert res.errors == [f"{special}: not a regular file (a FIFO, device or socket); not read"]
+
+
+def test_every_table_has_the_same_limits_on_both_backends(db):
+    """Defect 6, beyond reports: what PostgreSQL would refuse is refused on SQLite too,
+    with one line naming table and column, before the database sees it."""
+    from truce import ledger
+    from truce.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"^ledger\.author: 'aaa.*is 300 characters long \(at most 200\)"):
+        ledger.append(db, [("review", "a/inc-1", {"note": "x"})], "a" * 300)
+    with pytest.raises(StorageError, match=r"^facilities_extra\.id: .* \(at most 100\)"):
+        db.add_facilities([("x" * 150, "gppd:f.csv", {"id": "x"})])
+    with pytest.raises(StorageError, match=r"^facilities_extra\.origin: a NUL character cannot be stored"):
+        db.add_facilities([("ua-x", "a\x00b", {"id": "x"})])
+    ledger.append(db, [("review", "a/inc-1", {"note": "nul \x00 in a payload is escaped JSON"})], "ana")
+    assert ledger.verify(db).ok and db.ledger_count() == 1

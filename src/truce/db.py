@@ -493,6 +493,7 @@ class Database:
                 keys: Sequence[str], update: bool = True) -> None:
         if not rows:
             return
+        _check_rows(table, rows)
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as ins
         else:
@@ -694,12 +695,13 @@ class Database:
     # --- agreement status history --------------------------------------------------------------
 
     def replace_agreement_status(self, rows: Sequence[StatusObservation]) -> None:
+        values = [dict(agreement_id=r.agreement_id, claim_id=r.claim_id, status=r.status, date=r.date,
+                       data=canonical_json(r.to_dict())) for r in rows]
+        _check_rows(agreement_status, values)
         with self.atomic() as conn:
             conn.execute(agreement_status.delete())
-            if rows:
-                conn.execute(agreement_status.insert(), [dict(agreement_id=r.agreement_id, claim_id=r.claim_id,
-                                                              status=r.status, date=r.date,
-                                                              data=canonical_json(r.to_dict())) for r in rows])
+            if values:
+                conn.execute(agreement_status.insert(), values)
 
     def agreement_status(self, agreement_id: str | None = None) -> list[StatusObservation]:
         with self.atomic(write=False) as conn:
@@ -742,8 +744,10 @@ class Database:
         """Insert prepared entries (seq, hash computed by :mod:`truce.ledger`) and move the head."""
         if not rows:
             return
+        values = [r.to_dict() for r in rows]
+        _check_rows(ledger, values)
         with self.atomic() as conn:
-            conn.execute(ledger.insert(), [r.to_dict() for r in rows])
+            conn.execute(ledger.insert(), values)
             last = rows[-1]
             self._upsert(conn, ledger_head, [dict(name="head", seq=last.seq, hash=last.hash)], ["name"])
 
@@ -1196,6 +1200,20 @@ def check_report(r: Report) -> None:
             if name in LIMITS and len(v) > LIMITS[name]:
                 raise StorageError(f"report {r.external_id[:80]!r}: field {name!r} is {len(v)} characters long "
                                    f"(at most {LIMITS[name]})")
+
+
+def _check_rows(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """The same limits on every backend: no NUL character in text (PostgreSQL refuses it),
+    no string longer than its column (PostgreSQL refuses it, SQLite would store it)."""
+    limits = {c.name: c.type.length for c in table.columns if isinstance(c.type, sa.String) and c.type.length}
+    for row in rows:
+        for k, v in row.items():
+            if isinstance(v, str):
+                if "\x00" in v:
+                    raise StorageError(f"{table.name}.{k}: a NUL character cannot be stored")
+                n = limits.get(k)
+                if n is not None and len(v) > n:
+                    raise StorageError(f"{table.name}.{k}: {v[:60]!r}… is {len(v)} characters long (at most {n})")
 
 
 def _password(url: str) -> str | None:
