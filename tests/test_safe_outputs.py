@@ -38,16 +38,24 @@ HOSTILE_URLS = ["javascript:alert(document.domain)", "JaVaScRiPt:alert(1)", " ja
 @pytest.fixture(scope="module")
 def hostile_db(tmp_path_factory, ctx):
     d = tmp_path_factory.mktemp("xss")
-    lines = [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines()[:12]]
-    for i, obj in enumerate(lines):
-        obj["url"] = HOSTILE_URLS[i % len(HOSTILE_URLS)] if i < 10 else f"https://example.org/r{i}?a=1&b='2'"
-        obj["source"] = "=cmd|' /C calc'!A0" if i == 0 else obj.get("source")
+    # one covered incident (the moratorium's window), told by many sources with hostile links,
+    # so that its evidence, sources and links are rendered in the findings table
+    kherson = ("Вночі {n} російські дрони влучили в підстанцію в Херсоні, частина міста знеструмлена.",
+               "A Russian drone attack on the night of 7 to 8 April damaged a substation in Kherson, the UN monitoring mission said. ({n})")
+    sources = ["Kherson Oblast Military Administration", "UN HRMMU", "Reuters", "Suspilne", "Ukrainska Pravda",
+               "Ukrenergo", "Associated Press", "Kyiv Independent", "=cmd|' /C calc'!A0", "BBC"]
+    lines = []
+    for i, src in enumerate(sources):
+        url = HOSTILE_URLS[i % len(HOSTILE_URLS)] if i % 2 == 0 else f"https://example.org/r{i}?a=1&b='2'"
+        lines.append({"id": f"k{i}", "source": src, "published": "2025-04-08", "url": url,
+                      "text": kherson[i % 2].format(n=i)})
+    lines += [json.loads(x) for x in DEMO.read_text(encoding="utf-8").splitlines()[:6]]
     p = d / "r.jsonl"
     p.write_text("\n".join(json.dumps(o, ensure_ascii=False) for o in lines) + "\n", encoding="utf-8")
     feed = d / "f.rss"
     feed.write_text("<rss><channel><title>@SUM(1+1)*cmd|' /C calc'!A0</title><item><title>t</title>"
-                    "<link>javascript:alert('rss')</link><guid>g1</guid><pubDate>Tue, 18 Mar 2025 06:00:00 GMT</pubDate>"
-                    "<description>Russian drones struck a substation in Kharkiv overnight on 18 March, the governor said."
+                    "<link>javascript:alert('rss')</link><guid>g1</guid><pubDate>Tue, 08 Apr 2025 06:00:00 GMT</pubDate>"
+                    "<description>Russian drones damaged a substation in Kherson overnight on 8 April, the governor said."
                     "</description></item></channel></rss>", encoding="utf-8")
     db = Database(str(d / "x.db"))
     assert ingest_paths(db, [p, feed], ctx).ok
@@ -63,8 +71,11 @@ def test_only_http_links_are_rendered_in_the_report(hostile_db, tmp_path):
     r = run("report", "--db", str(hostile_db), "-o", str(out))
     assert r.exit_code == 0, r.output
     html = out.read_text(encoding="utf-8")
+    assert "example.org/r1?" in html
     hrefs = [h.split("'", 1)[0] for h in html.split("href='")[1:]]
-    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+    external = [h for h in hrefs if not h.startswith("#")]  # the contents' own anchors
+    assert external and all(h.startswith(("https://", "http://")) for h in external), external
+    assert "href=\"" not in html
     low = html.lower()
     assert "javascript:" not in low and "data:text/html" not in low and "vbscript:" not in low
     assert "<script" not in low
@@ -237,6 +248,7 @@ def test_an_impossible_date_in_terms_is_a_one_line_error(tmp_path):
                          "  - {status: in_force, date: 2025-02-30}\ncommitments: []\n")
     with pytest.raises(TermsError, match=r"t\.yaml:5: invalid YAML: impossible date '2025-02-30'"):
         load_agreement(p)
+    Database(str(tmp_path / "x.db")).close()
     r = run("run", "--db", str(tmp_path / "x.db"), env={"TRUCE_AGREEMENTS": str(p)})
     assert r.exit_code == 1 and "Traceback" not in r.output and "impossible date" in r.output
 
