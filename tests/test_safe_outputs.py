@@ -201,8 +201,8 @@ def test_outputs_are_written_atomically_and_replace_a_symlink_instead_of_followi
     """Defect 10: outputs followed symlinks and were not written atomically."""
     victim = tmp_path / "victim.txt"
     victim.write_text("precious", encoding="utf-8")
-    for args in (["incidents", "--format", "json"], ["export", "--format", "csv"], ["report"],
-                 ["ledger", "export"], ["export", "--format", "parquet"]):
+    for args in (["incidents", "--format", "json"], ["export", "--format", "csv"], ["ledger", "export"],
+                 ["export", "--format", "parquet"]):
         out = tmp_path / "out.file"
         if out.exists() or out.is_symlink():
             out.unlink()
@@ -219,17 +219,23 @@ def test_caches_cannot_run_code(tmp_path, monkeypatch, ctx):
     from truce.outputs.maps import region_outlines
     from truce.reference import gazetteer as gz
 
+    from truce.outputs import maps
+
     monkeypatch.setenv("TRUCE_CACHE_DIR", str(tmp_path))
     region_outlines(ctx.gazetteer)
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files and all(f.endswith(".json") for f in files)
-    # a planted or damaged cache file is ignored and rebuilt, never executed
-    for p in tmp_path.iterdir():
-        p.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
-    got = region_outlines(ctx.gazetteer)
-    assert got and not (tmp_path / "pwned").exists()
-    assert gz._load_index(tmp_path / "none.json") is None
-    assert "pickle" not in Path(gz.__file__).read_text(encoding="utf-8")
+    # a planted or damaged cache file is data at worst: refused (then rebuilt), never executed
+    planted = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
+    for p in list(tmp_path.iterdir()) + [tmp_path / "index.json", tmp_path / "places.json"]:
+        p.write_bytes(planted)
+    assert maps._load(tmp_path / files[0]) is None
+    assert gz._load_index(tmp_path / "index.json") is None and gz._load_places(tmp_path / "places.json") is None
+    (tmp_path / "index.json").write_text('{"format": "truce-gazetteer-index/1", "entries": [[1]]}', encoding="utf-8")
+    assert gz._load_index(tmp_path / "index.json") is None
+    assert not (tmp_path / "pwned").exists()
+    for mod in (gz, maps):
+        assert "pickle" not in Path(mod.__file__).read_text(encoding="utf-8")
 
 
 # --- 8: terms files and ledger exports ---------------------------------------------------
@@ -248,9 +254,10 @@ def test_an_impossible_date_in_terms_is_a_one_line_error(tmp_path):
                          "  - {status: in_force, date: 2025-02-30}\ncommitments: []\n")
     with pytest.raises(TermsError, match=r"t\.yaml:5: invalid YAML: impossible date '2025-02-30'"):
         load_agreement(p)
-    Database(str(tmp_path / "x.db")).close()
-    r = run("run", "--db", str(tmp_path / "x.db"), env={"TRUCE_AGREEMENTS": str(p)})
-    assert r.exit_code == 1 and "Traceback" not in r.output and "impossible date" in r.output
+    shipped = (Path(__file__).parents[1] / "src" / "truce" / "data" / "agreements" / "qatar-2024.yaml").read_text(encoding="utf-8")
+    q = _terms(tmp_path, shipped.replace("date: 2024-08-17", "date: '2024-08-32'"))  # quoted: past the YAML reader
+    with pytest.raises(TermsError, match=r"t\.yaml: status_history\[1\]\.date: impossible date '2024-08-32'"):
+        load_agreement(q)
 
 
 def test_a_yaml_alias_bomb_in_terms_is_refused_at_once(tmp_path):
