@@ -383,13 +383,17 @@ class Database:
     def atomic(self, write: bool = True) -> Iterator[Connection]:
         """One transaction; nested calls join the outer one. A write transaction takes
         SQLite's write lock when it begins (``BEGIN IMMEDIATE``), so reading then writing
-        inside it never races another writer; ``write=False`` only reads."""
+        inside it never races another writer; ``write=False`` only reads, from one
+        snapshot (SQLite's WAL snapshot, PostgreSQL's REPEATABLE READ)."""
         if self._conn is not None:
             yield self._conn
             return
         try:
             with self.engine.connect() as conn:
                 conn.info["truce_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+                if not write and self.dialect == "postgresql":
+                    # several reads, one snapshot (``ledger verify`` beside a running ``truce run``)
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     self._conn = conn
                     try:
