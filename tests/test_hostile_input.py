@@ -184,3 +184,17 @@ def test_every_table_has_the_same_limits_on_both_backends(db):
         db.add_facilities([("ua-x", "a\x00b", {"id": "x"})])
     ledger.append(db, [("review", "a/inc-1", {"note": "nul \x00 in a payload is escaped JSON"})], "ana")
     assert ledger.verify(db).ok and db.ledger_count() == 1
+
+
+def test_a_url_that_does_not_parse_is_kept_as_text_not_an_error(tmp_path, ctx):
+    """Found by benchmarks/fuzz.py: an Atom <link href="https://[x.example/1"> (or such a
+    JSONL url) raised ValueError (Invalid IPv6 URL) while matching the outlet by domain."""
+    p = tmp_path / "r.jsonl"
+    p.write_bytes(_line(1, url="https://[Ox.example/1", source=None) + b"\n")
+    feed = tmp_path / "f.atom"
+    feed.write_text('<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>A</title><entry><id>e1</id>'
+                    '<title>t</title><link href="https://[Ox.example/1"/><updated>2025-03-18T06:00:00Z</updated>'
+                    '<summary>Drones hit a refinery in Ryazan.</summary></entry></feed>', encoding="utf-8")
+    reports, _, res = collect([p, feed], ctx.sources)
+    assert res.errors == [] and len(reports) == 2
+    assert all(r.url == "https://[Ox.example/1" and r.source_kind == "unknown" for r in reports)

@@ -193,7 +193,10 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
 
 
 def _origin(u: urllib.parse.SplitResult) -> tuple[str, str, int | None]:
-    port = u.port or {"http": 80, "https": 443}.get(u.scheme)
+    try:
+        port = u.port or {"http": 80, "https": 443}.get(u.scheme)
+    except ValueError:  # a port out of range: no origin matches it
+        port = -1
     return (u.scheme, (u.hostname or "").lower(), port)
 
 
