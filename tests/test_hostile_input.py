@@ -198,3 +198,15 @@ def test_a_url_that_does_not_parse_is_kept_as_text_not_an_error(tmp_path, ctx):
     reports, _, res = collect([p, feed], ctx.sources)
     assert res.errors == [] and len(reports) == 2
     assert all(r.url == "https://[Ox.example/1" and r.source_kind == "unknown" for r in reports)
+
+
+def test_an_unknown_geometry_in_an_osm_file_is_no_place_not_a_traceback(tmp_path, ctx):
+    """Found by benchmarks/fuzz.py: shapely's GeometryTypeError escaped `facilities import`."""
+    from truce.ingest.facilities import read_osm
+
+    p = tmp_path / "o.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"power": "plant"}, "geometry": {"type": "po\u0095lygon", "coordinates": []}},
+        {"type": "Feature", "properties": {"power": "plant"}, "geometry": {"type": "Point", "coordinates": ["x", None]}}]}),
+        encoding="utf-8")
+    assert [f for _, f in read_osm(p, ctx.gazetteer.region_at)] == [None, None]

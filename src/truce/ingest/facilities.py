@@ -211,12 +211,13 @@ def read_osm(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]
 def _centroid(geom: dict[str, Any]) -> tuple[float | None, float | None]:
     if not geom:
         return None, None
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
     try:
         c = shape(geom).centroid
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
-        return None, None
+    except (ShapelyError, ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+        return None, None  # an unknown geometry type, bad coordinates: no place
     if c.is_empty or not (-90 <= c.y <= 90 and -180 <= c.x <= 180):
         return None, None
     return round(c.y, 6), round(c.x, 6)
