@@ -145,6 +145,12 @@ class Workspace:
         return self._ledger_seed
 
 
+def _printable_line(msg: str) -> None:
+    """One line that can be printed (a lone surrogate would make click.echo fail)."""
+    assert "\n" not in msg, msg
+    msg.encode("utf-8")
+
+
 def _check_reports(reports: list[Any], errors: list[str]) -> None:
     from truce.db import check_report
 
@@ -152,7 +158,7 @@ def _check_reports(reports: list[Any], errors: list[str]) -> None:
         check_report(r)  # what both backends accept
         assert r.text.strip()
     for e in errors:
-        assert "\n" not in e, e  # one line
+        _printable_line(e)
 
 
 def t_jsonl(ws: Workspace, data: bytes) -> int:
@@ -196,7 +202,7 @@ def t_registry(ws: Workspace, data: bytes) -> int:
     try:
         return len(read_facilities(ws.file("reg.csv", data), origin="fuzz"))
     except RegistryError as e:
-        assert "\n" not in str(e)
+        _printable_line(str(e))
         return 0
 
 
@@ -210,7 +216,7 @@ def t_facilities(ws: Workspace, data: bytes) -> int:
         try:
             n += sum(1 for _, f in reader(ws.file(name, data), ws.ctx.gazetteer.region_at) if f is not None)
         except RegistryError as e:
-            assert "\n" not in str(e)
+            _printable_line(str(e))
     return n
 
 
@@ -223,7 +229,7 @@ def t_terms(ws: Workspace, data: bytes) -> int:
         a.reporting_period(), a.statuses(), a.in_force_on("2025-03-20"), a.ever_in_force()
         return 1
     except TermsError as e:
-        assert "\n" not in str(e)
+        _printable_line(str(e))
         return 0
 
 
@@ -231,7 +237,7 @@ def t_ledger(ws: Workspace, data: bytes) -> int:
     from truce.ledger import verify_export
 
     v = verify_export(io.BytesIO(data))
-    assert "\n" not in v.reason
+    _printable_line(v.reason)
     return int(v.ok)
 
 
@@ -244,7 +250,7 @@ def t_gold(ws: Workspace, data: bytes) -> int:
         to_report(g, ws.ctx.sources)
         return 1
     except PipelineError as e:
-        assert "\n" not in str(e)
+        _printable_line(str(e))
         return 0
 
 

@@ -293,3 +293,29 @@ def test_malformed_ledger_exports_fail_verification_without_a_traceback(tmp_path
     r = run("ledger", "verify", "--file", str(p))
     assert r.exit_code == 1 and r.exception is None or isinstance(r.exception, SystemExit), r.output
     assert "ledger broken:" in r.output and "Traceback" not in r.output
+
+
+def test_terms_with_a_surrogate_or_deep_nesting_are_one_line_errors_at_once(tmp_path):
+    """Found by benchmarks/fuzz.py: "\\ud800" in a double-quoted YAML string crashed the
+    terms digest; 3,000 nested "{" took seconds of recursion before failing."""
+    import time
+
+    from truce.reference.terms import load_agreement
+
+    shipped = (Path(__file__).parents[1] / "src" / "truce" / "data" / "agreements" / "qatar-2024.yaml").read_text(encoding="utf-8")
+    p = _terms(tmp_path, shipped.replace("title: ", 'title: "\\ud800" # ', 1))
+    with pytest.raises(TermsError) as e:
+        load_agreement(p)
+    str(e.value).encode("utf-8")  # printable
+    p = _terms(tmp_path, "{" * 6000)
+    t = time.perf_counter()
+    with pytest.raises(TermsError, match="nested too deeply"):
+        load_agreement(p)
+    assert time.perf_counter() - t < 0.5
+
+
+def test_an_error_about_a_file_whose_name_is_not_utf8_prints(tmp_path, ctx):
+    name = os.fsdecode(b"r\xff.txt")  # a surrogate escape in the str
+    (tmp_path / name).write_bytes(b"\xff\xfe not text")
+    r = run("ingest", str(tmp_path / name), "--db", str(tmp_path / "x.db"))
+    assert r.exit_code == 1 and "not UTF-8" in r.output and r.exception is None or isinstance(r.exception, SystemExit)

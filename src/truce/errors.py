@@ -30,7 +30,9 @@ class PipelineError(Exception):
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(f"{where}{message}")
+        # a lone surrogate (hostile input, a file name that is not UTF-8) would make printing
+        # the message fail: it is escaped
+        super().__init__(f"{where}{message}".encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 class FetchError(PipelineError):

@@ -121,6 +121,32 @@ def _path(parts: Iterable[Any]) -> str:
 
 
 MAX_TERMS_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 100
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow collections (``[``, ``{``) outside quotes and comments."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    prev = "\n"
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            comment = True
+        prev = ch
+    return deepest
 
 
 def load_agreement(path: Path | str) -> Agreement:
@@ -139,6 +165,8 @@ def load_agreement(path: Path | str) -> Agreement:
     except UnicodeDecodeError as e:
         raise TermsError(f"not UTF-8 text (byte {e.start + 1})", path=str(path),
                          line=data_bytes.count(b"\n", 0, e.start) + 1) from e
+    if _flow_depth(text) > MAX_DEPTH:  # the parser would recurse thousands of levels first
+        raise TermsError("invalid YAML: nested too deeply", path=str(path))
     try:
         raw = yamlio.load(text)
     except yaml.YAMLError as e:
@@ -170,7 +198,10 @@ def load_agreement(path: Path | str) -> Agreement:
     bad = _bad_date(data)
     if bad is not None:
         raise TermsError(f"{bad[0]}: impossible date {bad[1]!r}", path=str(path))
-    digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    try:
+        digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    except UnicodeEncodeError as e:  # "\ud800" in a double-quoted YAML string
+        raise TermsError("invalid YAML: a lone UTF-16 surrogate (\\ud800-\\udfff) in a string", path=str(path)) from e
     return Agreement(id=data["id"], title=data["title"], data=data, path=str(path), digest=digest)
 
 
