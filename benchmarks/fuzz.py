@@ -8,6 +8,9 @@ text) it feeds hypothesis-generated inputs (mutated seed documents, random
 bytes and text; tests/fuzz_targets.py) and counts inputs, inputs read,
 inputs refused with the library's own one-line error, uncaught exceptions,
 and the slowest input against the extractor's per-report time budget.
+An input slower than the budget is timed again and counted as over the
+budget only when it is slow twice (a busy machine or a library's first-use
+initialisation is not the input's cost); both timings are kept in the JSON.
 The figures of the last run are in docs/hardening.md.
 """
 
@@ -32,8 +35,8 @@ from fuzz_targets import BYTE_TARGETS, PUBLISHED, SEEDS, Workspace, inputs, t_ex
 
 def run_one(name: str, strategy: st.SearchStrategy, target, n: int, budget: float, warm_up) -> dict:
     warm_up()  # imports and caches of the code under test are not an input's time
-    stats = {"inputs": 0, "read": 0, "refused": 0, "uncaught": 0, "over_budget": 0, "slowest_s": 0.0,
-             "slowest_input": "", "first_uncaught": [], "seconds": 0.0}
+    stats = {"inputs": 0, "read": 0, "refused": 0, "uncaught": 0, "over_budget": 0, "over_budget_once": [],
+             "slowest_s": 0.0, "slowest_input": "", "first_uncaught": [], "seconds": 0.0}
     t0 = time.perf_counter()
 
     @settings(max_examples=n, deadline=None, database=None, phases=[Phase.generate], derandomize=False,
@@ -57,7 +60,18 @@ def run_one(name: str, strategy: st.SearchStrategy, target, n: int, budget: floa
         elif got == 0:
             stats["refused"] += 1
         if dt > budget:
-            stats["over_budget"] += 1
+            # timed again: an input is over the budget when it is slow twice, not when the
+            # machine was busy or a library initialised something on first use
+            t = time.perf_counter()
+            try:
+                target(*args) if isinstance(args, tuple) else target(args)
+            except Exception:  # noqa: BLE001 - counted above
+                pass
+            again = time.perf_counter() - t
+            stats["over_budget_once"].append([round(dt, 3), round(again, 3), repr(args)[:160]])
+            if again > budget:
+                stats["over_budget"] += 1
+            dt = again
         if dt > stats["slowest_s"]:
             stats["slowest_s"], stats["slowest_input"] = round(dt, 3), repr(args)[:160]
 

@@ -210,3 +210,14 @@ def test_an_unknown_geometry_in_an_osm_file_is_no_place_not_a_traceback(tmp_path
         {"type": "Feature", "properties": {"power": "plant"}, "geometry": {"type": "Point", "coordinates": ["x", None]}}]}),
         encoding="utf-8")
     assert [f for _, f in read_osm(p, ctx.gazetteer.region_at)] == [None, None]
+
+
+def test_control_characters_in_a_feed_entry_are_not_a_traceback(tmp_path, ctx):
+    """Found by benchmarks/fuzz.py: a control character after a <br> in an entry's HTML made
+    lxml raise ValueError while the entry's text was taken out of its markup."""
+    feed = tmp_path / "f.rss"
+    feed.write_text("<rss><channel><title>U</title><item><guid>g</guid><title>t</title><description>"
+                    "&lt;p&gt;Drones hit a refinery in Ryazan.&lt;br&gt;\x0b more&lt;/p&gt;</description></item>"
+                    "</channel></rss>", encoding="utf-8")
+    reports, _, res = collect([feed], ctx.sources)
+    assert res.errors == [] and len(reports) == 1 and "Ryazan" in reports[0].text

@@ -382,20 +382,24 @@ def _feed_entry(e: Any, n: int, path: Path, outlet: str | None, sources: SourceB
                        content_type="application/rss+xml", origin=f"{path}#{n}", limits=limits)
 
 
+_XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _strip_html(s: str) -> str:
     if "<" not in s:
         return s
     import lxml.html
 
+    s = _XML_INCOMPATIBLE.sub(" ", s)  # lxml refuses control characters in text it is given
     try:
         frag = lxml.html.fromstring(f"<div>{s}</div>")
+        for br in frag.iter("br"):
+            br.tail = "\n" + (br.tail or "")
+        for p in frag.iter("p"):
+            p.tail = "\n\n" + (p.tail or "")
+        return str(frag.text_content())
     except Exception:  # noqa: BLE001 - lxml raises several types on junk
         return s
-    for br in frag.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    for p in frag.iter("p"):
-        p.tail = "\n\n" + (p.tail or "")
-    return frag.text_content()
 
 
 def open_regular(path: Path, *, follow: bool = True, max_bytes: int | None = None) -> int:
