@@ -216,24 +216,22 @@ def test_outputs_are_written_atomically_and_replace_a_symlink_instead_of_followi
 
 def test_caches_cannot_run_code(tmp_path, monkeypatch, ctx):
     """Defect 10: the gazetteer caches were pickles (a planted file ran code)."""
-    from truce.outputs.maps import region_outlines
-    from truce.reference import gazetteer as gz
-
     from truce.outputs import maps
-
+    from truce.reference import gazetteer as gz
     monkeypatch.setenv("TRUCE_CACHE_DIR", str(tmp_path))
-    region_outlines(ctx.gazetteer)
+    gz._geonames_places(gz.read_regions(), cache=True)  # writes the settlements' cache
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files and all(f.endswith(".json") for f in files)
     # a planted or damaged cache file is data at worst: refused (then rebuilt), never executed
     planted = b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR."
-    for p in list(tmp_path.iterdir()) + [tmp_path / "index.json", tmp_path / "places.json"]:
+    for p in list(tmp_path.iterdir()) + [tmp_path / "index.json"]:
         p.write_bytes(planted)
-    assert maps._load(tmp_path / files[0]) is None
-    assert gz._load_index(tmp_path / "index.json") is None and gz._load_places(tmp_path / "places.json") is None
+    assert gz._load_places(tmp_path / files[0]) is None and gz._load_index(tmp_path / "index.json") is None
     (tmp_path / "index.json").write_text('{"format": "truce-gazetteer-index/1", "entries": [[1]]}', encoding="utf-8")
     assert gz._load_index(tmp_path / "index.json") is None
+    assert gz._geonames_places(gz.read_regions(), cache=True)  # rebuilt
     assert not (tmp_path / "pwned").exists()
+    assert not maps._well_formed({"features": [{"geometry": "x"}]})
     for mod in (gz, maps):
         assert "pickle" not in Path(mod.__file__).read_text(encoding="utf-8")
 
