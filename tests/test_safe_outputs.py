@@ -317,3 +317,11 @@ def test_an_error_about_a_file_whose_name_is_not_utf8_prints(tmp_path, ctx):
     (tmp_path / name).write_bytes(b"\xff\xfe not text")
     r = run("ingest", str(tmp_path / name), "--db", str(tmp_path / "x.db"))
     assert r.exit_code == 1 and "not UTF-8" in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_a_number_of_thousands_of_digits_in_terms_is_a_one_line_error(tmp_path):
+    """Found by benchmarks/fuzz.py: PyYAML's int() on 5,000 digits raised ValueError."""
+    from truce.reference.terms import load_agreement
+
+    with pytest.raises(TermsError, match=r"t\.yaml:1: invalid YAML: number too long \(5000 digits\)"):
+        load_agreement(_terms(tmp_path, "id: " + "9" * 5000 + "\n"))
