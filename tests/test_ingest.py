@@ -60,7 +60,7 @@ def test_unreadable_and_unsupported_files_are_clear_errors(tmp_path, ctx):
         list(read_path(bad, ctx.sources, []))
     latin = tmp_path / "l.txt"
     latin.write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(IngestError, match=r"l\.txt: not UTF-8 text"):
+    with pytest.raises(IngestError, match=r"l\.txt:1: not UTF-8 text \(byte 4\)"):
         list(read_path(latin, ctx.sources, []))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -313,6 +314,8 @@ def _print_summary(s: RunSummary) -> None:
     click.echo(f"ledger:    {s.ledger_entries} entries ({s.ledger_appended} appended)")
     for e in s.errors:
         click.echo(f"warning: {e}", err=True)
+    for e in s.skipped:
+        click.echo(f"error: {e}", err=True)
 
 
 @cli.command()
@@ -358,12 +361,17 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
 @click.option("--extractor", type=click.Choice(["rules", "llm"]), default=None, help="Extractor backend (default rules).")
 @click.option("--llm-url", default=None, help="OpenAI-compatible base URL for --extractor llm.")
 @click.option("--author", default=None, help="Name recorded on ledger entries (default TRUCE_AUTHOR or the OS user).")
+@click.option("--wait", is_flag=True, help="If another `truce run` holds the database, wait for it instead of exiting.")
 @click.pass_context
-def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str | None, author: str | None) -> None:
+def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str | None, author: str | None,
+        wait: bool) -> None:
     """Run every stage over what is stored: extract new reports, fuse, grade, evaluate, record in the ledger.
 
     Incremental: reports already read by the same extractor are not read again;
-    the ledger gets entries only for findings that are new or changed.
+    the ledger gets entries only for findings that are new or changed. One run
+    per database at a time: a second one exits naming the holder (or waits,
+    with --wait). A report the extractor cannot read (too long, over its time
+    budget) is recorded as skipped with its reason; exit status 1 names it.
 
     Example:
 
@@ -376,12 +384,14 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
         settings = _settings(ctx, db=db, extractor=extractor, llm_url=llm_url, author=author)
         with _open(settings, create=False) as database:
             c = _context(settings, database)
-            summary = run_pipeline(database, c, progress=progress)
+            summary = run_pipeline(database, c, progress=progress, wait=float("inf") if wait else None)
     except PipelineError as e:
         _fail(e)
     finally:
         progress.close()
     _print_summary(summary)
+    if summary.skipped:
+        sys.exit(1)
 
 
 # --- extract (stateless contract) ------------------------------------------------------
@@ -402,29 +412,32 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
 
         truce extract reports.jsonl --output claims.jsonl
     """
-    from truce.extract import finalize
-    from truce.ingest import read_reports_jsonl
+    from truce.ingest import Limits, read_reports_jsonl
+    from truce.pipeline import extract_one
 
     try:
         settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
         c = _context(settings)
-        ex = c.extractor
     except PipelineError as e:
         _fail(e)
     errors: list[str] = []
     n_reports = n_claims = 0
+    name = "<stdin>" if input_path == "-" else input_path
     try:
-        src = sys.stdin if input_path == "-" else open(input_path, encoding="utf-8")
+        src = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")
     except OSError as e:
         raise click.ClickException(f"{input_path}: cannot read file: {e.strerror}") from e
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    out = sys.stdout if output == "-" else _write(output)
     progress = Progress()
     try:
-        for rep in read_reports_jsonl(src, "<stdin>" if input_path == "-" else input_path, c.sources, errors):
+        for rep in read_reports_jsonl(src, name, c.sources, errors, Limits.of(settings)):
             try:
-                claims = finalize(ex.extract(rep), rep, c.services)
+                claims, skipped = extract_one(rep, c)
             except PipelineError as e:
                 errors.append(str(e))
+                continue
+            if skipped:
+                errors.append(f"{name}: report {rep.external_id!r} ({rep.origin}): skipped: {skipped}")
                 continue
             for cl in claims:
                 out.write(json.dumps(cl.to_public(rep.external_id), ensure_ascii=False) + "\n")
@@ -432,12 +445,10 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
             n_claims += len(claims)
             if n_reports % 100 == 0:
                 progress("extract", n_reports, n_reports)
-    except UnicodeDecodeError as e:
-        errors.append(f"{input_path}: not UTF-8 text (byte {e.start})")
     finally:
         if out is not sys.stdout:
             out.close()
-        if src is not sys.stdin:
+        if src is not sys.stdin.buffer:
             src.close()
     for msg in errors:
         click.echo(f"error: {msg}", err=True)
@@ -450,7 +461,15 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
 # --- incidents / findings --------------------------------------------------------------
 
 def _write(output: str | None) -> Any:
-    return open(output, "w", encoding="utf-8", newline="") if output and output != "-" else sys.stdout
+    """stdout, or a file that appears whole when closed (never through a symbolic link)."""
+    if not output or output == "-":
+        return sys.stdout
+    from truce.safeio import AtomicFile
+
+    try:
+        return AtomicFile(output)
+    except OSError as e:
+        raise click.ClickException(f"{output}: cannot write: {e.strerror}") from e
 
 
 def _dump(out: Any, obj: Any) -> None:
@@ -493,11 +512,13 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, 
     elif fmt == "csv":
         cols = ["id", "date", "country", "region_code", "region", "facility_id", "facility_name", "facility_type",
                 "attacker", "attacker_basis", "weapon", "outcome", "grade", "lat", "lon", "n_reports", "report_ids"]
+        from truce.safeio import csv_row
+
         w = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({**{k: r.get(k) for k in cols}, "n_reports": len(r["reports"]),
-                        "report_ids": "|".join(x["report_id"] for x in r["reports"])})
+            w.writerow(csv_row({**{k: r.get(k) for k in cols}, "n_reports": len(r["reports"]),
+                                "report_ids": "|".join(x["report_id"] for x in r["reports"])}))
     else:
         _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
                [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
@@ -667,7 +688,7 @@ def ledger_verify(ctx: click.Context, db: str | None, file_: str | None, public_
 
     try:
         if file_:
-            with open(file_, encoding="utf-8") as fh:
+            with open(file_, "rb") as fh:
                 v = lg.verify_export(fh, public_key)
         else:
             settings = _settings(ctx, db=db)
@@ -719,9 +740,14 @@ def ledger_keygen(out: str) -> None:
     """
     from truce import ledger as lg
 
-    if Path(out).exists():
+    if os.path.lexists(out):
         raise click.ClickException(f"{out}: exists; refusing to overwrite a key")
-    click.echo(lg.generate_key(Path(out)))
+    try:
+        click.echo(lg.generate_key(Path(out)))
+    except FileExistsError as e:
+        raise click.ClickException(f"{out}: exists; refusing to overwrite a key") from e
+    except OSError as e:
+        raise click.ClickException(f"{out}: cannot create the key file: {e.strerror}") from e
 
 
 # --- facilities ------------------------------------------------------------------------

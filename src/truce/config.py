@@ -37,6 +37,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("use_geonames", True, "include GeoNames settlements in the gazetteer (TRUCE_USE_GEONAMES)"),
     Setting("firms_matching", None, "YAML overriding the satellite fire matching parameters (TRUCE_FIRMS_MATCHING)"),
     Setting("outlook", None, "YAML overriding the grid outlook's assumptions (TRUCE_OUTLOOK)"),
+    Setting("max_report_chars", 500_000, "longest report text accepted, in characters (TRUCE_MAX_REPORT_CHARS)"),
+    Setting("max_file_mb", 256, "largest input file read whole (HTML, feed, CSV, text), in MiB (TRUCE_MAX_FILE_MB)"),
+    Setting("extract_budget", 10.0, "seconds the extractor may spend on one report before it is skipped (TRUCE_EXTRACT_BUDGET)"),
 )
 _LISTS = {"sources", "registry", "agreements"}
 
@@ -56,6 +59,9 @@ class Settings:
     use_geonames: bool = True
     firms_matching: str | None = None
     outlook: str | None = None
+    max_report_chars: int = 500_000
+    max_file_mb: int = 256
+    extract_budget: float = 10.0
 
     @classmethod
     def load(cls, config_file: str | None = None, **overrides: Any) -> "Settings":
@@ -82,8 +88,10 @@ class Settings:
                 values[f.name] = tuple(p for p in env.split(os.pathsep) if p)
             elif f.name == "use_geonames":
                 values[f.name] = env.strip().lower() not in ("0", "false", "no")
-            elif f.name == "llm_timeout":
-                values[f.name] = float(env)
+            elif f.name in ("llm_timeout", "extract_budget"):
+                values[f.name] = _number(f.name, env, float)
+            elif f.name in ("max_report_chars", "max_file_mb"):
+                values[f.name] = _number(f.name, env, int)
             else:
                 values[f.name] = env
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -103,6 +111,16 @@ class Settings:
             return getpass.getuser()
         except Exception:  # noqa: BLE001 - no user database in some containers
             return "unknown"
+
+
+def _number(name: str, value: str, kind: type) -> Any:
+    try:
+        n = kind(value)
+    except ValueError:
+        raise PipelineError(f"TRUCE_{name.upper()}={value!r} is not a number") from None
+    if not n > 0:
+        raise PipelineError(f"TRUCE_{name.upper()} must be positive")
+    return n
 
 
 def database_url(db: str) -> str:

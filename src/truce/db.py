@@ -5,6 +5,14 @@ the same tests on both. Migrations are ordered functions recorded in
 ``schema_migrations``. Writes are upserts keyed on stable ids inside
 transactions, so a crash never leaves half a batch and re-running the
 pipeline is idempotent.
+
+Concurrency (docs/hardening.md): a write transaction takes the write lock
+when it begins (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL row upserts plus
+a transaction-scoped advisory lock for ledger appends, :meth:`Database.lock_ledger`),
+so a read-then-write never races another writer. :meth:`Database.run_lock`
+is the one-``truce run``-per-database lock (an advisory session lock on
+PostgreSQL, an ``flock`` on ``DB.lock`` beside a SQLite file) and names its
+holder to whoever finds it taken.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
+import re
+import socket
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -58,6 +70,7 @@ extractions = sa.Table(
     sa.Column("extractor", sa.String(100), nullable=False),
     sa.Column("n_claims", sa.Integer, nullable=False),
     sa.Column("extracted_at", sa.String(40), nullable=False),
+    sa.Column("skipped", sa.Text, nullable=True),  # why the report was not read (too large, over time, failed)
 )
 claims = sa.Table(
     "claims", metadata,
@@ -99,6 +112,9 @@ findings = sa.Table(
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("evaluated_at", sa.String(40), nullable=False),
+    # the ledger entry that recorded this finding's current content (``ledger verify`` checks it)
+    sa.Column("ledger_seq", sa.Integer, nullable=True),
+    sa.Column("ledger_hash", sa.String(64), nullable=True),
 )
 agreement_status = sa.Table(
     "agreement_status", metadata,
@@ -124,6 +140,12 @@ ledger_head = sa.Table(
     sa.Column("name", sa.String(20), primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+)
+locks = sa.Table(
+    "locks", metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("holder", sa.String(300), nullable=False),
+    sa.Column("acquired_at", sa.String(40), nullable=False),
 )
 facilities_extra = sa.Table(
     "facilities_extra", metadata,
@@ -233,13 +255,36 @@ def _m020_fire_detections(conn: Connection) -> None:
     metadata.create_all(conn, tables=[fire_detections, physical_evidence, fire_candidates])
 
 
+def _m030_hardening(conn: Connection) -> None:
+    """Findings name their ledger entry; extractions record skipped reports; the run lock's holder."""
+    cols = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in ("findings", "extractions")}
+    for table, col, typ in (("findings", "ledger_seq", "INTEGER"), ("findings", "ledger_hash", "VARCHAR(64)"),
+                            ("extractions", "skipped", "TEXT")):
+        if col not in cols[table]:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {col} {typ}"))
+    metadata.create_all(conn, tables=[locks])
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
     ("003_meta", _m003_meta),
     ("010_web_accounts", _m010_web_accounts),
     ("020_fire_detections", _m020_fire_detections),
+    ("030_hardening", _m030_hardening),
 )
+
+# Limits every backend enforces before the database sees a value (PostgreSQL rejects what
+# SQLite would store silently: NUL characters, strings longer than their column).
+LIMITS = {"external_id": 500, "source": 200, "origin": 2000, "url": 4000, "title": 2000, "published": 40,
+          "language": 8, "content_type": 100}
+# PostgreSQL advisory locks are per database, not per schema: each key is the hash of the
+# schema truce's tables live in and the lock's name, so two truce stores in one database
+# (schemas) never wait for each other.
+_PG_KEY = "hashtextextended(current_schema() || :name, 0)"
+_LEDGER_LOCK = "/truce-ledger-append"
+_RUN_LOCK = "/truce-run"
+_MIGRATE_LOCK = "/truce-migrate"
 
 
 def now() -> str:
@@ -270,14 +315,17 @@ class Database:
                     kwargs["poolclass"] = StaticPool
             try:
                 self.engine = sa.create_engine(target, future=True, **kwargs)
-            except (sa.exc.ArgumentError, ImportError) as e:
-                raise StorageError(f"cannot use database URL {target!r}: {e}") from e
+            except (sa.exc.ArgumentError, ImportError, ValueError) as e:
+                raise StorageError(f"cannot use database URL {redact_url(target)!r}: "
+                                   f"{_one_line(e, _password(target))}") from e
         self.dialect = self.engine.dialect.name
+        self._secret = self.engine.url.password if isinstance(self.engine.url.password, str) else None
         if tracer is not None:
             sa.event.listen(self.engine, "before_cursor_execute",
                             lambda conn, cursor, stmt, params, context, many: tracer(stmt, params))
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
         self._local = threading.local()  # each thread its own transaction (a server shares one Database)
         self._conn = None
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -295,7 +343,7 @@ class Database:
             raise StorageError(f"cannot open {_shown(self.engine)}: {str(e.orig).strip().splitlines()[0]}") from e
 
     def get_meta(self, key: str) -> str | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
 
     def set_meta(self, key: str, value: str) -> None:
@@ -332,25 +380,104 @@ class Database:
         self.engine.dispose()
 
     @contextmanager
-    def atomic(self) -> Iterator[Connection]:
-        """One transaction; nested calls join the outer one."""
+    def atomic(self, write: bool = True) -> Iterator[Connection]:
+        """One transaction; nested calls join the outer one. A write transaction takes
+        SQLite's write lock when it begins (``BEGIN IMMEDIATE``), so reading then writing
+        inside it never races another writer; ``write=False`` only reads, from one
+        snapshot (SQLite's WAL snapshot, PostgreSQL's REPEATABLE READ)."""
         if self._conn is not None:
             yield self._conn
             return
         try:
-            with self.engine.begin() as conn:
-                self._conn = conn
+            with self.engine.connect() as conn:
+                conn.info["truce_begin"] = "BEGIN IMMEDIATE" if write else "BEGIN"
+                if not write and self.dialect == "postgresql":
+                    # several reads, one snapshot (``ledger verify`` beside a running ``truce run``)
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    self._conn = conn
+                    try:
+                        yield conn
+                    finally:
+                        self._conn = None
+        except sa.exc.DBAPIError as e:
+            raise StorageError(f"database error: {_one_line(e.orig, self._secret)}") from e
+
+    def lock_ledger(self) -> None:
+        """Serialise ledger appends: call inside a write transaction before reading the tail.
+        PostgreSQL: a transaction-scoped advisory lock; SQLite: the transaction already
+        holds the write lock (``BEGIN IMMEDIATE``)."""
+        if self._conn is None:
+            raise StorageError("lock_ledger() needs an open transaction (use Database.atomic())")
+        if self.dialect == "postgresql":
+            self._conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_KEY})"), {"name": _LEDGER_LOCK})
+
+    @contextmanager
+    def run_lock(self, holder: str, *, wait: float | None = None) -> Iterator[None]:
+        """The one-writer lock of ``truce run`` (and, later, a watcher): held for the whole
+        run. ``wait``: seconds to wait for it (None: do not wait; ``float('inf')``: forever).
+        Raises :class:`LockedError` naming the holder when it cannot be had."""
+        deadline = None if wait is None else time.monotonic() + wait
+        me = f"{holder} (pid {os.getpid()} on {socket.gethostname()})"
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                grace = time.monotonic() + 1  # a crashed holder's session ends a moment after it died
+                while not conn.execute(sa.text(f"SELECT pg_try_advisory_lock({_PG_KEY})"),
+                                       {"name": _RUN_LOCK}).scalar_one():
+                    if time.monotonic() >= max(grace, deadline or 0):
+                        raise LockedError(self._lock_holder(conn))
+                    time.sleep(0.2)
                 try:
-                    yield conn
+                    self._upsert(conn, locks, [dict(name="run", holder=me[:300], acquired_at=now())], ["name"])
+                    yield
                 finally:
-                    self._conn = None
-        except sa.exc.OperationalError as e:
-            raise StorageError(f"database error: {e.orig}") from e
+                    conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_KEY})"), {"name": _RUN_LOCK})
+            return
+        path = self._lock_path()
+        if path is None:  # an in-memory database belongs to one process
+            yield
+            return
+        import fcntl
+
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is None or time.monotonic() >= deadline:
+                        raise LockedError(_read_holder(fd)) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps({"holder": me, "since": now()}).encode(), 0)
+            try:
+                yield
+            finally:
+                os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    def _lock_path(self) -> str | None:
+        if self.dialect != "sqlite":
+            return None
+        db = self.engine.url.database
+        if not db or db == ":memory:" or db.startswith("file:"):
+            return None
+        return db + ".lock"
+
+    def _lock_holder(self, conn: Connection) -> str:
+        r = conn.execute(sa.select(locks.c.holder, locks.c.acquired_at).where(locks.c.name == "run")).first()
+        return f"{r[0]} since {r[1]}" if r else "another process"
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; returns their names."""
         applied: list[str] = []
         with self.atomic() as conn:
+            if self.dialect == "postgresql":  # processes starting together on a new schema
+                conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_KEY})"), {"name": _MIGRATE_LOCK})
             schema_migrations.create(conn, checkfirst=True)
             done = {r[0] for r in conn.execute(sa.select(schema_migrations.c.name))}
             for name, fn in MIGRATIONS:
@@ -361,7 +488,7 @@ class Database:
         return applied
 
     def migrations(self) -> list[str]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [r[0] for r in conn.execute(sa.select(schema_migrations.c.name).order_by(schema_migrations.c.name))]
 
     # --- generic upsert ------------------------------------------------------------------
@@ -370,6 +497,7 @@ class Database:
                 keys: Sequence[str], update: bool = True) -> None:
         if not rows:
             return
+        _check_rows(table, rows)
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as ins
         else:
@@ -391,6 +519,8 @@ class Database:
         items = list(items)
         if not items:
             return 0, 0
+        for r in items:
+            check_report(r)
         with self.atomic() as conn:
             ids = [r.id for r in items]
             existing = set()
@@ -412,12 +542,12 @@ class Database:
         return len(new_rows), len(items) - len(new_rows)
 
     def report_count(self) -> int:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar_one())
 
     def reports(self, ids: Iterable[str] | None = None) -> list[Report]:
         """Reports with their canonical external id (the smallest one they were ingested with)."""
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             ext: dict[str, tuple[str, str | None]] = {}
             qi = sa.select(report_inputs.c.report_id, report_inputs.c.external_id, report_inputs.c.origin)
             q = sa.select(reports).order_by(reports.c.id)
@@ -443,12 +573,12 @@ class Database:
         return out
 
     def report_raw(self, report_id: str) -> bytes | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(reports.c.raw).where(reports.c.id == report_id)).first()
             return bytes(r[0]) if r and r[0] is not None else None
 
     def reports_to_extract(self, extractor: str) -> list[str]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             j = reports.outerjoin(extractions, reports.c.id == extractions.c.report_id)
             q = sa.select(reports.c.id).select_from(j).where(
                 sa.or_(extractions.c.report_id.is_(None), extractions.c.extractor != extractor)).order_by(reports.c.id)
@@ -456,19 +586,29 @@ class Database:
 
     # --- claims --------------------------------------------------------------------------
 
-    def replace_claims(self, report_id: str, extractor: str, items: Sequence[Claim]) -> None:
+    def replace_claims(self, report_id: str, extractor: str, items: Sequence[Claim], skipped: str | None = None) -> None:
+        """Make the report's stored claims exactly ``items`` (upserted by claim id, so two
+        writers reading the same report never collide) and record the extraction;
+        ``skipped``: why the report was not read (its claims are then none)."""
         with self.atomic() as conn:
-            conn.execute(claims.delete().where(claims.c.report_id == report_id))
             rows = [dict(id=c.id, report_id=c.report_id, idx=c.index, kind=c.kind, date=c.date, country=c.country,
                          region_code=c.region_code, facility_id=c.facility_id, facility_type=c.facility_type,
                          extractor=c.extractor or extractor, data=canonical_json(c.to_dict())) for c in items]
-            if rows:
-                conn.execute(claims.insert(), rows)
+            conn.execute(claims.delete().where(sa.and_(claims.c.report_id == report_id,
+                                                       sa.not_(claims.c.id.in_([r["id"] for r in rows] or [""])))))
+            self._upsert(conn, claims, rows, ["id"])
             self._upsert(conn, extractions, [dict(report_id=report_id, extractor=extractor, n_claims=len(items),
-                                                  extracted_at=now())], ["report_id"])
+                                                  extracted_at=now(), skipped=skipped)], ["report_id"])
+
+    def skipped_reports(self) -> list[tuple[str, str, str]]:
+        """(report id, extractor, reason) of reports the extractor skipped."""
+        with self.atomic(write=False) as conn:
+            q = sa.select(extractions.c.report_id, extractions.c.extractor, extractions.c.skipped).where(
+                extractions.c.skipped.is_not(None)).order_by(extractions.c.report_id)
+            return [(r[0], r[1], r[2]) for r in conn.execute(q)]
 
     def claims(self, kinds: Sequence[str] | None = None) -> list[Claim]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(claims.c.data).order_by(claims.c.report_id, claims.c.idx)
             if kinds:
                 q = q.where(claims.c.kind.in_(list(kinds)))
@@ -504,53 +644,71 @@ class Database:
         return changed, removed
 
     def incidents(self) -> list[Incident]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(incidents.c.data, incidents.c.updated_at).order_by(
                 sa.func.coalesce(incidents.c.date, "9999"), incidents.c.id)
             return [Incident.from_dict(json.loads(r[0])) for r in conn.execute(q)]
 
     def incident_updated_at(self) -> dict[str, str]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return {r[0]: r[1] for r in conn.execute(sa.select(incidents.c.id, incidents.c.updated_at))}
 
     # --- findings ------------------------------------------------------------------------------
 
     def findings(self, agreement_id: str | None = None) -> list[tuple[Finding, str]]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(findings.c.data, findings.c.evaluated_at).order_by(findings.c.agreement_id, findings.c.incident_id)
             if agreement_id:
                 q = q.where(findings.c.agreement_id == agreement_id)
             return [(Finding.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
 
     def finding_digests(self) -> dict[tuple[str, str], str]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return {(r[0], r[1]): r[2] for r in conn.execute(sa.select(findings.c.incident_id, findings.c.agreement_id,
                                                                        findings.c.digest))}
 
-    def replace_findings(self, items: Sequence[tuple[Finding, str]]) -> None:
-        """Store findings (with their digests); findings of incidents that no longer exist are removed."""
+    def replace_findings(self, items: Sequence[tuple[Finding, str]],
+                         entries: dict[tuple[str, str], tuple[int, str]] | None = None) -> None:
+        """Store findings (with their digests and, in ``entries``, the (seq, hash) of the ledger
+        entry that recorded each); findings of incidents that no longer exist are removed."""
+        entries = entries or {}
         with self.atomic() as conn:
             keep = {(f.incident_id, f.agreement_id) for f, _ in items}
             old = {(r[0], r[1]) for r in conn.execute(sa.select(findings.c.incident_id, findings.c.agreement_id))}
             for iid, aid in sorted(old - keep):
                 conn.execute(findings.delete().where(sa.and_(findings.c.incident_id == iid, findings.c.agreement_id == aid)))
             stamp = now()
-            self._upsert(conn, findings, [dict(incident_id=f.incident_id, agreement_id=f.agreement_id, verdict=f.verdict,
-                                               digest=d, data=canonical_json(f.to_dict()), evaluated_at=stamp)
-                                          for f, d in items], ["incident_id", "agreement_id"])
+            rows = []
+            for f, d in items:
+                seq, h = entries.get((f.incident_id, f.agreement_id), (None, None))
+                rows.append(dict(incident_id=f.incident_id, agreement_id=f.agreement_id, verdict=f.verdict, digest=d,
+                                 data=canonical_json(f.to_dict()), evaluated_at=stamp, ledger_seq=seq, ledger_hash=h))
+            self._upsert(conn, findings, rows, ["incident_id", "agreement_id"])
+
+    def findings_raw(self) -> list[dict[str, Any]]:
+        """Finding rows as stored (for ``ledger verify``)."""
+        with self.atomic(write=False) as conn:
+            q = sa.select(findings).order_by(findings.c.agreement_id, findings.c.incident_id)
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def agreement_status_raw(self) -> list[dict[str, Any]]:
+        with self.atomic(write=False) as conn:
+            q = sa.select(agreement_status).order_by(agreement_status.c.agreement_id, agreement_status.c.claim_id)
+            return [dict(r) for r in conn.execute(q).mappings()]
 
     # --- agreement status history --------------------------------------------------------------
 
     def replace_agreement_status(self, rows: Sequence[StatusObservation]) -> None:
+        values = [dict(agreement_id=r.agreement_id, claim_id=r.claim_id, status=r.status, date=r.date,
+                       data=canonical_json(r.to_dict())) for r in rows]
+        _check_rows(agreement_status, values)
         with self.atomic() as conn:
             conn.execute(agreement_status.delete())
-            if rows:
-                conn.execute(agreement_status.insert(), [dict(agreement_id=r.agreement_id, claim_id=r.claim_id,
-                                                              status=r.status, date=r.date,
-                                                              data=canonical_json(r.to_dict())) for r in rows])
+            if values:
+                conn.execute(agreement_status.insert(), values)
 
     def agreement_status(self, agreement_id: str | None = None) -> list[StatusObservation]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(agreement_status.c.data).order_by(agreement_status.c.date, agreement_status.c.claim_id)
             if agreement_id:
                 q = q.where(agreement_status.c.agreement_id == agreement_id)
@@ -563,29 +721,37 @@ class Database:
 
     def ledger_raw(self) -> list[LedgerRow]:
         """Rows as stored (payload text untouched), for verification."""
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [LedgerRow(**dict(r)) for r in conn.execute(sa.select(ledger).order_by(ledger.c.seq)).mappings()]
 
     def ledger_count(self) -> int:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(ledger)).scalar_one())
 
     def ledger_tail(self) -> tuple[int, str] | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(ledger.c.seq, ledger.c.hash).order_by(ledger.c.seq.desc()).limit(1)).first()
             return (r[0], r[1]) if r else None
 
     def ledger_head(self) -> tuple[int, str] | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.name == "head")).first()
             return (r[0], r[1]) if r else None
+
+    def ledger_latest(self, kinds: Sequence[str]) -> dict[str, LedgerRow]:
+        """subject → the latest entry of one of ``kinds`` about it."""
+        with self.atomic(write=False) as conn:
+            q = sa.select(ledger).where(ledger.c.kind.in_(list(kinds))).order_by(ledger.c.seq)
+            return {r["subject"]: LedgerRow(**dict(r)) for r in conn.execute(q).mappings()}
 
     def ledger_append(self, rows: Sequence[LedgerRow]) -> None:
         """Insert prepared entries (seq, hash computed by :mod:`truce.ledger`) and move the head."""
         if not rows:
             return
+        values = [r.to_dict() for r in rows]
+        _check_rows(ledger, values)
         with self.atomic() as conn:
-            conn.execute(ledger.insert(), [r.to_dict() for r in rows])
+            conn.execute(ledger.insert(), values)
             last = rows[-1]
             self._upsert(conn, ledger_head, [dict(name="head", seq=last.seq, hash=last.hash)], ["name"])
 
@@ -682,7 +848,7 @@ class Database:
             self._upsert(conn, facilities_extra, [dict(id=i, origin=o, data=canonical_json(d)) for i, o, d in rows], ["id"])
 
     def facilities(self) -> list[dict[str, Any]]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [json.loads(r[0]) for r in conn.execute(sa.select(facilities_extra.c.data).order_by(facilities_extra.c.id))]
 
     # --- lookups and pages for the web app (truce.web) -----------------------------------------
@@ -735,16 +901,16 @@ class Database:
             q = q.where(sa.or_(key < d, sa.and_(key == d, incidents.c.id < i)) if descending else
                         sa.or_(key > d, sa.and_(key == d, incidents.c.id > i)))
         q = q.order_by(key.desc(), incidents.c.id.desc()) if descending else q.order_by(key, incidents.c.id)
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [json.loads(r[0]) for r in conn.execute(q.limit(limit))]
 
     def incident_count(self, where: dict[str, Any] | None = None, published_only: bool = False) -> int:
         q = sa.select(sa.func.count()).select_from(incidents).where(*self._incident_where(where or {}, published_only))
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return int(conn.execute(q).scalar_one())
 
     def incident(self, incident_id: str) -> Incident | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(incidents.c.data).where(incidents.c.id == incident_id)).first()
             return Incident.from_dict(json.loads(r[0])) if r else None
 
@@ -753,13 +919,13 @@ class Database:
         monitor page has not shown yet."""
         q = (sa.select(incidents.c.data, incidents.c.updated_at).where(incidents.c.updated_at > stamp)
              .order_by(incidents.c.updated_at, incidents.c.id).limit(limit))
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [(Incident.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
 
     def incident_stamps(self, ids: Sequence[str]) -> dict[str, str]:
         """incident id → updated_at, for the given ids."""
         out: dict[str, str] = {}
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(ids), 500):
                 out.update({r[0]: r[1] for r in conn.execute(
                     sa.select(incidents.c.id, incidents.c.updated_at).where(incidents.c.id.in_(chunk)))})
@@ -767,14 +933,14 @@ class Database:
 
     def last_update(self) -> str | None:
         """The latest ``updated_at`` of any incident (None when there are none)."""
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             v = conn.execute(sa.select(sa.func.max(incidents.c.updated_at))).scalar_one_or_none()
             return str(v) if v is not None else None
 
     def grade_counts(self, published_only: bool = False) -> dict[str, int]:
         q = (sa.select(incidents.c.grade, sa.func.count()).where(*self._incident_where({}, published_only))
              .group_by(incidents.c.grade))
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return {r[0]: int(r[1]) for r in conn.execute(q)}
 
     def _finding_where(self, where: dict[str, Any], published_only: bool, joined: bool = False) -> list[Any]:
@@ -802,7 +968,7 @@ class Database:
              .where(*self._finding_where(where or {}, published_only))
              .group_by(findings.c.agreement_id, findings.c.verdict))
         out: dict[str, dict[str, int]] = {}
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for aid, verdict, n in conn.execute(q):
                 out.setdefault(aid, {})[verdict] = int(n)
         return out
@@ -823,13 +989,13 @@ class Database:
                                sa.and_(rank == r0, day == d0, findings.c.incident_id > i0),
                                sa.and_(rank == r0, day == d0, findings.c.incident_id == i0, findings.c.agreement_id > a0)))
         q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
 
     def verdicts_of(self, incident_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         """(incident id, agreement id, verdict) of the given incidents' findings."""
         out: list[tuple[str, str, str]] = []
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(incident_ids), 500):
                 q = sa.select(findings.c.incident_id, findings.c.agreement_id, findings.c.verdict).where(
                     findings.c.incident_id.in_(chunk))
@@ -839,7 +1005,7 @@ class Database:
     def findings_of(self, incident_ids: Sequence[str]) -> list[tuple[Finding, str]]:
         """Findings of the given incidents (every agreement), with when each was evaluated."""
         out: list[tuple[Finding, str]] = []
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(incident_ids), 500):
                 q = (sa.select(findings.c.data, findings.c.evaluated_at).where(findings.c.incident_id.in_(chunk))
                      .order_by(findings.c.incident_id, findings.c.agreement_id))
@@ -849,7 +1015,7 @@ class Database:
     def reports_by_external(self, external_ids: Sequence[str]) -> dict[str, Report]:
         """external id → the report ingested with it (the Report carries that external id)."""
         pairs: list[tuple[str, str]] = []
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(dict.fromkeys(external_ids)), 500):
                 pairs += [(r[0], r[1]) for r in conn.execute(
                     sa.select(report_inputs.c.external_id, report_inputs.c.report_id)
@@ -859,21 +1025,21 @@ class Database:
 
     def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:
         out: dict[str, Claim] = {}
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(dict.fromkeys(claim_ids)), 500):
                 for r in conn.execute(sa.select(claims.c.id, claims.c.data).where(claims.c.id.in_(chunk))):
                     out[r[0]] = Claim.from_dict(json.loads(r[1]))
         return out
 
     def claims_of_report(self, report_id: str) -> list[Claim]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(claims.c.data).where(claims.c.report_id == report_id).order_by(claims.c.idx)
             return [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
 
     def incidents_of_claims(self, claim_ids: Sequence[str]) -> dict[str, str]:
         """claim id → the incident it belongs to."""
         out: dict[str, str] = {}
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(claim_ids), 500):
                 out.update({r[0]: r[1] for r in conn.execute(
                     sa.select(incident_claims.c.claim_id, incident_claims.c.incident_id)
@@ -881,7 +1047,7 @@ class Database:
         return out
 
     def report_page(self, *, after: str | None = None, limit: int = 50) -> list[Report]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(reports.c.id).order_by(reports.c.id).limit(limit)
             if after:
                 q = q.where(reports.c.id > after)
@@ -891,7 +1057,7 @@ class Database:
     def ledger_about(self, subjects: Sequence[str], kinds: Sequence[str] | None = None) -> list[LedgerEntry]:
         """Ledger entries about the given subjects ("agreement/incident"), in order."""
         rows: list[LedgerRow] = []
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             for chunk in _chunks(list(dict.fromkeys(subjects)), 500):
                 q = sa.select(ledger).where(ledger.c.subject.in_(chunk))
                 if kinds:
@@ -904,25 +1070,25 @@ class Database:
         q = sa.select(ledger).where(ledger.c.kind.in_(list(kinds)))
         if before is not None:
             q = q.where(ledger.c.seq < before)
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             return [LedgerRow(**dict(r)).decoded() for r in
                     conn.execute(q.order_by(ledger.c.seq.desc()).limit(limit)).mappings()]
 
     def ledger_entry(self, seq: int) -> LedgerEntry | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(ledger).where(ledger.c.seq == seq)).mappings().first()
             return LedgerRow(**dict(r)).decoded() if r else None
 
     # --- accounts and publications (truce.web) -------------------------------------------------
 
     def users(self) -> list[dict[str, Any]]:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(users.c.name, users.c.role, users.c.created_at,
                           users.c.password_hash.is_not(None).label("has_password")).order_by(users.c.name)
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def user(self, name: str) -> dict[str, Any] | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
             return dict(r) if r else None
 
@@ -946,7 +1112,7 @@ class Database:
             conn.execute(user_tokens.insert().values(token_hash=token_hash, user_name=name, created_at=now()))
 
     def user_by_token(self, token_hash: str) -> dict[str, Any] | None:
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(users.c.name, users.c.role).select_from(
                 users.join(user_tokens, user_tokens.c.user_name == users.c.name))
                 .where(user_tokens.c.token_hash == token_hash)).mappings().first()
@@ -961,7 +1127,7 @@ class Database:
     def published(self, incident_ids: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
         """(incident id, agreement id) → its publication (seq, by, at)."""
         out: dict[tuple[str, str], dict[str, Any]] = {}
-        with self.atomic() as conn:
+        with self.atomic(write=False) as conn:
             q = sa.select(published_findings)
             chunks = [q] if incident_ids is None else [q.where(published_findings.c.incident_id.in_(c))
                                                        for c in _chunks(list(incident_ids), 500)]
@@ -1011,7 +1177,75 @@ def _shown(engine: Engine) -> str:
     return path if path is not None else engine.url.render_as_string(hide_password=True)
 
 
+class LockedError(StorageError):
+    """Another process holds the run lock."""
+
+    def __init__(self, holder: str):
+        self.holder = holder
+        super().__init__(f"another `truce run` is working on this database: {holder}; "
+                         "wait for it to finish or use --wait")
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        d = json.loads(os.pread(fd, 4096, 0).decode("utf-8", "replace") or "{}")
+        return f"{d['holder']} since {d['since']}"
+    except (ValueError, KeyError, TypeError, OSError):
+        return "another process"
+
+
+def check_report(r: Report) -> None:
+    """What both backends accept: no NUL characters, no string longer than its column."""
+    for name in ("id", "text", "external_id", "source", "url", "title", "published", "language", "content_type", "origin"):
+        v = getattr(r, name)
+        if isinstance(v, str):
+            if "\x00" in v:
+                raise StorageError(f"report {r.external_id[:80]!r}: field {name!r} contains a NUL character")
+            if name in LIMITS and len(v) > LIMITS[name]:
+                raise StorageError(f"report {r.external_id[:80]!r}: field {name!r} is {len(v)} characters long "
+                                   f"(at most {LIMITS[name]})")
+
+
+def _check_rows(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """The same limits on every backend: no NUL character in text (PostgreSQL refuses it),
+    no string longer than its column (PostgreSQL refuses it, SQLite would store it)."""
+    limits = {c.name: c.type.length for c in table.columns if isinstance(c.type, sa.String) and c.type.length}
+    for row in rows:
+        for k, v in row.items():
+            if isinstance(v, str):
+                if "\x00" in v:
+                    raise StorageError(f"{table.name}.{k}: a NUL character cannot be stored")
+                n = limits.get(k)
+                if n is not None and len(v) > n:
+                    raise StorageError(f"{table.name}.{k}: {v[:60]!r}… is {len(v)} characters long (at most {n})")
+
+
+def _password(url: str) -> str | None:
+    m = re.match(r"[^:/]+://[^:@/]*:([^@/]*)@", url)
+    return m.group(1) if m else None
+
+
+def redact_url(url: str) -> str:
+    """A database URL with its password replaced by ``***`` (safe to print)."""
+    return re.sub(r"^([^:/]+://[^:@/]*:)[^@/]*@", r"\1***@", url)
+
+
+def _one_line(e: object, secret: str | None = None) -> str:
+    msg = " ".join(str(e).split()) or type(e).__name__
+    if secret:
+        msg = msg.replace(secret, "***")
+    return msg[:500]
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # pysqlite runs in autocommit mode (isolation_level None, set on connect): we emit BEGIN
+    # ourselves, IMMEDIATE for write transactions, so a transaction's reads and writes see
+    # one state and two writers never interleave (SQLAlchemy's documented recipe).
+    conn.exec_driver_sql(conn.info.get("truce_begin", "BEGIN IMMEDIATE"))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

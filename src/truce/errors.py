@@ -25,10 +25,14 @@ class PipelineError(Exception):
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None):
         self.path = path
         self.line = line
+        if "\n" in message or "\r" in message:  # a library's multi-line message (YAML, lxml): one line
+            message = " ".join(message.split())
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(f"{where}{message}")
+        # a lone surrogate (hostile input, a file name that is not UTF-8) would make printing
+        # the message fail: it is escaped
+        super().__init__(f"{where}{message}".encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 class FetchError(PipelineError):

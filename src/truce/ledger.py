@@ -29,6 +29,7 @@ from typing import IO, Any, Iterable, Sequence
 from truce.db import Database, now
 from truce.errors import LedgerError
 from truce.records import VERDICTS, Finding, Incident, LedgerRow, StatusObservation, canonical_json
+from truce.safeio import create_secret
 
 Item = tuple[str, str, dict[str, Any]]  # (kind, subject, payload) of an entry to append
 
@@ -58,9 +59,11 @@ def prepare(tail: tuple[int, str] | None, items: Sequence[Item], author: str, cr
 
 
 def append(db: Database, items: Sequence[Item], author: str) -> list[LedgerRow]:
+    """Append entries in one transaction, serialised with every other writer's appends."""
     if not items:
         return []
     with db.atomic():
+        db.lock_ledger()
         rows = prepare(db.ledger_tail(), items, author, now())
         db.ledger_append(rows)
     return rows
@@ -106,7 +109,71 @@ def verify_rows(rows: Sequence[LedgerRow], head: tuple[int, str] | None) -> Veri
 
 
 def verify(db: Database) -> Verification:
-    return verify_rows(db.ledger_raw(), db.ledger_head())
+    """The chain, then the current state against it: every stored finding must be the
+    content of the latest ledger entry about it (named by its ``ledger_seq``/``ledger_hash``),
+    every finding the ledger holds as current must be stored, and every stored status
+    observation must be the one the ledger logged last."""
+    with db.atomic(write=False):
+        rows = db.ledger_raw()
+        head = db.ledger_head()
+        found = db.findings_raw()
+        status = db.agreement_status_raw()
+    v = verify_rows(rows, head)
+    if not v.ok:
+        return v
+    bad = _check_state(rows, found, status)
+    if bad is not None:
+        return Verification(False, len(rows), bad[0], bad[1], v.head)
+    return v
+
+
+def _latest(rows: Sequence[LedgerRow], kinds: tuple[str, ...]) -> dict[str, LedgerRow]:
+    return {r.subject: r for r in rows if r.kind in kinds}
+
+
+def _check_state(rows: Sequence[LedgerRow], found: Sequence[dict[str, Any]],
+                 status: Sequence[dict[str, Any]]) -> tuple[str, int | None] | None:
+    """(reason, entry seq) of the first stored row the ledger does not vouch for."""
+    latest = _latest(rows, ("finding", "retired"))
+    stored = set()
+    for r in found:
+        subject = f"{r['agreement_id']}/{r['incident_id']}"
+        stored.add(subject)
+        where = f"finding {subject}"
+        try:
+            f = Finding.from_dict(json.loads(r["data"]))
+        except (ValueError, KeyError, TypeError):
+            return f"{where}: stored data is not a finding (the row was altered)", None
+        if (f.incident_id, f.agreement_id, f.verdict) != (r["incident_id"], r["agreement_id"], r["verdict"]):
+            return f"{where}: stored verdict {r['verdict']!r} disagrees with its own data (the row was altered)", None
+        if f.digest() != r["digest"]:
+            return f"{where}: stored data does not match its digest (the row was altered)", None
+        seq = r.get("ledger_seq")
+        if seq is None:
+            return f"{where}: not recorded in the ledger (run `truce run` to record it, or the row was forged)", None
+        entry = rows[seq - 1] if 0 < seq <= len(rows) else None
+        if entry is None or entry.hash != r.get("ledger_hash") or entry.kind != "finding" or entry.subject != subject:
+            return f"{where}: names ledger entry {seq}, which is not its entry (the row was altered)", seq
+        payload = json.loads(entry.payload)
+        if payload.get("digest") != r["digest"]:
+            old = (payload.get("finding") or {}).get("verdict")
+            return (f"{where}: stored verdict {r['verdict']!r} is not what ledger entry {seq} recorded ({old!r}); "
+                    "the row was altered"), seq
+        last = latest.get(subject)
+        if last is not None and last.seq != seq:
+            return f"{where}: ledger entry {last.seq} superseded entry {seq}, which the row still shows (the row was altered)", seq
+    for subject, entry in latest.items():
+        if entry.kind == "finding" and subject not in stored and _finding_of(entry) is not None:
+            return f"finding {subject}: recorded in ledger entry {entry.seq} but missing from the findings table", entry.seq
+    logged = _latest(rows, ("status",))
+    for r in status:
+        subject = f"{r['agreement_id']}/{r['claim_id']}"
+        entry = logged.get(subject)
+        if entry is None:
+            return f"status {subject}: not recorded in the ledger (the row was forged)", None
+        if entry.payload != r["data"]:
+            return f"status {subject}: stored observation differs from ledger entry {entry.seq} (the row was altered)", entry.seq
+    return None
 
 
 def verify_ledger(db: Database) -> Verification:
@@ -137,29 +204,62 @@ def retired_entries(removed: Iterable[tuple[str, str]], absorbed_by: dict[str, l
             for iid, aid in sorted(removed)]
 
 
+def ledger_findings(db: Database) -> dict[tuple[str, str], tuple[Finding, LedgerRow]]:
+    """The findings the ledger holds as current: (incident, agreement) → (finding, its entry)."""
+    out: dict[tuple[str, str], tuple[Finding, LedgerRow]] = {}
+    for row in db.ledger_latest(("finding", "retired")).values():
+        f = _finding_of(row) if row.kind == "finding" else None
+        if f is not None:
+            out[(f.incident_id, f.agreement_id)] = (f, row)
+    return out
+
+
+def _finding_of(row: LedgerRow) -> Finding | None:
+    """The finding a ``finding`` entry records (None for an entry of another shape)."""
+    try:
+        payload = json.loads(row.payload)
+        if not isinstance(payload.get("digest"), str):
+            return None
+        return Finding.from_dict(payload["finding"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def record_evaluation(db: Database, results: Sequence[tuple[Finding, str]], incidents: Sequence[Incident],
-                      status: Sequence[StatusObservation], known_status: set[tuple[str, str]],
-                      author: str) -> list[LedgerRow]:
-    """Append what changed since the stored findings (new or updated findings, findings of
-    incidents that were absorbed by others, status observations not seen before), then
-    store the current findings. ``known_status``: (agreement id, claim id) already logged."""
-    previous = db.finding_digests()
-    prev_findings = [f for f, _ in db.findings()]
-    prev_verdicts = {(f.incident_id, f.agreement_id): f.verdict for f in prev_findings}
-    items = finding_entries(results, previous, prev_verdicts)
-    current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
-    removed_keys = [k for k in previous if k not in current_keys]
-    absorbed: dict[str, list[str]] = {}
-    if removed_keys:
-        claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
-        old_claims = {f.incident_id: [e.claim for e in f.evidence] for f in prev_findings}
-        for iid in {k[0] for k in removed_keys}:
-            absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
-    items += retired_entries(removed_keys, absorbed)
-    items += [("status", f"{r.agreement_id}/{r.claim_id}", r.to_dict()) for r in status
-              if (r.agreement_id, r.claim_id) not in known_status]
-    appended = append(db, items, author)
-    db.replace_findings(results)
+                      status: Sequence[StatusObservation], author: str) -> list[LedgerRow]:
+    """In one transaction: append what changed since what the ledger holds as current
+    (new or updated findings, findings of incidents absorbed by others, status observations
+    new or changed), then store the current findings, each naming its ledger entry, and the
+    status observations. The ledger is the reference: a run interrupted anywhere, or a
+    findings table lost, is reconciled from it on the next run, never logged twice."""
+    with db.atomic():
+        db.lock_ledger()
+        current = ledger_findings(db)
+        previous = {k: json.loads(row.payload)["digest"] for k, (_, row) in current.items()}
+        prev_verdicts = {k: f.verdict for k, (f, _) in current.items()}
+        items = finding_entries(results, previous, prev_verdicts)
+        current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
+        removed_keys = sorted(k for k in previous if k not in current_keys)
+        absorbed: dict[str, list[str]] = {}
+        if removed_keys:
+            claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
+            old_claims = {k[0]: [e.claim for e in f.evidence] for k, (f, _) in current.items()}
+            for iid in {k[0] for k in removed_keys}:
+                absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
+        items += retired_entries(removed_keys, absorbed)
+        logged = db.ledger_latest(("status",))
+        for r in status:
+            subject = f"{r.agreement_id}/{r.claim_id}"
+            if subject not in logged or logged[subject].payload != canonical_json(r.to_dict()):
+                items.append(("status", subject, r.to_dict()))
+        appended = prepare(db.ledger_tail(), items, author, now())
+        db.ledger_append(appended)
+        entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
+        for row, (kind, _, payload) in zip(appended, items):
+            if kind == "finding":
+                entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+        db.replace_findings(results, entries)
+        db.replace_agreement_status(status)
     return appended
 
 
@@ -217,9 +317,9 @@ def generate_key(path: Path) -> str:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-    os.chmod(path, 0o600)
+    # 0600 from the first byte, O_EXCL|O_NOFOLLOW: never through a (dangling) symbolic link
+    create_secret(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
     return _public_b64(key)
 
 
@@ -251,36 +351,62 @@ def export(db: Database, out: IO[str]) -> dict[str, Any]:
     return line
 
 
-def verify_export(lines: Iterable[str], public_key: str | None = None) -> Verification:
-    """Check an exported ledger file without the database."""
+_ROW_TYPES = {"seq": int, "kind": str, "subject": str, "payload": str, "author": str, "created_at": str,
+              "prev_hash": str, "hash": str}
+
+
+def _json_line(line: str | bytes) -> Any:
+    if isinstance(line, bytes):
+        line = line.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return json.loads(line)
+
+
+def verify_export(lines: Iterable[str | bytes], public_key: str | None = None) -> Verification:
+    """Check an exported ledger file without the database. Total: any malformed line is
+    a failed verification naming the line, never an exception."""
     it = iter(lines)
     try:
-        first = json.loads(next(it))
-    except (StopIteration, json.JSONDecodeError):
+        first = _json_line(next(it))
+    except StopIteration:
         return Verification(False, 0, "line 1: not a ledger export (missing head line)", 1)
-    head = first.get("head") or {}
-    if first.get("signed") != canonical_json(head):
+    except (ValueError, RecursionError):
+        return Verification(False, 0, "line 1: not a ledger export (the head line is not JSON)", 1)
+    if not isinstance(first, dict) or not isinstance(first.get("head"), dict) or not isinstance(first.get("signed"), str):
+        return Verification(False, 0, "line 1: not a ledger export (no head object and signed form)", 1)
+    head = first["head"]
+    if first["signed"] != canonical_json(head):
         return Verification(False, 0, "line 1: head does not match its signed form", 1)
+    head_seq, head_hash = head.get("head_seq", 0), head.get("head_hash", GENESIS)
+    if not isinstance(head_seq, int) or isinstance(head_seq, bool) or not isinstance(head_hash, str):
+        return Verification(False, 0, "line 1: head_seq must be a number and head_hash a string", 1)
     rows: list[LedgerRow] = []
     for n, line in enumerate(it, start=2):
         try:
-            d = json.loads(line)
-            rows.append(LedgerRow(**{k: d[k] for k in _ROW_FIELDS}))
-        except json.JSONDecodeError:
+            d = _json_line(line)
+        except (ValueError, RecursionError):
             return Verification(False, len(rows), f"line {n}: not valid JSON", n - 1)
-        except (KeyError, TypeError):
-            return Verification(False, len(rows), f"line {n}: not a ledger entry (fields {', '.join(_ROW_FIELDS)})", n - 1)
+        if not isinstance(d, dict) or any(not isinstance(d.get(k), t) or isinstance(d.get(k), bool)
+                                          for k, t in _ROW_TYPES.items()):
+            return Verification(False, len(rows), f"line {n}: not a ledger entry (fields {', '.join(_ROW_FIELDS)} "
+                                                  "with their types)", n - 1)
+        rows.append(LedgerRow(**{k: d[k] for k in _ROW_FIELDS}))
     pk = public_key or first.get("public_key")
-    if first.get("signature") or public_key:
-        if not first.get("signature"):
+    signature = first.get("signature")
+    if signature or public_key:
+        if not signature:
             return Verification(False, len(rows), "head is not signed but a public key was given", None)
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         try:
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(pk)).verify(
-                base64.b64decode(first["signature"]), first["signed"].encode())
-        except (InvalidSignature, ValueError):
+            if not isinstance(pk, str) or not isinstance(signature, str):
+                raise ValueError
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(pk, validate=True)).verify(
+                base64.b64decode(signature, validate=True), first["signed"].encode("utf-8", "surrogatepass"))
+        except (InvalidSignature, ValueError, TypeError):
             return Verification(False, len(rows), "head signature does not verify with the public key", None)
-    head_t = (head.get("head_seq", 0), head.get("head_hash", GENESIS)) if rows or head.get("head_seq") else None
-    return verify_rows(rows, head_t)
+    head_t = (head_seq, head_hash) if rows or head_seq else None
+    try:
+        return verify_rows(rows, head_t)
+    except (UnicodeEncodeError, RecursionError):  # a lone surrogate in a field, a payload nested too deeply
+        return Verification(False, len(rows), "an entry holds text that cannot be hashed (invalid Unicode)", None)

@@ -54,16 +54,36 @@ def load_gold(root: Path | str) -> list[GoldReport]:
         raise PipelineError("no gold files (*.json) found", path=str(root))
     out = []
     for p in files:
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise PipelineError(f"invalid JSON: {e.msg}", path=str(p), line=e.lineno) from e
-        if not isinstance(d, dict) or "text" not in d or "id" not in d:
-            raise PipelineError("a gold file needs 'id' and 'text'", path=str(p))
-        out.append(GoldReport(id=str(d["id"]), language=d.get("language") or "?", text=d["text"],
-                              published=d.get("published"), title=d.get("title"), source=d.get("source"),
-                              negative=bool(d.get("negative")), gold=list(d.get("gold") or []), path=str(p)))
+        out.append(read_gold_file(p))
     return out
+
+
+def read_gold_file(p: Path) -> GoldReport:
+    """One gold file, checked: every problem is a one-line error naming the file."""
+    try:
+        raw = p.read_bytes()
+        d = json.loads(raw.decode("utf-8"))
+    except OSError as e:
+        raise PipelineError(f"cannot read gold file: {e.strerror}", path=str(p)) from e
+    except UnicodeDecodeError as e:
+        raise PipelineError(f"not UTF-8 text (byte {e.start + 1})", path=str(p)) from e
+    except json.JSONDecodeError as e:
+        raise PipelineError(f"invalid JSON: {e.msg}", path=str(p), line=e.lineno) from e
+    except (ValueError, RecursionError) as e:
+        raise PipelineError(f"invalid JSON: {type(e).__name__}", path=str(p)) from e
+    if not isinstance(d, dict) or "text" not in d or "id" not in d:
+        raise PipelineError("a gold file needs 'id' and 'text'", path=str(p))
+    if not isinstance(d["text"], str) or not d["text"].strip() or not isinstance(d["id"], (str, int)):
+        raise PipelineError("'text' must be a non-empty string and 'id' a string", path=str(p))
+    for k in ("language", "published", "title", "source"):
+        if d.get(k) is not None and not isinstance(d[k], str):
+            raise PipelineError(f"{k!r} must be a string", path=str(p))
+    gold = d.get("gold") or []
+    if not isinstance(gold, list) or not all(isinstance(g, dict) for g in gold):
+        raise PipelineError("'gold' must be a list of objects", path=str(p))
+    return GoldReport(id=str(d["id"]), language=d.get("language") or "?", text=d["text"],
+                      published=d.get("published"), title=d.get("title"), source=d.get("source"),
+                      negative=bool(d.get("negative")), gold=list(gold), path=str(p))
 
 
 def corpus_digest(reports: Sequence[GoldReport]) -> str:

@@ -177,7 +177,7 @@ class Morphology:
         langs = ("uk", "ru") if lang not in ("uk", "ru") else (lang,)
         out: set[str] = set()
         for lg in langs:
-            for p in self._an[lg].parse(word):
+            for p in _parse(self._an[lg], word):
                 out.add(p.normal_form.replace("ё", "е"))
         return frozenset(out)
 
@@ -192,7 +192,7 @@ class Morphology:
     @lru_cache(maxsize=100_000)  # noqa: B019 - one Morphology per process
     def _common(self, word: str) -> bool:
         for an in self._an.values():
-            for p in an.parse(word)[:3]:
+            for p in _parse(an, word)[:3]:
                 if p.tag.POS in self._FUNCTION_POS and p.score >= 0.2 and an.word_is_known(word):
                     return True
         return False
@@ -211,7 +211,7 @@ class Morphology:
         """(part of speech, grammemes) of the likeliest parse in each dictionary that knows the word."""
         out = []
         for an in self._an.values():
-            parses = an.parse(word)
+            parses = _parse(an, word)
             if parses and an.word_is_known(word):
                 top = max(parses, key=lambda p: p.score)
                 out.append((top.tag.POS, set(str(top.tag).replace(" ", ",").split(","))))
@@ -226,6 +226,20 @@ class Morphology:
     def _person(self, word: str) -> bool:
         return any({"Name", "Surn", "Patr"} & tags and "Geox" not in tags for _, tags in self._top_parses(word))
 
+
+
+_MAX_WORD = 40  # longer than any word in the dictionaries: "не"*500 sent pymorphy3 into deep recursion
+
+
+def _parse(analyzer: Any, word: str) -> list[Any]:
+    """pymorphy3's parses of a word; none for a word longer than any real one (its prefix
+    splitting recurses once per letter) or one it cannot parse."""
+    if len(word) > _MAX_WORD:
+        return []
+    try:
+        return list(analyzer.parse(word))
+    except (RecursionError, ValueError, IndexError):
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,9 +342,36 @@ def split_sentences(text: str) -> list[Sentence]:
         if stripped:
             lead = len(chunk) - len(chunk.lstrip())
             a = s0 + lead
-            out.append(Sentence(a, a + len(stripped), para, stripped))
+            if len(stripped) <= MAX_SENTENCE:
+                out.append(Sentence(a, a + len(stripped), para, stripped))
+            else:
+                out += _chop(text, a, a + len(stripped), para)
         if newline:
             para += 1
+    return out
+
+
+# Longer than any sentence of the gold sets (493) twice over. Per-sentence analysis
+# compares the terms and places of a sentence with one another; a run-on "sentence" of
+# thousands of names is read in pieces of at most this length, so time stays linear.
+MAX_SENTENCE = 1000
+_BREAKS = ("; ", ", ", " – ", " — ", " - ", " ")
+
+
+def _chop(text: str, a: int, b: int, para: int) -> list[Sentence]:
+    out = []
+    while a < b:
+        end = b
+        if b - a > MAX_SENTENCE:
+            window = text[a:a + MAX_SENTENCE]
+            cut = max((window.rfind(br) + len(br.rstrip()) for br in _BREAKS), default=-1)
+            end = a + (cut if cut > MAX_SENTENCE // 2 else MAX_SENTENCE)
+        piece = text[a:end]
+        stripped = piece.strip()
+        if stripped:
+            s = a + len(piece) - len(piece.lstrip())
+            out.append(Sentence(s, s + len(stripped), para, stripped))
+        a = end
     return out
 
 

@@ -46,13 +46,30 @@ class DateMention:
 def parse_published(value: Any) -> PubDate:
     """ISO date, reduced precision (``2024-10``, ``2024``), datetime (converted to
     Kyiv/Moscow summer time), or a free-form date understood by dateparser."""
+    got = _parse_published(value)
+    # far dates (year 1, 9999) would overflow date arithmetic ("3 days ago", last Tuesday):
+    # outside 1900-2100 a publication date is unknown
+    if got.date is not None and not _MIN_YEAR <= got.date.year <= _MAX_YEAR:
+        return PubDate(None, "unknown")
+    return got
+
+
+_MIN_YEAR, _MAX_YEAR = 1900, 2100
+
+
+def _parse_published(value: Any) -> PubDate:
     if value is None or value == "":
         return PubDate(None, "unknown")
     if isinstance(value, dt.datetime):
-        return PubDate(_local(value).date(), "day")
+        try:
+            return PubDate(_local(value).date(), "day")
+        except (OverflowError, ValueError):
+            return PubDate(None, "unknown")
     if isinstance(value, dt.date):
         return PubDate(value, "day")
-    s = str(value).strip()
+    if not isinstance(value, str) or len(value) > 100:
+        return PubDate(None, "unknown")
+    s = value.strip()
     m = re.fullmatch(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", s)
     if m:
         y, mo, d = m.groups()
@@ -66,7 +83,7 @@ def parse_published(value: Any) -> PubDate:
             return PubDate(None, "unknown")
     try:
         return PubDate(_local(dt.datetime.fromisoformat(s.replace("Z", "+00:00"))).date(), "day")
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     parsed = _dateparser(s)
     return PubDate(parsed, "day") if parsed else PubDate(None, "unknown")
@@ -82,8 +99,11 @@ def _local(d: dt.datetime) -> dt.datetime:
 def _dateparser(s: str) -> dt.date | None:
     import dateparser
 
-    r = dateparser.parse(s, languages=["en", "uk", "ru"], settings={"PREFER_DATES_FROM": "past"})
-    return _local(r).date() if r else None
+    try:
+        r = dateparser.parse(s, languages=["en", "uk", "ru"], settings={"PREFER_DATES_FROM": "past"})
+        return _local(r).date() if r else None
+    except (ValueError, OverflowError, TypeError, RecursionError):  # dateparser on hostile strings
+        return None
 
 
 class DateFinder:

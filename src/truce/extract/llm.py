@@ -12,9 +12,11 @@ are dropped: nothing leaves this stage without offsets that match.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from importlib import resources
 from typing import Any
@@ -63,6 +65,11 @@ class LLMExtractor:
         import jsonschema
 
         self.svc = services
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ExtractionError(f"model endpoint must be an http(s) URL, not {parts.scheme + ':' if parts.scheme else url[:40]!r}")
+        if parts.username or parts.password:
+            raise ExtractionError("put no credentials in the model URL; use TRUCE_LLM_API_KEY")
         self.url = url.rstrip("/")
         self.model = model
         self.timeout = timeout
@@ -93,14 +100,14 @@ class LLMExtractor:
                                      headers={"Content-Type": "application/json",
                                               **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})})
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - user-configured URL
-                data = json.loads(resp.read().decode("utf-8"))
+            with _OPENER.open(req, timeout=self.timeout) as resp:
+                data = json.loads(resp.read(_MAX_ANSWER + 1)[:_MAX_ANSWER].decode("utf-8"))
         except urllib.error.HTTPError as e:
             raise ExtractionError(f"model endpoint {self.url} answered HTTP {e.code}", path=report.external_id) from e
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as e:
             raise ExtractionError(f"cannot reach model endpoint {self.url}: {getattr(e, 'reason', e)}",
                                   path=report.external_id) from e
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, nested too deeply
             raise ExtractionError(f"model endpoint {self.url} returned invalid JSON", path=report.external_id) from e
         try:
             return str(data["choices"][0]["message"]["content"])
@@ -161,6 +168,43 @@ class LLMExtractor:
             topic=raw.get("topic"),
             agreement_id=raw.get("agreement") if raw.get("agreement") in {a.id for a in self.svc.agreements} else None,
             accuser=raw.get("accuser"), accused=raw.get("accused"))
+
+
+_MAX_ANSWER = 16 * 1024 * 1024
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to http(s), and never carry the API key (or any header)
+    to another origin: a redirect to another scheme, host or port drops Authorization."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = urllib.parse.urlsplit(newurl)
+        if new.scheme not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, f"redirect to a {new.scheme or 'relative'}: URL refused",
+                                         headers, fp)
+        out = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if out is not None and _origin(urllib.parse.urlsplit(req.full_url)) != _origin(new):
+            for h in list(out.headers):
+                if h.lower() in ("authorization", "cookie", "proxy-authorization"):
+                    del out.headers[h]
+            out.unredirected_hdrs.pop("Authorization", None)
+        return out
+
+
+def _origin(u: urllib.parse.SplitResult) -> tuple[str, str, int | None]:
+    try:
+        port = u.port or {"http": 80, "https": 443}.get(u.scheme)
+    except ValueError:  # a port out of range: no origin matches it
+        port = -1
+    return (u.scheme, (u.hostname or "").lower(), port)
+
+
+# no file:, ftp: or data: handlers: only http(s) can be opened at all
+_OPENER = urllib.request.OpenerDirector()
+for _h in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _SameOriginRedirects(),
+           urllib.request.HTTPErrorProcessor(), urllib.request.HTTPDefaultErrorHandler(), urllib.request.ProxyHandler()):
+    _OPENER.add_handler(_h)
 
 
 def _strip_fences(s: str) -> str:

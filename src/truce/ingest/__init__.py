@@ -4,11 +4,14 @@ Readers by format live beside this module: :mod:`truce.ingest.files`
 (JSONL, text, HTML, RSS/Atom), :mod:`truce.ingest.acled` (ACLED CSV
 exports) and :mod:`truce.ingest.facilities` (facility datasets for the
 registry). Bad lines are reported with file and line and skipped;
-everything good in the batch is stored in one transaction.
+everything good in the batch is stored in one transaction. Walking a
+directory follows no symbolic link and reads only regular files.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,9 +20,9 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 from truce.errors import IngestError
 from truce.ingest.acled import read_acled_csv
 from truce.ingest.firms import looks_like_firms, read_firms
-from truce.ingest.files import (CSV_SUFFIXES, FEED_SUFFIXES, HTML_SUFFIXES, JSONL_SUFFIXES, TEXT_SUFFIXES,
-                                make_report, read_feed_file, read_html_file, read_reports_jsonl, read_text_file,
-                                report_id)
+from truce.ingest.files import (CSV_SUFFIXES, DEFAULT_LIMITS, FEED_SUFFIXES, HTML_SUFFIXES, JSONL_SUFFIXES,
+                                TEXT_SUFFIXES, Limits, make_report, open_regular, read_feed_file, read_html_file,
+                                read_reports_jsonl, read_text_file, report_id)
 from truce.records import FireDetection, Report
 from truce.reference.sources import SourceBook
 
@@ -40,8 +43,8 @@ class ReaderServices(Protocol):
     def detector(self) -> "LanguageDetector": ...
 
 
-__all__ = ["IngestResult", "collect", "ingest_paths", "iter_files", "make_report", "read_path", "read_reports_jsonl",
-           "report_id"]
+__all__ = ["IngestResult", "Limits", "collect", "ingest_paths", "iter_files", "make_report", "read_path",
+           "read_reports_jsonl", "report_id"]
 
 
 @dataclass
@@ -60,59 +63,82 @@ class IngestResult:
 
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def iter_files(paths: Iterable[str | Path], errors: list[str] | None = None) -> Iterator[tuple[Path, bool]]:
+    """(file, whether a symbolic link may be followed to it). A path given by name is read
+    as named; inside a directory, symbolic links and special files are skipped (named in
+    ``errors``) and hidden files ignored."""
     for p in paths:
         path = Path(p)
-        if path.is_dir():
-            for f in sorted(path.rglob("*")):
-                if f.is_file() and not f.name.startswith("."):
-                    yield f
+        if str(p) != "-" and path.is_dir():
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not os.path.islink(os.path.join(root, d)))
+                for name in sorted(files + [d for d in os.listdir(root) if os.path.islink(os.path.join(root, d))
+                                            and os.path.isdir(os.path.join(root, d))]):
+                    if name.startswith("."):
+                        continue
+                    f = Path(root) / name
+                    try:
+                        mode = os.lstat(f).st_mode
+                    except OSError:
+                        continue
+                    if stat.S_ISLNK(mode):
+                        _note(errors, IngestError("is a symbolic link; not followed inside a directory", path=str(f)))
+                    elif not stat.S_ISREG(mode):
+                        _note(errors, IngestError("not a regular file (a FIFO, device or socket); not read", path=str(f)))
+                    else:
+                        yield f, False
         else:
-            yield path
+            yield path, True
 
 
-def read_path(path: Path, sources: SourceBook, errors: list[str]) -> Iterator[tuple[Report, bytes | None]]:
+def _note(errors: list[str] | None, e: IngestError) -> None:
+    if errors is not None:
+        errors.append(str(e))
+
+
+def read_path(path: Path, sources: SourceBook, errors: list[str], limits: Limits = DEFAULT_LIMITS, *,
+              follow: bool = True) -> Iterator[tuple[Report, bytes | None]]:
     """Reports in one file, by suffix (content sniffing for unknown suffixes)."""
     if str(path) == "-":
-        for r in read_reports_jsonl(sys.stdin, "<stdin>", sources, errors):
+        for r in read_reports_jsonl(sys.stdin.buffer, "<stdin>", sources, errors, limits):
             yield r, None
         return
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise IngestError("no such file", path=str(path))
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
+        fd = open_regular(path, follow=follow)
         try:
-            with open(path, encoding="utf-8") as fh:
-                for r in read_reports_jsonl(fh, str(path), sources, errors):
+            with os.fdopen(fd, "rb") as fh:
+                for r in read_reports_jsonl(fh, str(path), sources, errors, limits):
                     yield r, None
-        except UnicodeDecodeError as e:
-            raise IngestError(f"not UTF-8 text (byte {e.start})", path=str(path)) from e
         except OSError as e:
             raise IngestError(f"cannot read file: {e.strerror}", path=str(path)) from e
     elif suffix in HTML_SUFFIXES:
-        r, raw = read_html_file(path, sources)
+        r, raw = read_html_file(path, sources, limits, follow=follow)
         yield r, raw
     elif suffix in FEED_SUFFIXES:
-        for r in read_feed_file(path, sources, errors):
+        for r in read_feed_file(path, sources, errors, limits, follow=follow):
             yield r, None
     elif suffix in CSV_SUFFIXES:
-        yield from read_acled_csv(path, sources, errors)
+        yield from read_acled_csv(path, sources, errors, limits, follow=follow)
     elif suffix in TEXT_SUFFIXES or not suffix:
-        yield read_text_file(path, sources), None
+        yield read_text_file(path, sources, limits, follow=follow), None
     else:
         raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv)", path=str(path))
 
 
 def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "LanguageDetector | None" = None,
-            progress: Progress | None = None) -> tuple[list[Report], dict[str, bytes], IngestResult]:
+            progress: Progress | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> tuple[list[Report], dict[str, bytes], IngestResult]:
     """Read everything first (nothing is stored until the whole input is read)."""
     result = IngestResult()
     out: list[Report] = []
     raw: dict[str, bytes] = {}
-    for path in iter_files(paths):
+    for path, follow in iter_files(paths, result.errors):
         result.files += 1
         try:
-            for rep, data in read_path(path, sources, result.errors):
+            for rep, data in read_path(path, sources, result.errors, limits, follow=follow):
                 if rep.language is None and detector is not None:
                     rep = replace(rep, language=detector.detect(((rep.title or "") + "\n" + rep.text)[:2000]))
                 out.append(rep)
@@ -129,10 +155,14 @@ def ingest_paths(db: "Database", paths: Iterable[str | Path], ctx: ReaderService
                  progress: Progress | None = None) -> IngestResult:
     """Read files and store their reports in one transaction (library entry point). NASA FIRMS
     active-fire files (recognised by their header) are stored as fire detections."""
-    files = list(iter_files(paths))
-    firms = [p for p in files if str(p) != "-" and p.exists() and looks_like_firms(p)]
+    limits = Limits.of(getattr(ctx, "settings", None))
+    walked: list[str] = []
+    files = [p for p, _ in iter_files(paths, walked)]  # symlinks and special files in directories left out
+    # only a regular file is sniffed (a FIFO named on the command line would block)
+    firms = [p for p in files if str(p) != "-" and p.is_file() and looks_like_firms(p)]
     others = [p for p in files if p not in firms]
-    reports, raw, result = collect(others, ctx.sources, detector=ctx.detector, progress=progress)
+    reports, raw, result = collect(others, ctx.sources, detector=ctx.detector, progress=progress, limits=limits)
+    result.errors[:0] = walked
     with db.atomic():
         result.new, result.seen = db.add_reports(reports, raw)
         if firms:

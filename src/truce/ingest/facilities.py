@@ -62,15 +62,41 @@ def compatible(t1: str, t2: str) -> bool:
 
 # --- readers ----------------------------------------------------------------------------
 
+def csv_rows(text: str, path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """(header, (line, row) per row) of a CSV text; a ragged row, a field over the csv
+    module's limit or a stray quote is a :class:`RegistryError` naming the line."""
+    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
+    try:
+        header = next(reader, [])
+    except csv.Error as e:
+        raise RegistryError(f"not a CSV file: {e}", path=str(path), line=1) from e
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        while True:
+            line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise RegistryError(f"unreadable CSV row: {e}", path=str(path), line=line) from e
+            if not fields or fields == [""]:
+                continue
+            if len(fields) != len(header):
+                raise RegistryError(f"row has {len(fields)} fields; the header has {len(header)}", path=str(path), line=line)
+            yield line, dict(zip(header, fields))
+
+    return header, rows()
+
+
 def read_gppd(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]]:
     text = _text(path)
-    reader = csv.DictReader(io.StringIO(text))
+    header, reader = csv_rows(text, path)
     need = ("country", "name", "gppd_idnr", "capacity_mw", "latitude", "longitude", "primary_fuel")
-    missing = [c for c in need if c not in (reader.fieldnames or [])]
+    missing = [c for c in need if c not in header]
     if missing:
         raise RegistryError(f"not a GPPD CSV: missing columns {', '.join(missing)}", path=str(path), line=1)
-    for row in reader:
-        line = reader.line_num
+    for line, row in reader:
         country = COUNTRIES.get(row["country"].strip())
         if country is None:
             yield line, None
@@ -80,6 +106,8 @@ def read_gppd(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None
             cap = float(row["capacity_mw"]) if row["capacity_mw"].strip() else None
         except ValueError as e:
             raise RegistryError(f"latitude/longitude/capacity_mw is not a number: {e}", path=str(path), line=line) from e
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (cap is not None and not 0 <= cap < 1e7):
+            raise RegistryError("latitude/longitude/capacity_mw out of range", path=str(path), line=line)
         ftype = GPPD_FUEL.get(row["primary_fuel"].strip().lower(), "other_energy")
         region = region_at(lat, lon)
         if region is None:
@@ -133,28 +161,33 @@ def read_osm(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise RegistryError(f"invalid GeoJSON: {e.msg}", path=str(path), line=e.lineno) from e
+        except (ValueError, RecursionError) as e:
+            raise RegistryError(f"invalid GeoJSON: {type(e).__name__}", path=str(path)) from e
         feats = data.get("features") if isinstance(data, dict) else None
         if not isinstance(feats, list):
             raise RegistryError("not a GeoJSON FeatureCollection", path=str(path))
         rows = []
         for n, f in enumerate(feats, start=1):
+            if not isinstance(f, dict) or not isinstance(f.get("geometry") or {}, dict) \
+                    or not isinstance(f.get("properties") or {}, dict):
+                raise RegistryError(f"feature {n} is not a GeoJSON Feature", path=str(path))
             geom = f.get("geometry") or {}
             lat, lon = _centroid(geom)
-            props = {k: str(v) for k, v in (f.get("properties") or {}).items() if v is not None}
+            props = {str(k): str(v) for k, v in (f.get("properties") or {}).items() if v is not None}
             oid = str(f.get("id") or props.get("@id") or props.get("osm_id") or f"feature-{n}")
             rows.append((n, oid, lat, lon, props))
     else:
-        reader = csv.DictReader(io.StringIO(text))
-        if not {"lat", "lon"} <= set(reader.fieldnames or []):
+        header, reader = csv_rows(text, path)
+        if not {"lat", "lon"} <= set(header):
             raise RegistryError("OSM CSV needs lat and lon columns", path=str(path), line=1)
         rows = []
-        for row in reader:
+        for line, row in reader:
             try:
                 lat, lon = float(row["lat"]), float(row["lon"])
             except ValueError as e:
-                raise RegistryError("lat/lon is not a number", path=str(path), line=reader.line_num) from e
+                raise RegistryError("lat/lon is not a number", path=str(path), line=line) from e
             props = {k: v for k, v in row.items() if v and k not in ("lat", "lon")}
-            rows.append((reader.line_num, props.get("osm_id") or props.get("id") or f"row-{reader.line_num}", lat, lon, props))
+            rows.append((line, props.get("osm_id") or props.get("id") or f"row-{line}", lat, lon, props))
     for n, oid, lat, lon, tags in rows:
         ftype = _osm_type(tags)
         if ftype is None or lat is None or lon is None:
@@ -178,11 +211,14 @@ def read_osm(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]
 def _centroid(geom: dict[str, Any]) -> tuple[float | None, float | None]:
     if not geom:
         return None, None
+    from shapely.errors import ShapelyError
     from shapely.geometry import shape
 
     try:
         c = shape(geom).centroid
-    except (ValueError, TypeError, AttributeError):
+    except (ShapelyError, ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError):
+        return None, None  # an unknown geometry type, bad coordinates: no place
+    if c.is_empty or not (-90 <= c.y <= 90 and -180 <= c.x <= 180):
         return None, None
     return round(c.y, 6), round(c.x, 6)
 

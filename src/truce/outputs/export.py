@@ -13,6 +13,8 @@ import datetime as dt
 from collections import Counter
 from typing import Any, Sequence
 
+from truce.safeio import atomic_path, csv_row
+
 ACLED_COLUMNS = (
     "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
     "actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting",
@@ -73,7 +75,7 @@ def write_csv(rows: list[dict[str, Any]], out: Any, agreements: Sequence[str] = 
     w = csv.DictWriter(out, fieldnames=columns(agreements), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow(flat(r, agreements))
+        w.writerow(csv_row(flat(r, agreements)))  # a cell that reads as a formula gets a leading apostrophe
     return len(rows)
 
 
@@ -105,7 +107,8 @@ def write_parquet(rows: list[dict[str, Any]], path: str, agreements: Sequence[st
         d["first_reported"] = _timestamp(d["first_reported"])
         data.append(d)
     table = pa.Table.from_pylist(data, schema=schema)
-    pq.write_table(table, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
     return len(rows)
 
 
@@ -208,5 +211,5 @@ def write_acled(rows: list[dict[str, Any]], out: Any, stamp: int) -> tuple[int, 
     left_out: Counter[str] = Counter()
     data = acled_rows(rows, stamp, left_out)
     for r in data:
-        w.writerow(r)
+        w.writerow(csv_row(r))
     return len(data), dict(sorted(left_out.items()))

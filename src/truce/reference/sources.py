@@ -82,7 +82,10 @@ class SourceBook:
             if s is not None:
                 return s
         if url:
-            host = (urlparse(url).hostname or "").lower()
+            try:
+                host = (urlparse(url).hostname or "").lower()
+            except ValueError:  # "https://[bad/": not a URL, no outlet from it
+                host = ""
             parts = host.split(".")
             for i in range(len(parts) - 1):
                 s = self._by_domain.get(".".join(parts[i:]))

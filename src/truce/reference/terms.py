@@ -120,23 +120,66 @@ def _path(parts: Iterable[Any]) -> str:
     return out or "(top level)"
 
 
+MAX_TERMS_BYTES = 4 * 1024 * 1024
+MAX_DEPTH = 100
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow collections (``[``, ``{``) outside quotes and comments."""
+    depth = deepest = 0
+    quote = ""
+    comment = False
+    prev = "\n"
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and prev in " \t\n":
+            comment = True
+        prev = ch
+    return deepest
+
+
 def load_agreement(path: Path | str) -> Agreement:
     """Read and validate one terms file; errors name the file and the offending field path."""
     import jsonschema
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data_bytes = fh.read(MAX_TERMS_BYTES + 1)
+        if len(data_bytes) > MAX_TERMS_BYTES:
+            raise TermsError(f"terms file is larger than {MAX_TERMS_BYTES // 1048576} MiB", path=str(path))
+        text = data_bytes.decode("utf-8")
     except OSError as e:
         raise TermsError(f"cannot read terms file: {e.strerror}", path=str(path)) from e
+    except UnicodeDecodeError as e:
+        raise TermsError(f"not UTF-8 text (byte {e.start + 1})", path=str(path),
+                         line=data_bytes.count(b"\n", 0, e.start) + 1) from e
+    if _flow_depth(text) > MAX_DEPTH:  # the parser would recurse thousands of levels first
+        raise TermsError("invalid YAML: nested too deeply", path=str(path))
     try:
         raw = yamlio.load(text)
     except yaml.YAMLError as e:
         msg, line = yamlio.problem(e)
         raise TermsError(msg, path=str(path), line=line) from e
+    except RecursionError as e:
+        raise TermsError("invalid YAML: nested too deeply", path=str(path)) from e
     if not isinstance(raw, dict):
         raise TermsError("terms must be a YAML mapping", path=str(path))
-    data = _plain(raw)
+    try:
+        data = _plain(raw)
+    except RecursionError as e:
+        raise TermsError("invalid YAML: nested too deeply", path=str(path)) from e
     errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(data),
                     key=lambda e: (len(list(e.absolute_path)), list(map(str, e.absolute_path))))
     if errors:
@@ -152,8 +195,35 @@ def load_agreement(path: Path | str) -> Agreement:
             if not ok[field_]:
                 raise TermsError(f"ambiguities[{amb['id']}].alternatives[{alt['id']}].value: "
                                  f"wrong kind of value for {field_}", path=str(path))
-    digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    bad = _bad_date(data)
+    if bad is not None:
+        raise TermsError(f"{bad[0]}: impossible date {bad[1]!r}", path=str(path))
+    try:
+        digest = hashlib.sha256(canonical_json(data).encode()).hexdigest()
+    except UnicodeEncodeError as e:  # "\ud800" in a double-quoted YAML string
+        raise TermsError("invalid YAML: a lone UTF-16 surrogate (\\ud800-\\udfff) in a string", path=str(path)) from e
     return Agreement(id=data["id"], title=data["title"], data=data, path=str(path), digest=digest)
+
+
+def _bad_date(v: Any, where: tuple[Any, ...] = ()) -> tuple[str, str] | None:
+    """The first string shaped like a date (the schema's pattern) that is no date: "2025-02-30"."""
+    if isinstance(v, str) and len(v) == 10 and v[4:5] == "-" and v[7:8] == "-" and v[:4].isdigit():
+        try:
+            dt.date.fromisoformat(v)
+        except ValueError:
+            return _path(where), v
+        return None
+    if isinstance(v, dict):
+        items: Iterable[tuple[Any, Any]] = v.items()
+    elif isinstance(v, list):
+        items = enumerate(v)
+    else:
+        return None
+    for k, x in items:
+        got = _bad_date(x, (*where, k))
+        if got is not None:
+            return got
+    return None
 
 
 def load_agreements(extra: Iterable[str | Path] = ()) -> list[Agreement]:
