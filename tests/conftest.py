@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from truce import cli as cli_module
+from truce.cli import common as cli_common
 from truce.config import Settings
 from truce.context import Context, load_context
 from truce.db import Database
@@ -35,7 +36,7 @@ def ctx() -> Context:
 def cli_shares_the_session_context(request, monkeypatch):
     """CLI commands invoked in process reuse the session's reference data (3-4 s to load)
     whenever their settings ask for the same data; anything else loads its own."""
-    real = cli_module._context
+    real = cli_common._context
 
     def shared(settings: Settings, database: Database | None = None) -> Context:
         base: Context = request.getfixturevalue("ctx")
@@ -44,7 +45,7 @@ def cli_shares_the_session_context(request, monkeypatch):
             return real(settings, database)
         return dataclasses.replace(base, settings=settings, _extractor=None)
 
-    monkeypatch.setattr(cli_module, "_context", shared)
+    monkeypatch.setattr(cli_common, "_context", shared)
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +54,7 @@ def demo(tmp_path_factory, ctx):
     d = tmp_path_factory.mktemp("demo")
     db = d / "demo.db"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli_module, "_context", lambda settings, database=None: dataclasses.replace(
+        mp.setattr(cli_common, "_context", lambda settings, database=None: dataclasses.replace(
             ctx, settings=settings, _extractor=None))
         r = CliRunner().invoke(cli_module.cli, ["demo", "--db", str(db), "--out", str(d / "out")])
     assert r.exit_code == 0, r.output

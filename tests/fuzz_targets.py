@@ -152,7 +152,7 @@ def _printable_line(msg: str) -> None:
 
 
 def _check_reports(reports: list[Any], errors: list[str]) -> None:
-    from truce.db import check_report
+    from truce.schema import check_report
 
     for r in reports:
         check_report(r)  # what both backends accept

@@ -200,7 +200,7 @@ def test_acled_export_counts_what_it_leaves_out(db):
 def test_tables_are_drawn_by_rich_on_a_terminal_and_plain_when_piped(monkeypatch):
     import sys
 
-    from truce import cli as cli_module
+    from truce.cli import common as cli_common
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -208,11 +208,11 @@ def test_tables_are_drawn_by_rich_on_a_terminal_and_plain_when_piped(monkeypatch
 
     rows = [["2025-03-28", "inc-1", "Novobryanskaya 750 kV Substation"]]
     piped = io.StringIO()
-    cli_module._table(piped, ["date", "id", "target"], rows, "1 incident(s)")
+    cli_common._table(piped, ["date", "id", "target"], rows, "1 incident(s)")
     assert piped.getvalue().splitlines() == ["date        id     target", "2025-03-28  inc-1  Novobryanskaya 750 kV Substation",
                                              "1 incident(s)"]
     term = Terminal()
     monkeypatch.setattr(sys, "stdout", term)
-    cli_module._table(sys.stdout, ["date", "id", "target"], rows, "1 incident(s)")
+    cli_common._table(sys.stdout, ["date", "id", "target"], rows, "1 incident(s)")
     drawn = term.getvalue()
     assert ("┃" in drawn or "│" in drawn) and "Novobryanskaya 750 kV Substation" in drawn

@@ -156,7 +156,7 @@ def test_a_lost_findings_table_is_rebuilt_from_the_ledger_without_logging_twice(
     db, _ = _ingested(stores, tmp_path, ctx)
     run_pipeline(db, ctx, author="test")
     before = state(db)
-    from truce.db import agreement_status, findings
+    from truce.schema import agreement_status, findings
     with db.atomic() as conn:
         conn.execute(findings.delete())
         conn.execute(agreement_status.delete())
@@ -176,7 +176,7 @@ def run_db(db, tmp_path, ctx):
 
 
 def _finding_row(db, verdict=None):
-    from truce.db import findings
+    from truce.schema import findings
     with db.atomic() as conn:
         q = sa.select(findings).order_by(findings.c.agreement_id, findings.c.incident_id)
         rows = [dict(r) for r in conn.execute(q).mappings()]
@@ -185,7 +185,7 @@ def _finding_row(db, verdict=None):
 
 def test_a_forged_verdict_in_the_findings_table_fails_verify_and_is_named(run_db):
     """Defect 2: UPDATE findings SET verdict=… no longer passes `ledger verify`."""
-    from truce.db import findings
+    from truce.schema import findings
     r = _finding_row(run_db, "not_covered")
     with run_db.atomic() as conn:
         conn.execute(findings.update().where(sa.and_(findings.c.incident_id == r["incident_id"],
@@ -196,7 +196,7 @@ def test_a_forged_verdict_in_the_findings_table_fails_verify_and_is_named(run_db
 
 
 def test_a_forged_finding_with_a_recomputed_digest_fails_verify(run_db):
-    from truce.db import findings
+    from truce.schema import findings
     from truce.records import Finding, canonical_json
     r = _finding_row(run_db, "not_covered")
     f = Finding.from_dict(json.loads(r["data"]))
@@ -212,7 +212,7 @@ def test_a_forged_finding_with_a_recomputed_digest_fails_verify(run_db):
 
 
 def test_a_deleted_finding_and_a_forged_status_fail_verify(run_db, ctx):
-    from truce.db import agreement_status, findings
+    from truce.schema import agreement_status, findings
     r = _finding_row(run_db)
     with run_db.atomic() as conn:
         conn.execute(findings.delete().where(sa.and_(findings.c.incident_id == r["incident_id"],

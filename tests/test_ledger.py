@@ -4,8 +4,8 @@ import json
 import pytest
 
 from truce import ledger
-from truce.db import ledger as ledger_table
-from truce.db import ledger_head
+from truce.schema import ledger as ledger_table
+from truce.schema import ledger_head
 from truce.errors import LedgerError
 
 

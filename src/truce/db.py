@@ -1,4 +1,5 @@
-"""The one ``Database`` class: all SQL lives here (SQLAlchemy Core).
+"""The one ``Database`` class: all SQL lives here and in its read-queries mixin
+(``truce.db_queries``), SQLAlchemy Core over the tables of ``truce.schema``.
 
 SQLite by default (zero setup), PostgreSQL for a team; the same schema and
 the same tests on both. Migrations are ordered functions recorded in
@@ -17,8 +18,6 @@ holder to whoever finds it taken.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 import os
 import re
@@ -35,249 +34,13 @@ from truce.config import database_url
 from truce.errors import StorageError
 from truce.records import (Claim, DetectionMatch, FireCandidate, FireDetection, Finding, Incident, LedgerEntry, LedgerRow,
                            PhysicalEvidence, Report, StatusObservation, canonical_json)
-
-metadata = sa.MetaData()
-
-schema_migrations = sa.Table(
-    "schema_migrations", metadata,
-    sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("applied_at", sa.String(40), nullable=False),
-)
-reports = sa.Table(
-    "reports", metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("raw", sa.LargeBinary, nullable=True),
-    sa.Column("content_type", sa.String(100), nullable=False),
-    sa.Column("source", sa.String(200)),
-    sa.Column("source_kind", sa.String(40)),
-    sa.Column("affiliation", sa.String(20)),
-    sa.Column("url", sa.Text),
-    sa.Column("title", sa.Text),
-    sa.Column("published", sa.String(40)),
-    sa.Column("language", sa.String(8)),
-    sa.Column("ingested_at", sa.String(40), nullable=False),
-)
-report_inputs = sa.Table(
-    "report_inputs", metadata,
-    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
-    sa.Column("external_id", sa.String(500), primary_key=True),
-    sa.Column("origin", sa.Text),
-)
-extractions = sa.Table(
-    "extractions", metadata,
-    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
-    sa.Column("extractor", sa.String(100), nullable=False),
-    sa.Column("n_claims", sa.Integer, nullable=False),
-    sa.Column("extracted_at", sa.String(40), nullable=False),
-    sa.Column("skipped", sa.Text, nullable=True),  # why the report was not read (too large, over time, failed)
-)
-claims = sa.Table(
-    "claims", metadata,
-    sa.Column("id", sa.String(80), primary_key=True),
-    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), nullable=False, index=True),
-    sa.Column("idx", sa.Integer, nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("date", sa.String(10), index=True),
-    sa.Column("country", sa.String(2)),
-    sa.Column("region_code", sa.String(10)),
-    sa.Column("facility_id", sa.String(100)),
-    sa.Column("facility_type", sa.String(40)),
-    sa.Column("extractor", sa.String(100), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-)
-incidents = sa.Table(
-    "incidents", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("date", sa.String(10), index=True),
-    sa.Column("country", sa.String(2)),
-    sa.Column("region_code", sa.String(10)),
-    sa.Column("facility_id", sa.String(100)),
-    sa.Column("facility_type", sa.String(40)),
-    sa.Column("grade", sa.String(20), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.String(40), nullable=False),
-)
-incident_claims = sa.Table(
-    "incident_claims", metadata,
-    sa.Column("incident_id", sa.String(40), sa.ForeignKey("incidents.id"), primary_key=True),
-    sa.Column("claim_id", sa.String(80), primary_key=True),
-    sa.Column("joined_because", sa.Text, nullable=False),
-)
-findings = sa.Table(
-    "findings", metadata,
-    sa.Column("incident_id", sa.String(40), primary_key=True),
-    sa.Column("agreement_id", sa.String(100), primary_key=True),
-    sa.Column("verdict", sa.String(40), nullable=False),
-    sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-    sa.Column("evaluated_at", sa.String(40), nullable=False),
-    # the ledger entry that recorded this finding's current content (``ledger verify`` checks it)
-    sa.Column("ledger_seq", sa.Integer, nullable=True),
-    sa.Column("ledger_hash", sa.String(64), nullable=True),
-)
-agreement_status = sa.Table(
-    "agreement_status", metadata,
-    sa.Column("agreement_id", sa.String(100), primary_key=True),
-    sa.Column("claim_id", sa.String(80), primary_key=True),
-    sa.Column("status", sa.String(40), nullable=False),
-    sa.Column("date", sa.String(10)),
-    sa.Column("data", sa.Text, nullable=False),
-)
-ledger = sa.Table(
-    "ledger", metadata,
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("subject", sa.String(200), nullable=False, index=True),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("author", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False, unique=True),
-)
-ledger_head = sa.Table(
-    "ledger_head", metadata,
-    sa.Column("name", sa.String(20), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("hash", sa.String(64), nullable=False),
-)
-locks = sa.Table(
-    "locks", metadata,
-    sa.Column("name", sa.String(40), primary_key=True),
-    sa.Column("holder", sa.String(300), nullable=False),
-    sa.Column("acquired_at", sa.String(40), nullable=False),
-)
-facilities_extra = sa.Table(
-    "facilities_extra", metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("origin", sa.String(200), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
+from truce.db_queries import ReadQueries
+from truce.schema import (
+    MIGRATIONS, agreement_status, check_report, check_rows, in_chunks, claims, extractions,
+    facilities_extra, findings, fire_candidates, fire_detections, incident_claims, incidents, ledger,
+    ledger_head, locks, meta, metadata, now, physical_evidence, report_inputs, reports, schema_migrations,
 )
 
-
-meta = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.String(100), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-# accounts of the web app (truce.web): secrets are stored only as hashes (argon2 for passwords,
-# SHA-256 for random 256-bit tokens)
-users = sa.Table(
-    "users", metadata,
-    sa.Column("name", sa.String(100), primary_key=True),
-    sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("password_hash", sa.Text, nullable=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-)
-user_tokens = sa.Table(
-    "user_tokens", metadata,
-    sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("user_name", sa.String(100), sa.ForeignKey("users.name"), nullable=False, index=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-)
-# findings a lead published (each publication is also a ledger entry: ``seq``)
-published_findings = sa.Table(
-    "published_findings", metadata,
-    sa.Column("incident_id", sa.String(40), primary_key=True),
-    sa.Column("agreement_id", sa.String(100), primary_key=True),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("published_by", sa.String(200), nullable=False),
-    sa.Column("published_at", sa.String(40), nullable=False),
-)
-
-# incidents sort by day, undated last: the key is an expression the index holds as written
-# (a literal, not a bound parameter, so SQLite's and PostgreSQL's planners match it)
-DAY_KEY = sa.func.coalesce(incidents.c.date, sa.literal_column("'9999'"))
-WEB_INDEXES = (  # created by migration 010 (IF NOT EXISTS: expression indexes are not reflected)
-    "CREATE INDEX IF NOT EXISTS ix_incidents_day_id ON incidents (coalesce(date, '9999'), id)",
-    "CREATE INDEX IF NOT EXISTS ix_incidents_updated_at ON incidents (updated_at)",
-    # (no index on findings' verdict: SQLite, without statistics, would prefer it to the key when
-    # checking one incident's findings, and scan every finding of that verdict for each incident)
-    "CREATE INDEX IF NOT EXISTS ix_report_inputs_external_id ON report_inputs (external_id)",
-    "CREATE INDEX IF NOT EXISTS ix_incident_claims_claim_id ON incident_claims (claim_id)",
-)
-
-
-# satellite fire detections (NASA FIRMS), what they say about incidents, and candidate incidents
-fire_detections = sa.Table(
-    "fire_detections", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("lat", sa.Float, nullable=False),
-    sa.Column("lon", sa.Float, nullable=False),
-    sa.Column("acquired", sa.String(20), nullable=False),  # UTC, YYYY-MM-DDTHH:MMZ
-    sa.Column("satellite", sa.String(10), nullable=False),
-    sa.Column("instrument", sa.String(8), nullable=False),
-    sa.Column("confidence", sa.String(10), nullable=False),
-    sa.Column("confidence_pct", sa.Integer),
-    sa.Column("brightness", sa.Float),
-    sa.Column("frp", sa.Float),
-    sa.Column("daynight", sa.String(1)),
-    sa.Column("fire_type", sa.Integer),
-    sa.Column("source", sa.String(300), nullable=False),
-    sa.Column("line", sa.Integer, nullable=False),
-)
-physical_evidence = sa.Table(
-    "physical_evidence", metadata,
-    sa.Column("incident_id", sa.String(40), primary_key=True),
-    sa.Column("verdict", sa.String(20), nullable=False),
-    sa.Column("data", sa.Text, nullable=False),
-)
-fire_candidates = sa.Table(
-    "fire_candidates", metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("facility_id", sa.String(100), nullable=False),
-    sa.Column("date", sa.String(10), nullable=False, index=True),
-    sa.Column("data", sa.Text, nullable=False),
-)
-
-
-def _m001_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
-                                      incident_claims, findings, agreement_status, ledger, ledger_head])
-
-
-def _m002_facilities_extra(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[facilities_extra])
-
-
-def _m003_meta(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[meta])
-
-
-def _m010_web_accounts(conn: Connection) -> None:
-    """Accounts and publications of the web app, and the indexes its lists page through."""
-    metadata.create_all(conn, tables=[users, user_tokens, published_findings])
-    for ddl in WEB_INDEXES:
-        conn.execute(sa.text(ddl))
-
-
-def _m020_fire_detections(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[fire_detections, physical_evidence, fire_candidates])
-
-
-def _m030_hardening(conn: Connection) -> None:
-    """Findings name their ledger entry; extractions record skipped reports; the run lock's holder."""
-    cols = {t: {c["name"] for c in sa.inspect(conn).get_columns(t)} for t in ("findings", "extractions")}
-    for table, col, typ in (("findings", "ledger_seq", "INTEGER"), ("findings", "ledger_hash", "VARCHAR(64)"),
-                            ("extractions", "skipped", "TEXT")):
-        if col not in cols[table]:
-            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {col} {typ}"))
-    metadata.create_all(conn, tables=[locks])
-
-
-MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
-    ("001_initial", _m001_initial),
-    ("002_facilities_extra", _m002_facilities_extra),
-    ("003_meta", _m003_meta),
-    ("010_web_accounts", _m010_web_accounts),
-    ("020_fire_detections", _m020_fire_detections),
-    ("030_hardening", _m030_hardening),
-)
-
-# Limits every backend enforces before the database sees a value (PostgreSQL rejects what
-# SQLite would store silently: NUL characters, strings longer than their column).
-LIMITS = {"external_id": 500, "source": 200, "origin": 2000, "url": 4000, "title": 2000, "published": 40,
-          "language": 8, "content_type": 100}
 # PostgreSQL advisory locks are per database, not per schema: each key is the hash of the
 # schema truce's tables live in and the lock's name, so two truce stores in one database
 # (schemas) never wait for each other.
@@ -287,11 +50,7 @@ _RUN_LOCK = "/truce-run"
 _MIGRATE_LOCK = "/truce-migrate"
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-class Database:
+class Database(ReadQueries):
     """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
     ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction.
 
@@ -497,12 +256,12 @@ class Database:
                 keys: Sequence[str], update: bool = True) -> None:
         if not rows:
             return
-        _check_rows(table, rows)
+        check_rows(table, rows)
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as ins
         else:
             from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
-        for chunk in _chunks(rows, 500):
+        for chunk in in_chunks(rows, 500):
             stmt = ins(table).values(list(chunk))
             cols = [c for c in chunk[0] if c not in keys]
             if update and cols:
@@ -524,7 +283,7 @@ class Database:
         with self.atomic() as conn:
             ids = [r.id for r in items]
             existing = set()
-            for chunk in _chunks(ids, 500):
+            for chunk in in_chunks(ids, 500):
                 existing |= {r[0] for r in conn.execute(sa.select(reports.c.id).where(reports.c.id.in_(chunk)))}
             stamp = now()
             new_rows = {}
@@ -557,7 +316,7 @@ class Database:
                 rows = list(conn.execute(q).mappings())
                 inputs = list(conn.execute(qi))
             else:
-                for chunk in _chunks(list(ids), 500):
+                for chunk in in_chunks(list(ids), 500):
                     rows += list(conn.execute(q.where(reports.c.id.in_(chunk))).mappings())
                     inputs += list(conn.execute(qi.where(report_inputs.c.report_id.in_(chunk))))
             for rid, eid, origin in inputs:
@@ -624,12 +383,12 @@ class Database:
             new = {i.id: canonical_json(i.to_dict()) for i in items}
             removed = sorted(set(old) - set(new))
             changed = sorted(k for k, v in new.items() if old.get(k) != v)
-            for chunk in _chunks(removed, 500):
+            for chunk in in_chunks(removed, 500):
                 conn.execute(incident_claims.delete().where(incident_claims.c.incident_id.in_(chunk)))
                 conn.execute(incidents.delete().where(incidents.c.id.in_(chunk)))
             stamp = now()
             by_id = {i.id: i for i in items}
-            for chunk in _chunks(changed, 500):
+            for chunk in in_chunks(changed, 500):
                 conn.execute(incident_claims.delete().where(incident_claims.c.incident_id.in_(chunk)))
             rows = []
             links = []
@@ -701,7 +460,7 @@ class Database:
     def replace_agreement_status(self, rows: Sequence[StatusObservation]) -> None:
         values = [dict(agreement_id=r.agreement_id, claim_id=r.claim_id, status=r.status, date=r.date,
                        data=canonical_json(r.to_dict())) for r in rows]
-        _check_rows(agreement_status, values)
+        check_rows(agreement_status, values)
         with self.atomic() as conn:
             conn.execute(agreement_status.delete())
             if values:
@@ -749,7 +508,7 @@ class Database:
         if not rows:
             return
         values = [r.to_dict() for r in rows]
-        _check_rows(ledger, values)
+        check_rows(ledger, values)
         with self.atomic() as conn:
             conn.execute(ledger.insert(), values)
             last = rows[-1]
@@ -807,7 +566,7 @@ class Database:
             if ids is None:
                 rows = list(conn.execute(q).mappings())
             else:
-                for chunk in _chunks(sorted(set(ids)), 500):
+                for chunk in in_chunks(sorted(set(ids)), 500):
                     rows += list(conn.execute(q.where(fire_detections.c.id.in_(chunk))).mappings())
         out = [FireDetection(**dict(r)) for r in rows]
         out.sort(key=lambda d: (d.acquired, d.id))
@@ -852,291 +611,6 @@ class Database:
             return [json.loads(r[0]) for r in conn.execute(sa.select(facilities_extra.c.data).order_by(facilities_extra.c.id))]
 
     # --- lookups and pages for the web app (truce.web) -----------------------------------------
-    # Lists are selected and paged in SQL (keyset pagination on the sort key), so a page costs
-    # the same with 100 or 100,000 incidents. ``where`` is the keyword form of
-    # ``truce.outputs.query.Filters.where()``.
-
-    def _incident_where(self, where: dict[str, Any], published_only: bool = False) -> list[Any]:
-        conds: list[Any] = []
-        # the period bounds the sort key (day, undated last), so one index both selects the period
-        # and orders it; a period leaves out the undated ones
-        if where.get("start"):
-            conds.append(DAY_KEY >= sa.literal(where["start"]))
-        if where.get("end"):
-            conds.append(DAY_KEY <= sa.literal(where["end"]))
-        elif where.get("start"):
-            conds.append(incidents.c.date.is_not(None))
-        for key, col in (("countries", incidents.c.country), ("regions", incidents.c.region_code),
-                         ("facilities", incidents.c.facility_id), ("types", incidents.c.facility_type),
-                         ("grades", incidents.c.grade)):
-            if where.get(key):
-                conds.append(col.in_(list(where[key])))
-        if where.get("verdicts"):
-            sub = sa.select(findings.c.incident_id).where(findings.c.incident_id == incidents.c.id,
-                                                          findings.c.verdict.in_(list(where["verdicts"])))
-            if where.get("agreements"):
-                sub = sub.where(findings.c.agreement_id.in_(list(where["agreements"])))
-            if published_only:
-                sub = sub.where(sa.exists().where(published_findings.c.incident_id == findings.c.incident_id,
-                                                  published_findings.c.agreement_id == findings.c.agreement_id))
-            conds.append(sa.exists(sub))
-        if published_only:
-            conds.append(sa.exists().where(published_findings.c.incident_id == incidents.c.id))
-        return conds
-
-    def incident_page(self, where: dict[str, Any], *, after: tuple[str, str] | None = None, limit: int = 50,
-                      descending: bool = False, published_only: bool = False) -> list[Incident]:
-        """One page of incidents in date order (undated last), then id; ``after`` is the sort key
-        (date or "9999", id) of the last incident of the previous page."""
-        return [Incident.from_dict(d) for d in self.incident_page_data(where, after=after, limit=limit,
-                                                                       descending=descending, published_only=published_only)]
-
-    def incident_page_data(self, where: dict[str, Any], *, after: tuple[str, str] | None = None, limit: int = 50,
-                           descending: bool = False, published_only: bool = False) -> list[dict[str, Any]]:
-        """:meth:`incident_page` as stored: each incident's ``to_dict()``, not decoded into records."""
-        key = DAY_KEY
-        q = sa.select(incidents.c.data).where(*self._incident_where(where, published_only))
-        if after is not None:
-            d, i = after
-            q = q.where(sa.or_(key < d, sa.and_(key == d, incidents.c.id < i)) if descending else
-                        sa.or_(key > d, sa.and_(key == d, incidents.c.id > i)))
-        q = q.order_by(key.desc(), incidents.c.id.desc()) if descending else q.order_by(key, incidents.c.id)
-        with self.atomic(write=False) as conn:
-            return [json.loads(r[0]) for r in conn.execute(q.limit(limit))]
-
-    def incident_count(self, where: dict[str, Any] | None = None, published_only: bool = False) -> int:
-        q = sa.select(sa.func.count()).select_from(incidents).where(*self._incident_where(where or {}, published_only))
-        with self.atomic(write=False) as conn:
-            return int(conn.execute(q).scalar_one())
-
-    def incident(self, incident_id: str) -> Incident | None:
-        with self.atomic(write=False) as conn:
-            r = conn.execute(sa.select(incidents.c.data).where(incidents.c.id == incident_id)).first()
-            return Incident.from_dict(json.loads(r[0])) if r else None
-
-    def incidents_updated_since(self, stamp: str, limit: int = 50) -> list[tuple[Incident, str]]:
-        """Incidents added or changed after ``stamp`` (an ``updated_at``), oldest first: what a
-        monitor page has not shown yet."""
-        q = (sa.select(incidents.c.data, incidents.c.updated_at).where(incidents.c.updated_at > stamp)
-             .order_by(incidents.c.updated_at, incidents.c.id).limit(limit))
-        with self.atomic(write=False) as conn:
-            return [(Incident.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
-
-    def incident_stamps(self, ids: Sequence[str]) -> dict[str, str]:
-        """incident id → updated_at, for the given ids."""
-        out: dict[str, str] = {}
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(ids), 500):
-                out.update({r[0]: r[1] for r in conn.execute(
-                    sa.select(incidents.c.id, incidents.c.updated_at).where(incidents.c.id.in_(chunk)))})
-        return out
-
-    def last_update(self) -> str | None:
-        """The latest ``updated_at`` of any incident (None when there are none)."""
-        with self.atomic(write=False) as conn:
-            v = conn.execute(sa.select(sa.func.max(incidents.c.updated_at))).scalar_one_or_none()
-            return str(v) if v is not None else None
-
-    def grade_counts(self, published_only: bool = False) -> dict[str, int]:
-        q = (sa.select(incidents.c.grade, sa.func.count()).where(*self._incident_where({}, published_only))
-             .group_by(incidents.c.grade))
-        with self.atomic(write=False) as conn:
-            return {r[0]: int(r[1]) for r in conn.execute(q)}
-
-    def _finding_where(self, where: dict[str, Any], published_only: bool, joined: bool = False) -> list[Any]:
-        """Conditions on findings; ``joined``: the query joins each finding's incident already."""
-        conds: list[Any] = []
-        if where.get("agreements"):
-            conds.append(findings.c.agreement_id.in_(list(where["agreements"])))
-        if where.get("verdicts"):
-            conds.append(findings.c.verdict.in_(list(where["verdicts"])))
-        if published_only:
-            conds.append(sa.exists().where(published_findings.c.incident_id == findings.c.incident_id,
-                                           published_findings.c.agreement_id == findings.c.agreement_id))
-        inc = {k: v for k, v in where.items() if k not in ("verdicts", "agreements")}
-        inc_conds = self._incident_where(inc)
-        if inc_conds and joined:
-            conds += inc_conds
-        elif inc_conds:
-            conds.append(sa.exists(sa.select(incidents.c.id).where(incidents.c.id == findings.c.incident_id, *inc_conds)
-                                   .correlate_except(incidents)))
-        return conds
-
-    def verdict_counts(self, where: dict[str, Any] | None = None, published_only: bool = False) -> dict[str, dict[str, int]]:
-        """agreement id → {verdict: number of findings}."""
-        q = (sa.select(findings.c.agreement_id, findings.c.verdict, sa.func.count())
-             .where(*self._finding_where(where or {}, published_only))
-             .group_by(findings.c.agreement_id, findings.c.verdict))
-        out: dict[str, dict[str, int]] = {}
-        with self.atomic(write=False) as conn:
-            for aid, verdict, n in conn.execute(q):
-                out.setdefault(aid, {})[verdict] = int(n)
-        return out
-
-    def finding_page(self, where: dict[str, Any], order: Sequence[str], *, after: tuple[int, str, str, str] | None = None,
-                     limit: int = 50, published_only: bool = False) -> list[tuple[Finding, str, str | None]]:
-        """One page of findings as a mediator reads them: by the rank of the verdict in ``order``,
-        then the incident's date (undated last), incident and agreement; each with when it was
-        evaluated and its incident's date. ``after`` is the sort key of the previous page's last."""
-        rank = sa.case({v: i for i, v in enumerate(order)}, value=findings.c.verdict, else_=len(order))
-        day = DAY_KEY
-        q = (sa.select(findings.c.data, findings.c.evaluated_at, incidents.c.date)
-             .select_from(findings.join(incidents, incidents.c.id == findings.c.incident_id))
-             .where(*self._finding_where(where, published_only, joined=True)))
-        if after is not None:
-            r0, d0, i0, a0 = after
-            q = q.where(sa.or_(rank > r0, sa.and_(rank == r0, day > d0),
-                               sa.and_(rank == r0, day == d0, findings.c.incident_id > i0),
-                               sa.and_(rank == r0, day == d0, findings.c.incident_id == i0, findings.c.agreement_id > a0)))
-        q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
-        with self.atomic(write=False) as conn:
-            return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
-
-    def verdicts_of(self, incident_ids: Sequence[str]) -> list[tuple[str, str, str]]:
-        """(incident id, agreement id, verdict) of the given incidents' findings."""
-        out: list[tuple[str, str, str]] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(incident_ids), 500):
-                q = sa.select(findings.c.incident_id, findings.c.agreement_id, findings.c.verdict).where(
-                    findings.c.incident_id.in_(chunk))
-                out += [(r[0], r[1], r[2]) for r in conn.execute(q)]
-        return out
-
-    def findings_of(self, incident_ids: Sequence[str]) -> list[tuple[Finding, str]]:
-        """Findings of the given incidents (every agreement), with when each was evaluated."""
-        out: list[tuple[Finding, str]] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(incident_ids), 500):
-                q = (sa.select(findings.c.data, findings.c.evaluated_at).where(findings.c.incident_id.in_(chunk))
-                     .order_by(findings.c.incident_id, findings.c.agreement_id))
-                out += [(Finding.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
-        return out
-
-    def reports_by_external(self, external_ids: Sequence[str]) -> dict[str, Report]:
-        """external id → the report ingested with it (the Report carries that external id)."""
-        pairs: list[tuple[str, str]] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(dict.fromkeys(external_ids)), 500):
-                pairs += [(r[0], r[1]) for r in conn.execute(
-                    sa.select(report_inputs.c.external_id, report_inputs.c.report_id)
-                    .where(report_inputs.c.external_id.in_(chunk)))]
-        by_id = {r.id: r for r in self.reports([rid for _, rid in pairs])} if pairs else {}
-        return {eid: dataclasses.replace(by_id[rid], external_id=eid) for eid, rid in pairs if rid in by_id}
-
-    def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:
-        out: dict[str, Claim] = {}
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(dict.fromkeys(claim_ids)), 500):
-                for r in conn.execute(sa.select(claims.c.id, claims.c.data).where(claims.c.id.in_(chunk))):
-                    out[r[0]] = Claim.from_dict(json.loads(r[1]))
-        return out
-
-    def claims_of_report(self, report_id: str) -> list[Claim]:
-        with self.atomic(write=False) as conn:
-            q = sa.select(claims.c.data).where(claims.c.report_id == report_id).order_by(claims.c.idx)
-            return [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
-
-    def incidents_of_claims(self, claim_ids: Sequence[str]) -> dict[str, str]:
-        """claim id → the incident it belongs to."""
-        out: dict[str, str] = {}
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(claim_ids), 500):
-                out.update({r[0]: r[1] for r in conn.execute(
-                    sa.select(incident_claims.c.claim_id, incident_claims.c.incident_id)
-                    .where(incident_claims.c.claim_id.in_(chunk)))})
-        return out
-
-    def report_page(self, *, after: str | None = None, limit: int = 50) -> list[Report]:
-        with self.atomic(write=False) as conn:
-            q = sa.select(reports.c.id).order_by(reports.c.id).limit(limit)
-            if after:
-                q = q.where(reports.c.id > after)
-            ids = [r[0] for r in conn.execute(q)]
-        return self.reports(ids) if ids else []
-
-    def ledger_about(self, subjects: Sequence[str], kinds: Sequence[str] | None = None) -> list[LedgerEntry]:
-        """Ledger entries about the given subjects ("agreement/incident"), in order."""
-        rows: list[LedgerRow] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(dict.fromkeys(subjects)), 500):
-                q = sa.select(ledger).where(ledger.c.subject.in_(chunk))
-                if kinds:
-                    q = q.where(ledger.c.kind.in_(list(kinds)))
-                rows += [LedgerRow(**dict(r)) for r in conn.execute(q).mappings()]
-        return [r.decoded() for r in sorted(rows, key=lambda r: r.seq)]
-
-    def ledger_recent(self, kinds: Sequence[str], *, before: int | None = None, limit: int = 50) -> list[LedgerEntry]:
-        """The latest entries of the given kinds, newest first (``before``: a seq, for paging)."""
-        q = sa.select(ledger).where(ledger.c.kind.in_(list(kinds)))
-        if before is not None:
-            q = q.where(ledger.c.seq < before)
-        with self.atomic(write=False) as conn:
-            return [LedgerRow(**dict(r)).decoded() for r in
-                    conn.execute(q.order_by(ledger.c.seq.desc()).limit(limit)).mappings()]
-
-    def ledger_entry(self, seq: int) -> LedgerEntry | None:
-        with self.atomic(write=False) as conn:
-            r = conn.execute(sa.select(ledger).where(ledger.c.seq == seq)).mappings().first()
-            return LedgerRow(**dict(r)).decoded() if r else None
-
-    # --- accounts and publications (truce.web) -------------------------------------------------
-
-    def users(self) -> list[dict[str, Any]]:
-        with self.atomic(write=False) as conn:
-            q = sa.select(users.c.name, users.c.role, users.c.created_at,
-                          users.c.password_hash.is_not(None).label("has_password")).order_by(users.c.name)
-            return [dict(r) for r in conn.execute(q).mappings()]
-
-    def user(self, name: str) -> dict[str, Any] | None:
-        with self.atomic(write=False) as conn:
-            r = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
-            return dict(r) if r else None
-
-    def save_user(self, name: str, role: str, password_hash: str | None = None) -> None:
-        """Add a user or change its role (and password hash, when given)."""
-        with self.atomic() as conn:
-            old = conn.execute(sa.select(users).where(users.c.name == name)).mappings().first()
-            row = dict(name=name, role=role, password_hash=password_hash if password_hash is not None else
-                       (old["password_hash"] if old else None), created_at=old["created_at"] if old else now())
-            self._upsert(conn, users, [row], ["name"])
-
-    def remove_user(self, name: str) -> bool:
-        with self.atomic() as conn:
-            conn.execute(user_tokens.delete().where(user_tokens.c.user_name == name))
-            return bool(conn.execute(users.delete().where(users.c.name == name)).rowcount)
-
-    def add_token(self, name: str, token_hash: str, *, replace: bool = False) -> None:
-        with self.atomic() as conn:
-            if replace:
-                conn.execute(user_tokens.delete().where(user_tokens.c.user_name == name))
-            conn.execute(user_tokens.insert().values(token_hash=token_hash, user_name=name, created_at=now()))
-
-    def user_by_token(self, token_hash: str) -> dict[str, Any] | None:
-        with self.atomic(write=False) as conn:
-            r = conn.execute(sa.select(users.c.name, users.c.role).select_from(
-                users.join(user_tokens, user_tokens.c.user_name == users.c.name))
-                .where(user_tokens.c.token_hash == token_hash)).mappings().first()
-            return dict(r) if r else None
-
-    def publish(self, incident_id: str, agreement_id: str, seq: int, by: str) -> None:
-        with self.atomic() as conn:
-            self._upsert(conn, published_findings, [dict(incident_id=incident_id, agreement_id=agreement_id, seq=seq,
-                                                         published_by=by, published_at=now())],
-                         ["incident_id", "agreement_id"])
-
-    def published(self, incident_ids: Sequence[str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-        """(incident id, agreement id) → its publication (seq, by, at)."""
-        out: dict[tuple[str, str], dict[str, Any]] = {}
-        with self.atomic(write=False) as conn:
-            q = sa.select(published_findings)
-            chunks = [q] if incident_ids is None else [q.where(published_findings.c.incident_id.in_(c))
-                                                       for c in _chunks(list(incident_ids), 500)]
-            for qq in chunks:
-                for r in conn.execute(qq).mappings():
-                    out[(r["incident_id"], r["agreement_id"])] = {"seq": r["seq"], "by": r["published_by"],
-                                                                  "at": r["published_at"]}
-        return out
-
 
 def _matches(items: Sequence[dict[str, Any]]) -> tuple[DetectionMatch, ...]:
     return tuple(DetectionMatch(detection=FireDetection(**m["detection"]), distance_km=m["distance_km"],
@@ -1194,31 +668,6 @@ def _read_holder(fd: int) -> str:
         return "another process"
 
 
-def check_report(r: Report) -> None:
-    """What both backends accept: no NUL characters, no string longer than its column."""
-    for name in ("id", "text", "external_id", "source", "url", "title", "published", "language", "content_type", "origin"):
-        v = getattr(r, name)
-        if isinstance(v, str):
-            if "\x00" in v:
-                raise StorageError(f"report {r.external_id[:80]!r}: field {name!r} contains a NUL character")
-            if name in LIMITS and len(v) > LIMITS[name]:
-                raise StorageError(f"report {r.external_id[:80]!r}: field {name!r} is {len(v)} characters long "
-                                   f"(at most {LIMITS[name]})")
-
-
-def _check_rows(table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    """The same limits on every backend: no NUL character in text (PostgreSQL refuses it),
-    no string longer than its column (PostgreSQL refuses it, SQLite would store it)."""
-    limits = {c.name: c.type.length for c in table.columns if isinstance(c.type, sa.String) and c.type.length}
-    for row in rows:
-        for k, v in row.items():
-            if isinstance(v, str):
-                if "\x00" in v:
-                    raise StorageError(f"{table.name}.{k}: a NUL character cannot be stored")
-                n = limits.get(k)
-                if n is not None and len(v) > n:
-                    raise StorageError(f"{table.name}.{k}: {v[:60]!r}… is {len(v)} characters long (at most {n})")
-
 
 def _password(url: str) -> str | None:
     m = re.match(r"[^:/]+://[^:@/]*:([^@/]*)@", url)
@@ -1253,6 +702,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _chunks(seq: Sequence[Any], n: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]

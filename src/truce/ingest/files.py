@@ -64,7 +64,7 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-# field → longest value both backends store (truce.db.LIMITS; checked here so that a bad
+# field → longest value both backends store (truce.schema.LIMITS; checked here so that a bad
 # line is one error, not a lost batch)
 FIELD_LIMITS = {"id": 500, "source": 200, "url": 4000, "title": 2000, "language": 8}
 

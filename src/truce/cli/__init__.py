@@ -1,0 +1,14 @@
+"""The ``truce`` command: a thin layer over the library, one module per group of
+commands (``stages``, ``outputs``, ``ledger``, ``facilities``, ``server``)
+registered on the group defined in ``common``."""
+
+from __future__ import annotations
+
+from truce.cli import facilities, ledger, outputs, server, stages  # noqa: F401  (register the commands)
+from truce.cli.common import cli
+
+__all__ = ["cli", "main"]
+
+
+def main() -> None:
+    cli(prog_name="truce")

@@ -1,0 +1,5 @@
+"""``python -m truce.cli``."""
+
+from truce.cli import main
+
+main()
