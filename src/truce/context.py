@@ -22,6 +22,7 @@ from truce.reference.terms import Agreement
 
 if TYPE_CHECKING:
     from truce.db import Database
+    from truce.records import Facility
 
 
 @dataclass
@@ -72,19 +73,21 @@ def make_extractor(ctx: Context) -> Extractor:
     raise PipelineError(f"unknown extractor {name!r} (use rules or llm)")
 
 
-def load_context(settings: Settings | None = None, db: "Database | None" = None) -> Context:
+def load_context(settings: Settings | None = None, db: "Database | None" = None, *,
+                 facilities: "list[Facility] | None" = None) -> Context:
     """Build the services: morphology, lexicons, registry, gazetteer, sources, agreements.
 
     With ``db``, facilities imported into that database (``truce facilities import``)
-    join the registry."""
+    join the registry; ``facilities`` gives those rows directly (a worker process that
+    cannot open the database, :mod:`truce.backfill`)."""
     from truce.extract.lexicon import load_lexicons
     from truce.reference.terms import load_agreements
     from truce.text import KeyMaker, Morphology, PhraseMatcher
 
     settings = settings or Settings.load()
     km = KeyMaker(Morphology())
-    extra = []
-    if db is not None:
+    extra = list(facilities or ())
+    if db is not None and facilities is None:
         from truce.ingest.facilities import stored_facilities
 
         extra = stored_facilities(db)

@@ -2,7 +2,7 @@
 
 Readers by format live beside this module: :mod:`truce.ingest.files`
 (JSONL, text, HTML, RSS/Atom), :mod:`truce.ingest.acled` (ACLED CSV
-exports) and :mod:`truce.ingest.facilities` (facility datasets for the
+exports), :mod:`truce.ingest.warc` (web archives) and :mod:`truce.ingest.facilities` (facility datasets for the
 registry). Bad lines are reported with file and line and skipped;
 everything good in the batch is stored in one transaction. Walking a
 directory follows no symbolic link and reads only regular files.
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Protocol
 from truce.errors import IngestError
 from truce.ingest.acled import read_acled_csv
 from truce.ingest.firms import looks_like_firms, read_firms
+from truce.ingest.warc import is_warc, read_warc
 from truce.ingest.files import (CSV_SUFFIXES, DEFAULT_LIMITS, FEED_SUFFIXES, HTML_SUFFIXES, JSONL_SUFFIXES,
                                 TEXT_SUFFIXES, Limits, make_report, open_regular, read_feed_file, read_html_file,
                                 read_reports_jsonl, read_text_file, report_id)
@@ -106,7 +107,9 @@ def read_path(path: Path, sources: SourceBook, errors: list[str], limits: Limits
     if not path.exists() and not path.is_symlink():
         raise IngestError("no such file", path=str(path))
     suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
+    if is_warc(path):
+        yield from read_warc(path, sources, errors, limits, follow=follow)
+    elif suffix in JSONL_SUFFIXES:
         fd = open_regular(path, follow=follow)
         try:
             with os.fdopen(fd, "rb") as fh:
@@ -125,7 +128,7 @@ def read_path(path: Path, sources: SourceBook, errors: list[str], limits: Limits
     elif suffix in TEXT_SUFFIXES or not suffix:
         yield read_text_file(path, sources, limits, follow=follow), None
     else:
-        raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv)", path=str(path))
+        raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv, .warc/.warc.gz)", path=str(path))
 
 
 def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "LanguageDetector | None" = None,

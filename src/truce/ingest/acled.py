@@ -29,48 +29,71 @@ def read_acled_csv(path: Path, sources: SourceBook, errors: list[str] | None = N
                    *, follow: bool = True) -> Iterator[tuple[Report, bytes]]:
     """(report, the row as JSON bytes) per ACLED row; bad rows go to ``errors``."""
     data = read_bytes(path, limits.max_file_bytes, follow=follow)
+    yield from read_acled_text(decode_csv(data, str(path)), str(path), sources, errors, limits)
+
+
+def decode_csv(data: bytes, name: str, *, first_line: int = 1) -> str:
+    """CSV bytes as text (a byte-order mark dropped, NUL characters removed)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise IngestError(f"not UTF-8 text (byte {e.start + 1})", path=str(path),
-                          line=data.count(b"\n", 0, e.start) + 1) from e
-    if "\x00" in text:
-        text = text.replace("\x00", "")
+        raise IngestError(f"not UTF-8 text (byte {e.start + 1})", path=name,
+                          line=first_line + data.count(b"\n", 0, e.start)) from e
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
+def acled_header(text: str, name: str) -> list[str]:
+    """The columns of an ACLED export (its first CSV record), checked."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, [])
     except csv.Error as e:
-        raise IngestError(f"not a CSV file: {e}", path=str(path), line=1) from e
+        raise IngestError(f"not a CSV file: {e}", path=name, line=1) from e
     missing = [c for c in _REQUIRED if c not in header]
     if missing:
-        raise IngestError(f"not an ACLED export: missing columns {', '.join(missing)}", path=str(path), line=1)
+        raise IngestError(f"not an ACLED export: missing columns {', '.join(missing)}", path=name, line=1)
     if len(set(header)) != len(header):
-        raise IngestError("repeated column names in the header", path=str(path), line=1)
+        raise IngestError("repeated column names in the header", path=name, line=1)
+    return header
+
+
+def read_acled_text(text: str, name: str, sources: SourceBook, errors: list[str] | None = None,
+                    limits: Limits = DEFAULT_LIMITS, *, header: list[str] | None = None,
+                    first_line: int = 1) -> Iterator[tuple[Report, bytes]]:
+    """ACLED rows in CSV text: a whole export (its header first), or, with ``header``, a run
+    of rows cut from one at record boundaries whose first line is ``first_line`` of the file."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    if header is None:
+        header = acled_header(text, name)
+        try:
+            next(reader)
+        except (StopIteration, csv.Error):
+            return
     while True:
-        start = reader.line_num + 1
+        start = first_line + reader.line_num
         try:
             fields = next(reader)
         except StopIteration:
             return
         except csv.Error as e:  # a field over the csv module's limit, a stray quote
-            record_error(errors, IngestError(f"unreadable CSV row: {e}", path=str(path), line=start))
+            record_error(errors, IngestError(f"unreadable CSV row: {e}", path=name, line=start))
             continue
         if not fields or fields == [""]:
             continue
         if len(fields) != len(header):
             record_error(errors, IngestError(f"row has {len(fields)} fields; the header has {len(header)}",
-                                             path=str(path), line=start))
+                                             path=name, line=start))
             continue
         row = dict(zip(header, fields))
         try:
-            got = _row_report(row, path, start, sources, limits)
+            got = _row_report(row, name, start, sources, limits)
         except IngestError as e:
-            record_error(errors, IngestError(str(e), path=str(path), line=start))
+            record_error(errors, IngestError(str(e), path=name, line=start))
             continue
         yield got
 
 
-def _row_report(row: dict[str, str], path: Path, line: int, sources: SourceBook, limits: Limits) -> tuple[Report, bytes]:
+def _row_report(row: dict[str, str], path: str, line: int, sources: SourceBook, limits: Limits) -> tuple[Report, bytes]:
     notes = row["notes"].strip()
     if not notes:
         raise IngestError("empty notes")

@@ -293,27 +293,35 @@ def read_text_file(path: Path, sources: SourceBook, limits: Limits = DEFAULT_LIM
 
 def read_html_file(path: Path, sources: SourceBook, limits: Limits = DEFAULT_LIMITS, *,
                    follow: bool = True) -> tuple[Report, bytes]:
+    raw = read_bytes(path, min(limits.max_file_bytes, limits.max_report_chars * 16), follow=follow)
+    try:
+        return report_from_html(raw, external_id=path.name, sources=sources, origin=str(path), limits=limits), raw
+    except IngestError as e:
+        raise IngestError(str(e), path=str(path)) from e
+
+
+def report_from_html(raw: bytes, *, external_id: str, sources: SourceBook, origin: str, limits: Limits = DEFAULT_LIMITS,
+                     url: str | None = None, published: str | None = None) -> Report:
+    """A report from an HTML page's bytes (trafilatura: the article's text, title, outlet, date
+    and canonical URL); ``url`` and ``published`` stand in where the page states none (a web
+    archive's capture). Raises :class:`IngestError` without a location (the caller adds it)."""
     import trafilatura
 
-    raw = read_bytes(path, min(limits.max_file_bytes, limits.max_report_chars * 16), follow=follow)
     html = raw.decode("utf-8", errors="replace")
     try:
         doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, include_tables=False)
     except (ValueError, TypeError, RecursionError, AttributeError) as e:  # lxml and trafilatura on hostile markup
-        raise IngestError(f"unreadable HTML: {type(e).__name__}", path=str(path)) from e
+        raise IngestError(f"unreadable HTML: {type(e).__name__}") from e
     if doc is None:
-        raise IngestError("no article text found in HTML", path=str(path))
+        raise IngestError("no article text found in HTML")
     d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = d.get("text") or ""
     if not text.strip():
-        raise IngestError("no article text found in HTML", path=str(path))
-    try:
-        return make_report(text=text, external_id=path.name, sources=sources, source=_text_or_none(d.get("sitename")),
-                           url=_text_or_none(d.get("url")), title=_text_or_none(d.get("title")),
-                           published=_lenient_date(d.get("date")), content_type="text/html", origin=str(path),
-                           limits=limits), raw
-    except IngestError as e:
-        raise IngestError(str(e), path=str(path)) from e
+        raise IngestError("no article text found in HTML")
+    return make_report(text=text, external_id=external_id, sources=sources, source=_text_or_none(d.get("sitename")),
+                       url=_text_or_none(d.get("url")) or url, title=_text_or_none(d.get("title")),
+                       published=_lenient_date(d.get("date")) or _lenient_date(published), content_type="text/html",
+                       origin=origin, limits=limits)
 
 
 def _text_or_none(v: Any) -> str | None:
