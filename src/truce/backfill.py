@@ -120,13 +120,13 @@ def plan(paths: Iterable[str | Path], size: int = DEFAULT_PARTITION,
             fd = open_regular(path, follow=follow)
             with os.fdopen(fd, "rb") as fh:
                 name = str(path.resolve())
+                found: list[tuple[int, int, int, int, list[str]]]
                 if kind == "jsonl":
-                    spans = _line_spans(fh, size)
-                    found = [(a, b, first, n, ()) for a, b, first, n in spans]
+                    found = [(a, b, first, n, []) for a, b, first, n in _line_spans(fh, size)]
                 elif kind == "acled":
                     found = _csv_spans(fh, name, size)
                 else:
-                    found = [(a, b, first, n, ()) for a, b, first, n in _warc_spans(fh, size)]
+                    found = [(a, b, first, n, []) for a, b, first, n in _warc_spans(fh, size)]
         except IngestError as e:
             errors.append(str(e))
             continue
@@ -552,7 +552,7 @@ except ImportError:  # pragma: no cover
     _PluginBase = object  # type: ignore[assignment,misc]
 
 
-class ContextPlugin(_PluginBase):  # type: ignore[misc,valid-type]
+class ContextPlugin(_PluginBase):
     """Builds the extraction context (and the database, when workers write) once on each
     worker as it joins, before any partition is read."""
 

@@ -343,6 +343,17 @@ class Database(ReadQueries):
                 sa.or_(extractions.c.report_id.is_(None), extractions.c.extractor != extractor)).order_by(reports.c.id)
             return [r[0] for r in conn.execute(q)]
 
+    def extracted_ids(self, extractor: str, ids: Iterable[str] | None = None) -> set[str]:
+        """Ids of reports (of ``ids``, or all) the extractor ``extractor`` has read (or skipped)."""
+        with self.atomic(write=False) as conn:
+            q = sa.select(extractions.c.report_id).where(extractions.c.extractor == extractor)
+            if ids is None:
+                return {r[0] for r in conn.execute(q)}
+            out: set[str] = set()
+            for chunk in in_chunks(list(ids), 500):
+                out |= {r[0] for r in conn.execute(q.where(extractions.c.report_id.in_(chunk)))}
+            return out
+
     # --- claims --------------------------------------------------------------------------
 
     def replace_claims(self, report_id: str, extractor: str, items: Sequence[Claim], skipped: str | None = None) -> None:

@@ -60,15 +60,15 @@ def read_warc_stream(stream: IO[bytes], name: str, sources: SourceBook, errors: 
     try:
         for record in it:
             n += 1
-            offset = base_offset + it.get_record_offset()
             if record.rec_type not in ("response", "resource"):
                 continue
             ctype = _content_type(record)
             if ctype.split(";")[0].strip().lower() not in HTML_TYPES:
                 continue
+            payload = record.content_stream().read(max_bytes + 1)  # first: asking the offset reads past it
+            offset = base_offset + it.get_record_offset()
             uri = (record.rec_headers.get_header("WARC-Target-URI") or "").strip() or None
             where = f"record {n} at byte {offset:,}" + (f" ({uri[:200]})" if uri else "")
-            payload = record.content_stream().read(max_bytes + 1)
             if len(payload) > max_bytes:
                 record_error(errors, IngestError(f"{where}: page is larger than {max_bytes / 1048576:,.1f} MiB",
                                                  path=name))
