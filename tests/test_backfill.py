@@ -292,3 +292,28 @@ def test_other_files_and_missing_paths(tmp_path):
     assert parts == [] and others == [html]
     assert errors[0] == f"{tmp_path / 'nope.jsonl'}: no such file"
     assert errors[1].startswith("-: backfill reads archives from files")
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def test_cli_on_a_running_scheduler(tmp_path, ctx, dask_client):
+    from click.testing import CliRunner
+
+    from truce import cli as cli_module
+
+    archive = generated_jsonl(tmp_path / "a.jsonl", n=20)
+    lines = archive.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "not json")
+    archive.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "cli.db"
+    args = ["backfill", str(archive), "--scheduler", dask_client.scheduler.address, "--partition-size", "6", "--db", str(db)]
+    r = CliRunner().invoke(cli_module.cli, args)
+    assert r.exit_code == 1, r.output  # the bad line
+    assert f"error: {archive.resolve()}:4: malformed JSON" in r.output
+    assert "backfill:  21 report(s) read from 1 file(s) in 4 partition(s) on 2 Dask worker(s) at tcp://" in r.output
+    assert "20 new, 1 already stored" in r.output and "written by the client" in r.output
+    assert "incidents: " in r.output and "ledger: " in r.output
+    with Database(str(db)) as d:
+        assert d.report_count() == 20 and d.reports_to_extract(ctx.extractor.id) == []
+    r = CliRunner().invoke(cli_module.cli, args[:-4] + ["--workers", "2", "--scheduler", "tcp://x:1", "--db", str(db)])
+    assert r.exit_code == 2 and "--workers sizes a LocalCluster" in r.output
