@@ -107,6 +107,8 @@ def main() -> None:
     ap.add_argument("--partition-size", type=int, default=250)
     ap.add_argument("--baseline", help="src/ of another checkout: `truce ingest` + `truce run` with that code")
     ap.add_argument("--skip-ingest-run", action="store_true")
+    ap.add_argument("--no-stages", action="store_true", help="backfill --no-stages: only what the cluster does")
+    ap.add_argument("--baseline-only", action="store_true", help="only the ingest + run configurations")
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
 
@@ -124,9 +126,10 @@ def main() -> None:
     if args.baseline:
         base_env = {**os.environ, "PYTHONPATH": args.baseline}
         configs.append(("ingest + run (baseline)", [["ingest", str(archive)], ["run"]], base_env))
-    for w in (1, 2):
+    for w in (() if args.baseline_only else (1, 2)):
         configs.append((f"backfill, {w} worker{'s' if w > 1 else ''}",
-                        [["backfill", str(archive), "--workers", str(w), "--partition-size", str(args.partition_size)]], env))
+                        [["backfill", str(archive), "--workers", str(w), "--partition-size", str(args.partition_size)]
+                         + (["--no-stages"] if args.no_stages else [])], env))
     for rep in range(args.repeat):
         for name, steps, e in configs:
             db = work / f"r{rep}-{abs(hash(name)) % 10**6}.db"

@@ -315,5 +315,13 @@ def test_cli_on_a_running_scheduler(tmp_path, ctx, dask_client):
     assert "incidents: " in r.output and "ledger: " in r.output
     with Database(str(db)) as d:
         assert d.report_count() == 20 and d.reports_to_extract(ctx.extractor.id) == []
+        ledger = d.ledger_count()
+    extra = tmp_path / "more.jsonl"
+    extra.write_text(json.dumps({"id": "late", "text": json.loads(lines[0])["text"] + " Later update."}) + "\n")
+    r = CliRunner().invoke(cli_module.cli, ["backfill", str(archive), str(extra), "--scheduler", dask_client.scheduler.address,
+                                            "--db", str(db), "--no-stages"])
+    assert "1 new, 21 already stored; 1 extracted" in r.output and "incidents:" not in r.output
+    with Database(str(db)) as d:  # stored and extracted; the stages wait for `truce run`
+        assert d.report_count() == 21 and d.reports_to_extract(ctx.extractor.id) == [] and d.ledger_count() == ledger
     r = CliRunner().invoke(cli_module.cli, args[:-4] + ["--workers", "2", "--scheduler", "tcp://x:1", "--db", str(db)])
     assert r.exit_code == 2 and "--workers sizes a LocalCluster" in r.output

@@ -196,6 +196,8 @@ def _csv_spans(fh: IO[bytes], name: str, size: int) -> list[tuple[int, int, int,
             spans.append((start, pos, first, records, header))
             start, first, records = pos, line_no + 1, 0
     if header is None:
+        if header_bytes:  # an unterminated quote in the first record: its own error
+            acled_header(decode_csv(header_bytes, name), name)
         raise IngestError("not an ACLED export: the file is empty", path=name, line=1)
     if pos > start:
         spans.append((start, pos, first, records + (1 if quoted else 0), header))
@@ -271,8 +273,8 @@ def read_partition(part: Partition, ctx: Context, errors: list[str],
         window = _Window(fh, part.start, part.end)
         items: Iterator[tuple[Report, bytes | None]]
         if part.kind == "jsonl":
-            lines = _numbered(window, part.first, limits)
-            items = ((r, None) for r in read_reports_jsonl(lines, part.path, ctx.sources, errors, limits))
+            items = ((r, None) for r in read_reports_jsonl(window, part.path, ctx.sources, errors, limits,
+                                                            first_line=part.first))
         elif part.kind == "acled":
             data = window.read()
             items = iter(read_acled_text(decode_csv(data, part.path, first_line=part.first), part.path, ctx.sources,
@@ -284,26 +286,6 @@ def read_partition(part: Partition, ctx: Context, errors: list[str],
             if rep.language is None:
                 rep = replace(rep, language=ctx.detector.detect(((rep.title or "") + "\n" + rep.text)[:2000]))
             yield rep, raw
-
-
-def _numbered(window: _Window, first: int, limits: Limits) -> Iterator[bytes]:
-    """The window's lines, preceded by ``first - 1`` empty lines so that the JSONL reader's
-    line numbers are the file's (an empty line is skipped by the reader; nothing is read)."""
-    for _ in range(first - 1):
-        yield b"\n"
-    limit = limits.max_line_bytes
-    while True:
-        line = window.readline(limit + 1)
-        if not line:
-            return
-        if len(line) > limit and not line.endswith(b"\n"):
-            while True:  # the rest of an over-long line, dropped: the reader names it
-                more = window.readline(1 << 20)
-                if not more or more.endswith(b"\n"):
-                    break
-            yield b"x" * (limit + 1)  # too long: the reader reports it as such
-            continue
-        yield line
 
 
 @dataclass
@@ -424,13 +406,15 @@ class BackfillSummary:
 
 def backfill(db: Database, ctx: Context, paths: Sequence[str | Path], *, scheduler: str | None = None,
              workers: int | None = None, partition_size: int = DEFAULT_PARTITION, retries: int = 2,
-             progress: Progress | None = None, wait: float | None = None, client: Any = None) -> BackfillSummary:
+             progress: Progress | None = None, wait: float | None = None, client: Any = None,
+             stages: bool = True) -> BackfillSummary:
     """Archives → reports and claims on a Dask cluster → every stage once on this process.
 
     ``scheduler``: the address of a running cluster (``tcp://host:8786``); otherwise a
     LocalCluster of ``workers`` processes (default: the cores) is started and stopped.
     ``client``: an existing ``distributed.Client`` to use instead. ``wait`` as for
-    :func:`truce.pipeline.run_pipeline`."""
+    :func:`truce.pipeline.run_pipeline`; ``stages=False`` stores reports and claims only (a
+    later ``truce run`` fuses and evaluates them)."""
     s = BackfillSummary()
     t0 = time.perf_counter()
     parts, others = plan(paths, partition_size, s.errors)
@@ -448,7 +432,8 @@ def backfill(db: Database, ctx: Context, paths: Sequence[str | Path], *, schedul
                        client=client)
     s.seconds["extract"] = time.perf_counter() - t
     t = time.perf_counter()
-    s.run = run_pipeline(db, ctx, progress=progress, wait=wait)
+    if stages:
+        s.run = run_pipeline(db, ctx, progress=progress, wait=wait)
     s.seconds["stages"] = time.perf_counter() - t
     s.seconds["total"] = time.perf_counter() - t0
     return s
@@ -485,6 +470,7 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
         client.register_plugin(ContextPlugin(ctx.settings, write_url, facilities))  # returns once every worker has it
         s.workers = len(client.scheduler_info().get("workers", {})) or 1
         s.seconds["context"] = time.perf_counter() - t
+        shared_facilities = client.scatter([facilities], broadcast=True)[0] if facilities else None
         known = None
         if write_url is None:  # workers cannot ask the database: they get the ids (one copy each)
             ids = db.extracted_ids(ctx.extractor.id)
@@ -496,7 +482,7 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
 
         def submit() -> Any:
             part = queue.pop(0)
-            fut = client.submit(process_partition, part, ctx.settings, write_url, facilities, known,
+            fut = client.submit(process_partition, part, ctx.settings, write_url, shared_facilities, known,
                                 retries=retries, pure=False, key=f"truce-backfill-{part.index}-{os.urandom(4).hex()}")
             submitted[fut] = part
             return fut

@@ -27,9 +27,10 @@ from truce.errors import PipelineError
 @db_option
 @click.option("--author", default=None, help="Name recorded on ledger entries (default TRUCE_AUTHOR or the OS user).")
 @click.option("--wait", is_flag=True, help="If another `truce run` holds the database, wait for it instead of exiting.")
+@click.option("--no-stages", is_flag=True, help="Store reports and claims only; a later `truce run` fuses and evaluates them.")
 @click.pass_context
 def backfill(ctx: click.Context, archives: tuple[str, ...], engine: str, scheduler: str | None, workers: int | None,
-             partition_size: int, retries: int, db: str | None, author: str | None, wait: bool) -> None:
+             partition_size: int, retries: int, db: str | None, author: str | None, wait: bool, no_stages: bool) -> None:
     """Backfill archives on a Dask cluster: JSONL reports, WARC web archives, ACLED CSV exports.
 
     Each archive is split into partitions at record boundaries; the workers read their
@@ -56,7 +57,8 @@ def backfill(ctx: click.Context, archives: tuple[str, ...], engine: str, schedul
         with _open(settings) as database:
             c = common._context(settings, database)
             s = run_backfill(database, c, archives, scheduler=scheduler, workers=workers, partition_size=partition_size,
-                             retries=retries, progress=progress, wait=float("inf") if wait else None)
+                             retries=retries, progress=progress, wait=float("inf") if wait else None,
+                             stages=not no_stages)
     except PipelineError as e:
         _fail(e)
     finally:

@@ -181,11 +181,13 @@ def _json_type(v: Any) -> str:
 # --- readers ------------------------------------------------------------------------------
 
 def read_reports_jsonl(stream: IO[str] | IO[bytes] | Iterable[str | bytes], name: str, sources: SourceBook,
-                       errors: list[str] | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[Report]:
+                       errors: list[str] | None = None, limits: Limits = DEFAULT_LIMITS, *,
+                       first_line: int = 1) -> Iterator[Report]:
     """Reports from JSON Lines (a text or, better, a binary stream); a malformed line, a
     bad byte or a bad field goes to ``errors`` ("file:line: problem") and is skipped, and
-    the rest of the file is still read."""
-    for lineno, line in enumerate(_lines(stream, limits.max_line_bytes), start=1):
+    the rest of the file is still read. ``first_line``: the stream's first line's number in
+    the file (a stream that starts inside a file, :mod:`truce.backfill`)."""
+    for lineno, line in enumerate(_lines(stream, limits.max_line_bytes), start=first_line):
         if isinstance(line, _TooLong):
             record_error(errors, IngestError(f"line is longer than {limits.max_line_bytes:,} bytes "
                                              "(TRUCE_MAX_REPORT_CHARS)", path=name, line=lineno))
