@@ -92,6 +92,33 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path) -> dict:
             "stdout": out, "stderr": err}
 
 
+def new_schema(url: str) -> str:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from truce.config import database_url
+
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    engine = sa.create_engine(database_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def drop_schema(url: str, target: str) -> None:
+    import sqlalchemy as sa
+
+    from truce.config import database_url
+
+    schema = target.rsplit("%3D", 1)[1]
+    engine = sa.create_engine(database_url(url))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
 def phases(stdout: str) -> dict:
     m = re.search(r"time: +([\d.]+) s \(extract on the cluster ([\d.]+) s, of which starting the workers ([\d.]+) s; "
                   r"stages ([\d.]+) s\); worker CPU ([\d.]+) s", stdout)
@@ -110,6 +137,7 @@ def main() -> None:
     ap.add_argument("--no-stages", action="store_true", help="backfill --no-stages: only what the cluster does")
     ap.add_argument("--baseline-only", action="store_true", help="only the ingest + run configurations")
     ap.add_argument("--out", help="write the figures as JSON here")
+    ap.add_argument("--postgres", help="a PostgreSQL URL: each run in a schema of its own (the workers write)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
@@ -133,9 +161,10 @@ def main() -> None:
     for rep in range(args.repeat):
         for name, steps, e in configs:
             db = work / f"r{rep}-{abs(hash(name)) % 10**6}.db"
+            target = str(db) if not args.postgres else new_schema(args.postgres)
             total: dict = {}
             for step in steps:
-                r = run(truce + step + ["--db", str(db)], e, work)
+                r = run(truce + step + ["--db", target], e, work)
                 for k in ("wall", "cpu"):
                     total[k] = total.get(k, 0.0) + r[k]
                 for k in ("tree_peak_mb", "proc_peak_mb", "rss_max_mb"):
@@ -153,6 +182,8 @@ def main() -> None:
                   f"{total['load_before']:.2f}->{total['load_after']:.2f}{ph}", flush=True)
             print("    " + total["summary"].replace("\n", "\n    ").rstrip(), flush=True)
             db.unlink(missing_ok=True)
+            if args.postgres:
+                drop_schema(args.postgres, target)
     one, two = results.get("backfill, 1 worker", []), results.get("backfill, 2 workers", [])
     if one and two:
         w1, w2 = min(r["wall"] for r in one), min(r["wall"] for r in two)
