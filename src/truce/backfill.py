@@ -315,17 +315,29 @@ class _WorkerState:
     db: Database | None
 
 
-_STATE: dict[tuple[str, str | None], _WorkerState] = {}
+_CONTEXTS: dict[str, Context] = {}
+_DATABASES: dict[str, Database] = {}
+
+
+def _context_key(settings: Settings, facilities: Sequence[Facility] | None) -> str:
+    """What a context depends on: the settings but the database and the author, and the
+    imported facilities."""
+    return repr((replace(settings, db="", author=None), list(facilities or [])))
 
 
 def worker_state(settings: Settings, write_url: str | None, facilities: Sequence[Facility] | None = None) -> _WorkerState:
-    """This process's extraction context (and, when workers write, its database), built once."""
-    key = (repr(settings), write_url)
-    state = _STATE.get(key)
-    if state is None:
-        db = Database(write_url) if write_url else None
-        state = _STATE[key] = _WorkerState(load_context(settings, facilities=list(facilities or [])), db)
-    return state
+    """This process's extraction context (and, when workers write, its database), each built
+    once per process: a second backfill with other databases reuses the context."""
+    key = _context_key(settings, facilities)
+    ctx = _CONTEXTS.get(key)
+    if ctx is None:
+        ctx = _CONTEXTS[key] = load_context(settings, facilities=list(facilities or []))
+    db = None
+    if write_url:
+        db = _DATABASES.get(write_url)
+        if db is None:
+            db = _DATABASES[write_url] = Database(write_url)
+    return _WorkerState(ctx, db)
 
 
 def process_partition(part: Partition, settings: Settings, write_url: str | None,
@@ -467,7 +479,8 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
         t = time.perf_counter()
         write_url = db.engine.url.render_as_string(hide_password=False) if s.write == "workers" else None
         facilities = _stored_facilities(db)
-        client.register_plugin(ContextPlugin(ctx.settings, write_url, facilities))  # returns once every worker has it
+        plugin = ContextPlugin(ctx.settings, write_url, facilities)
+        client.register_plugin(plugin, name=plugin.name)  # returns once every worker has it
         s.workers = len(client.scheduler_info().get("workers", {})) or 1
         s.seconds["context"] = time.perf_counter() - t
         shared_facilities = client.scatter([facilities], broadcast=True)[0] if facilities else None
@@ -540,19 +553,25 @@ except ImportError:  # pragma: no cover
 
 class ContextPlugin(_PluginBase):
     """Builds the extraction context (and the database, when workers write) once on each
-    worker as it joins, before any partition is read."""
+    worker as it joins, before any partition is read. Named by its settings: registering
+    the same again (a second backfill on the same cluster) is a no-op, and the context
+    stays built for the worker's life."""
 
-    name = "truce-backfill-context"
+    idempotent = True  # not registered again under the same name
 
     def __init__(self, settings: Settings, write_url: str | None, facilities: Sequence[Facility]):
+        import hashlib
+
         self.settings = settings
         self.write_url = write_url
         self.facilities = list(facilities)
+        key = f"{_context_key(settings, self.facilities)}\x1f{write_url}".encode("utf-8", "backslashreplace")
+        self.name = "truce-backfill-" + hashlib.sha256(key).hexdigest()[:16]
 
     def setup(self, worker: Any = None) -> None:
         worker_state(self.settings, self.write_url, self.facilities)
 
     def teardown(self, worker: Any = None) -> None:
-        state = _STATE.pop((repr(self.settings), self.write_url), None)
-        if state is not None and state.db is not None:
-            state.db.close()
+        db = _DATABASES.pop(self.write_url, None) if self.write_url else None
+        if db is not None:
+            db.close()
