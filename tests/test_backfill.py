@@ -325,3 +325,20 @@ def test_cli_on_a_running_scheduler(tmp_path, ctx, dask_client):
         assert d.report_count() == 21 and d.reports_to_extract(ctx.extractor.id) == [] and d.ledger_count() == ledger
     r = CliRunner().invoke(cli_module.cli, args[:-4] + ["--workers", "2", "--scheduler", "tcp://x:1", "--db", str(db)])
     assert r.exit_code == 2 and "--workers sizes a LocalCluster" in r.output
+
+
+def test_a_partition_stored_twice_stores_nothing_twice(tmp_path, ctx, db):
+    """What a retried task does (its first attempt stored, then the worker was lost): the
+    same partition extracted and stored again leaves the same rows."""
+    from truce import backfill as bf
+
+    bf._CONTEXTS[bf._context_key(ctx.settings, [])] = ctx  # this process's context, as a worker's
+    archive = generated_jsonl(tmp_path / "r.jsonl", n=12)
+    parts, _ = plan([archive], 100)
+    first = bf.process_partition(parts[0], ctx.settings, None)
+    again = bf.process_partition(parts[0], ctx.settings, None)
+    bf.store(db, ctx.extractor.id, first)
+    before = (db.report_count(), sorted(c.id for c in db.claims()), db.extracted_ids(ctx.extractor.id))
+    bf.store(db, ctx.extractor.id, again)
+    assert (db.report_count(), sorted(c.id for c in db.claims()), db.extracted_ids(ctx.extractor.id)) == before
+    assert first.new == 12 and again.new == 0 and again.seen == 13 and before[0] == 12 and before[1]
