@@ -37,6 +37,7 @@ import io
 import os
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Sequence
@@ -490,11 +491,11 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
             known = client.scatter([frozenset(ids)], broadcast=True)[0] if ids else None  # a list: one object
         total = sum(p.count for p in parts)
         window = max(2 * s.workers, 2)
-        queue = list(parts)
+        queue = deque(parts)
         submitted: dict[Any, Partition] = {}
 
         def submit() -> Any:
-            part = queue.pop(0)
+            part = queue.popleft()
             fut = client.submit(process_partition, part, ctx.settings, write_url, shared_facilities, known,
                                 retries=retries, pure=False, key=f"truce-backfill-{part.index}-{os.urandom(4).hex()}")
             submitted[fut] = part
