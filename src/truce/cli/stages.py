@@ -95,7 +95,7 @@ def _print_summary(s: RunSummary) -> None:
               help="Extra sources YAML (outlets and their affiliation); repeatable.")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_file: tuple[str, ...]) -> None:
-    """Store reports from files or directories: .jsonl, .txt, .html, .xml/.rss feeds, ACLED .csv; '-' reads JSONL from stdin.
+    """Store reports from files or directories: .jsonl, .txt, .html, .xml/.rss feeds, ACLED .csv, WARC; '-' reads JSONL from stdin.
 
     NASA FIRMS active-fire files (VIIRS or MODIS, CSV or JSON, recognised by their columns) are
     stored as satellite fire detections; `truce run` weighs them as physical evidence.
