@@ -1,24 +1,56 @@
 """Syndicated copies: the same wire text republished under another outlet's name.
 
-Candidates come from MinHash LSH over character 5-gram shingles (datasketch);
-each candidate pair is verified with a string similarity (rapidfuzz). Copies
-form groups (connected components); a group counts as one source in
-corroboration, represented by its earliest report.
+Candidates come from MinHash LSH over character 5-gram shingles: a report's
+signature (datasketch, 64 permutations) is cut into ``BANDS`` bands of
+``ROWS`` values, each band hashed to one 64-bit *band key*; two reports are
+candidates when they share a band key (datasketch's ``MinHashLSH`` at
+threshold 0.6 uses the same 10 × 6 bands). Each candidate pair is verified
+by :func:`similar`, bounded by ``VERIFY_CHARS``: the rapidfuzz ratio of the
+normalised texts, or, for texts of similar length, how much of the shorter
+one's shingle set the longer one contains (a copy that drops or adds a
+sentence at either end). Copies form groups (connected components); a group
+counts as one source in corroboration, represented by its earliest report.
+
+Two ways to the same groups:
+
+- :func:`syndication_groups` — a full pass over reports in memory (``truce
+  eval``, tests);
+- :func:`update` — incremental, over a :class:`~truce.db.Database`: a report
+  is deduped once, when it is first seen; its band keys are stored, it is
+  compared only with the stored reports that share a band key (an indexed
+  lookup), and the syndication group of every report is stored and merged
+  when a new report links two groups. The stored groups are what every
+  reader uses (``Database.syndication``).
+
+Both verify exactly the pairs that share a band key and are not already in
+one group, so any batching gives the groups of one full pass (a property
+test checks it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
+from truce.db import Database
 from truce.records import Report
 
 SHINGLE = 5
 NUM_PERM = 64
 LSH_THRESHOLD = 0.6
+BANDS, ROWS = 10, 6  # datasketch's optimal (bands, rows) for LSH_THRESHOLD with NUM_PERM permutations
 VERIFY_RATIO = 85.0  # rapidfuzz ratio (0-100) on the normalised texts
+VERIFY_CHARS = 20_000  # the verifier reads at most this much of each normalised text
+CONTAIN_LENGTHS = 0.7  # the containment test applies when the shorter text is over 70% of the longer
+CONTAINMENT = 0.9  # share of the shorter text's shingles found in the longer one
 MIN_CHARS = 200
+# stored with the groups: a database deduped with other parameters is deduped again
+VERSION = (f"minhash{NUM_PERM}-seed1-shingle{SHINGLE}-bands{BANDS}x{ROWS}-ratio{VERIFY_RATIO:g}-"
+           f"contain{CONTAINMENT:g}@{CONTAIN_LENGTHS:g}-cap{VERIFY_CHARS}-min{MIN_CHARS}")
+BATCH = 1000  # reports deduped per transaction by :func:`update`
+CACHE = 2000  # stored candidates' texts a batch keeps at most
 
 
 @dataclass(frozen=True)
@@ -31,59 +63,116 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.casefold())).strip()
 
 
+def _shingle_set(norm: str) -> set[str]:
+    return {norm[i:i + SHINGLE] for i in range(max(1, len(norm) - SHINGLE + 1))}
+
+
 def _shingles(text: str) -> set[bytes]:
-    t = _norm(text)
-    return {t[i:i + SHINGLE].encode("utf-8") for i in range(max(1, len(t) - SHINGLE + 1))}
+    return {s.encode("utf-8") for s in _shingle_set(_norm(text))}
 
 
-def syndication_groups(reports: Sequence[Report]) -> dict[str, str]:
-    """report id → canonical report id of its syndication group (itself when unique)."""
-    from datasketch import MinHash, MinHashLSH
+class _Text:
+    """A report's text as the verifier reads it: normalised, capped, its shingles made once."""
+
+    __slots__ = ("norm", "_set")
+
+    def __init__(self, text: str):
+        self.norm = _norm(text)[:VERIFY_CHARS]
+        self._set: set[str] | None = None
+
+    @property
+    def shingles(self) -> set[str]:
+        if self._set is None:
+            self._set = _shingle_set(self.norm)
+        return self._set
+
+    def forget(self) -> None:
+        """Drop the shingle set (made again when needed): a batch holds texts, not their sets."""
+        self._set = None
+
+
+def similar(a: str | _Text, b: str | _Text) -> bool:
+    """Is one text a copy of the other? The rapidfuzz ratio of the normalised texts is at least
+    ``VERIFY_RATIO``, or (a copy that drops or changes a sentence at either end) the texts'
+    lengths are within ``CONTAIN_LENGTHS`` and at least ``CONTAINMENT`` of the shorter one's
+    5-gram shingles occur in the longer one. Both read at most ``VERIFY_CHARS`` characters of
+    each text: bounded time whatever the input."""
     from rapidfuzz import fuzz
 
-    items = sorted((r for r in reports if len(r.text) >= MIN_CHARS), key=lambda r: r.id)
-    parent = {r.id: r.id for r in reports}
-    if len(items) < 2:
-        return parent
-    shingle_sets = [_shingles(r.text) for r in items]
-    hashes = MinHash.bulk(shingle_sets, num_perm=NUM_PERM, seed=1)
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-    for r, h in zip(items, hashes):
-        lsh.insert(r.id, h)
-    norm = {r.id: _norm(r.text) for r in items}
-    by_id = {r.id: r for r in items}
+    ta = a if isinstance(a, _Text) else _Text(a)
+    tb = b if isinstance(b, _Text) else _Text(b)
+    if fuzz.ratio(ta.norm, tb.norm, score_cutoff=VERIFY_RATIO):
+        return True
+    short, long_ = sorted((ta, tb), key=lambda t: len(t.norm))
+    if not long_.norm or len(short.norm) / len(long_.norm) <= CONTAIN_LENGTHS:
+        return False
+    s = short.shingles
+    return len(s & long_.shingles) >= CONTAINMENT * len(s)
 
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
 
-    for r, h in zip(items, hashes):
-        for other in sorted(lsh.query(h)):
-            if other <= r.id:
-                continue
-            a, b = norm[r.id], norm[other]
-            # a copy may drop or change a sentence at either end: compare the shorter
-            # against the longer, also as a partial (substring) alignment
-            if fuzz.ratio(a, b) >= VERIFY_RATIO or (
-                    min(len(a), len(b)) / max(len(a), len(b)) > 0.7 and fuzz.partial_ratio(a, b) >= 95):
-                ra, rb = find(r.id), find(other)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
-    groups: dict[str, list[str]] = {}
-    for rid in parent:
-        groups.setdefault(find(rid), []).append(rid)
-    out: dict[str, str] = {}
-    for members in groups.values():
-        canon = min(members, key=lambda i: (_pub(by_id.get(i)), i))
-        for m in members:
-            out[m] = canon
+def band_keys(texts: Sequence[str]) -> list[list[int]]:
+    """Each text's LSH band keys (signed 64-bit integers; none for a text under ``MIN_CHARS``)."""
+    from datasketch import MinHash
+
+    out: list[list[int]] = [[] for _ in texts]
+    todo = [k for k, t in enumerate(texts) if len(t) >= MIN_CHARS]
+    hashes = MinHash.bulk([_shingles(texts[k]) for k in todo], num_perm=NUM_PERM, seed=1)
+    for k, h in zip(todo, hashes):
+        hv = h.hashvalues.astype("<u8")
+        out[k] = [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * ROWS:(b + 1) * ROWS].tobytes(),
+                                                 digest_size=8).digest(), "big", signed=True)
+                  for b in range(BANDS)]
     return out
 
 
-def _pub(r: Report | None) -> str:
-    return (r.published or "9999") if r is not None else "9999"
+def _canonical(members: Iterable[str], published: Mapping[str, str | None]) -> str:
+    return min(members, key=lambda i: (published.get(i) or "9999", i))
+
+
+class _Groups:
+    """Union-find over report ids; a root is the smallest id of its group."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        p = self.parent.setdefault(x, x)
+        while p != x:
+            self.parent[x] = self.parent.setdefault(p, p)
+            x, p = p, self.parent[p]
+        return x
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def syndication_groups(reports: Sequence[Report]) -> dict[str, str]:
+    """report id → canonical report id of its syndication group (itself when unique): one
+    full pass in memory, the groups :func:`update` stores."""
+    items = sorted({r.id: r for r in reports}.values(), key=lambda r: r.id)
+    text_of = {r.id: r.text for r in items}
+    texts: dict[str, _Text] = {}
+    buckets: dict[int, list[str]] = {}
+    groups = _Groups()
+    for r, ks in zip(items, band_keys([r.text for r in items])):
+        for other in sorted({o for k in ks for o in buckets.get(k, ())}):
+            if groups.find(other) != groups.find(r.id) and similar(
+                    texts.setdefault(r.id, _Text(r.text)), texts.setdefault(other, _Text(text_of[other]))):
+                groups.union(r.id, other)
+        for k in ks:
+            buckets.setdefault(k, []).append(r.id)
+    members: dict[str, list[str]] = {}
+    for r in items:
+        members.setdefault(groups.find(r.id), []).append(r.id)
+    published = {r.id: r.published for r in items}
+    out: dict[str, str] = {}
+    for ms in members.values():
+        canon = _canonical(ms, published)
+        for m in ms:
+            out[m] = canon
+    return out
 
 
 def groups_of(mapping: dict[str, str]) -> list[SyndicationGroup]:
@@ -93,3 +182,81 @@ def groups_of(mapping: dict[str, str]) -> list[SyndicationGroup]:
     return [SyndicationGroup(c, tuple(sorted(m))) for c, m in sorted(g.items()) if len(m) > 1]
 
 
+# --- incremental, in the database ----------------------------------------------------------
+
+@dataclass
+class DedupSummary:
+    deduped: int = 0  # reports deduped by this update (each once in its life)
+    candidates: int = 0  # candidate pairs verified
+    linked: int = 0  # verified copies that joined two groups
+    groups: int = 0  # syndication groups (over one member) stored after the update
+    redone: bool = False  # the stored groups were made with other parameters and were rebuilt
+
+
+def update(db: Database, *, batch: int = BATCH, progress: Callable[[str, int, int], None] | None = None) -> DedupSummary:
+    """Dedup the reports not yet deduped, ``batch`` at a time (one transaction each), against
+    the stored band keys; store their band keys and groups, merging groups they link."""
+    s = DedupSummary()
+    if db.get_meta("dedup_version") != VERSION:
+        s.redone = db.clear_syndication()
+        db.set_meta("dedup_version", VERSION)
+    pending = db.reports_to_dedup()
+    for start in range(0, len(pending), batch):
+        _update_batch(db, pending[start:start + batch], s)
+        if progress:
+            progress("dedup", min(start + batch, len(pending)), len(pending))
+    s.deduped = len(pending)
+    s.groups = db.syndication_group_count()
+    return s
+
+
+def _update_batch(db: Database, ids: Sequence[str], s: DedupSummary) -> None:
+    with db.atomic():
+        new = db.report_texts(ids)  # id → (text, published)
+        order = sorted(new)
+        keys = dict(zip(order, band_keys([new[i][0] for i in order])))
+        stored = db.band_members(sorted({k for ks in keys.values() for k in ks}))  # key → stored report ids
+        old_group = db.syndication_groups_of(sorted({rid for rids in stored.values() for rid in rids}))
+        groups = _Groups()
+        for rid, gid in old_group.items():  # a stored report stands for its stored group
+            groups.union(rid, gid)
+        texts: dict[str, _Text] = {rid: _Text(text) for rid, (text, _) in new.items()}
+        cache: dict[str, _Text] = {}  # stored candidates' texts
+        batch_buckets: dict[int, list[str]] = {}
+        for rid in order:
+            cands = sorted({c for k in keys[rid] for c in (*stored.get(k, ()), *batch_buckets.get(k, ()))})
+            cands = [c for c in cands if groups.find(c) != groups.find(rid)]
+            need = [c for c in cands if c not in texts and c not in cache]
+            if len(cache) + len(need) > CACHE:  # stored texts read again if needed again: bounded memory
+                cache.clear()
+            for c, (text, _) in (db.report_texts(need) if need else {}).items():
+                cache[c] = _Text(text)
+            for other in cands:
+                if groups.find(other) == groups.find(rid):
+                    continue
+                s.candidates += 1
+                tb = texts.get(other) or cache[other]
+                if similar(texts[rid], tb):
+                    groups.union(rid, other)
+                    s.linked += 1
+                tb.forget()
+            texts[rid].forget()
+            for k in keys[rid]:
+                batch_buckets.setdefault(k, []).append(rid)
+        # every group a new report is in: its new members and the stored groups it absorbed
+        roots = {groups.find(rid) for rid in order}
+        absorbed = sorted({gid for gid in old_group.values() if groups.find(gid) in roots})
+        published: dict[str, str | None] = {rid: pub for rid, (_, pub) in new.items()}
+        before: dict[str, tuple[str, str]] = {}  # stored report id → (group id, canonical) as stored
+        members: dict[str, list[str]] = {}
+        for gid, rid, pub, canon in db.syndication_members(absorbed):
+            published[rid] = pub
+            before[rid] = (gid, canon)
+            members.setdefault(groups.find(gid), []).append(rid)
+        for rid in order:
+            members.setdefault(groups.find(rid), []).append(rid)
+        rows: list[tuple[str, str, str]] = []  # (report id, group id, canonical) of what is new or changed
+        for root, ms in members.items():
+            canon = _canonical(ms, published)
+            rows += [(m, root, canon) for m in ms if before.get(m) != (root, canon)]
+        db.store_syndication(rows, [(k, rid) for rid in order for k in keys[rid]])

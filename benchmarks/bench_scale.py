@@ -1,0 +1,218 @@
+"""Dedup and read commands at scale: synthetic real-length reports with syndicated copies.
+
+The corpus recombines paragraphs of the bundled demo and gold reports (same
+language per report, 4-12 paragraphs, about 1,600 characters, numbers, places
+and dates varied, as ``bench_extract.py``); 15 % of the reports are
+syndicated copies of an earlier one under another outlet (a byline added, a
+sentence dropped at the end, a few words changed, whitespace and punctuation
+changed), so dedup sees realistic near-duplicates.
+
+Each measurement runs in a fresh process (``/usr/bin/time``-style figures from
+``getrusage``: wall s, CPU s, peak RSS), the baseline's code (``--baseline
+SRC``, a checkout of main's ``src``) side by side with this checkout's, on
+copies of the same database:
+
+- dedup: main's stage (``syndication_groups`` over every stored report, what
+  ``truce run`` did on every run) vs this checkout's ``dedup.update`` from
+  scratch (first run on a database), then again with 1 % new reports
+  (incremental), then with nothing new; and whether the groups are the same;
+- read commands (``--read``): ``truce incidents --format json``, ``truce
+  export --format parquet``, ``truce report`` on the database after ``truce run``.
+
+    python benchmarks/bench_scale.py --sizes 10000 30000 --baseline /tmp/main-src --read
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+PLACES = {"en": ["Kyiv", "Kharkiv", "Odesa", "Dnipro", "Zaporizhzhia", "Lviv", "Sumy", "Poltava", "Belgorod",
+                 "Kursk", "Bryansk", "Voronezh", "Rostov", "Krasnodar", "Tuapse", "Ryazan", "Saratov", "Volgograd"]}
+BYLINES = ["(Reuters) - ", "KYIV (AP) — ", "LONDON, {d} (Reuters) - ", "Ukrinform: ", "[Updated] ", ""]
+SOURCES = ["Reuters", "Associated Press", "Ukrinform", "TASS", "RIA Novosti", "Kyiv Independent", "Kyiv Post", "NV",
+           "Interfax", "Meduza", "Suspilne", "RBC-Ukraine", "Al Jazeera", "BBC News", "Ukrenergo", "DTEK"]
+
+
+def corpus(n: int, seed: int = 42, copies: float = 0.15) -> list[dict]:
+    paras: dict[str, list[str]] = {"en": [], "uk": [], "ru": []}
+    for line in (ROOT / "src/truce/data/demo/reports.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        paras[d["language"]] += [p for p in d["text"].split("\n\n") if p.strip()]
+    for p in sorted((ROOT / "tests/gold").rglob("*.json")):
+        d = json.loads(p.read_text(encoding="utf-8"))
+        paras[d["language"]] += [x for x in d["text"].split("\n\n") if x.strip()]
+    place_re = re.compile(r"\b(" + "|".join(PLACES["en"]) + r")\b")
+    rnd = random.Random(seed)
+    out: list[dict] = []
+    for i in range(n):
+        if out and rnd.random() < copies:
+            out.append(_copy(rnd.choice(out[-2000:]), i, rnd))
+            continue
+        lang = rnd.choice(["en", "en", "uk", "ru"])
+        text = "\n\n".join(rnd.sample(paras[lang], rnd.randint(4, 12)))
+        text = re.sub(r"\b\d{1,3}\b", lambda m: str(int(m.group()) + rnd.randint(0, 9)), text)
+        if lang == "en":
+            text = place_re.sub(lambda m: rnd.choice(PLACES["en"]), text)
+        day = f"202{rnd.randint(4, 5)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}"
+        out.append({"id": f"s{i}", "text": text, "published": f"{day}T{rnd.randint(0, 23):02d}:{rnd.randint(0, 59):02d}:00+00:00",
+                    "language": lang, "source": rnd.choice(SOURCES)})
+    return out
+
+
+def _copy(orig: dict, i: int, rnd: random.Random) -> dict:
+    """A syndicated copy: another outlet, a byline, maybe the last paragraph dropped or a
+    closing line added, a few words changed, whitespace changed."""
+    paras = orig["text"].split("\n\n")
+    u = rnd.random()
+    if u < 0.3 and len(paras) > 4:
+        paras = paras[:-1]
+    elif u < 0.5:
+        paras = paras + [rnd.choice(["Read more on our website.", "This story has been updated.",
+                                     "Підписуйтесь на наш канал.", "Подписывайтесь на наш канал."])]
+    text = rnd.choice(BYLINES).format(d=orig["published"][:10]) + "\n".join(paras)
+    words = text.split(" ")
+    for _ in range(rnd.randint(0, 4)):
+        k = rnd.randrange(len(words))
+        words[k] = words[k].upper() if rnd.random() < 0.5 else words[k] + ","
+    return {"id": f"s{i}", "text": " ".join(words), "published": orig["published"][:11] + f"{rnd.randint(0, 23):02d}:00:00+00:00",
+            "language": orig["language"], "source": rnd.choice([s for s in SOURCES if s != orig["source"]])}
+
+
+# --- one measured step, in a fresh process --------------------------------------------------
+
+def step(name: str, db: str, extra: str | None) -> dict:
+    from truce import dedup
+    from truce.db import Database
+
+    database = Database(db)
+    t, c = time.perf_counter(), time.process_time()
+    out: dict = {}
+    if name == "dedup-full":  # main's dedup stage: every stored report, every run
+        reports = database.reports()
+        synd = dedup.syndication_groups(reports)
+        out["groups"] = len(dedup.groups_of(synd))
+        if extra:
+            Path(extra).write_text(json.dumps(synd, sort_keys=True))
+    elif name == "dedup-update":
+        s = dedup.update(database)
+        out.update(groups=s.groups, deduped=s.deduped, candidates=s.candidates, linked=s.linked)
+        if extra:
+            Path(extra).write_text(json.dumps(database.syndication(), sort_keys=True))
+    else:
+        raise SystemExit(f"unknown step {name}")
+    out.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
+               rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
+def run(cmd: list[str], src: str | None, *, stdout: Path | None = None) -> dict:
+    """Run ``cmd`` with ``src`` first on PYTHONPATH; wall, CPU s and peak RSS of the child."""
+    env = {**os.environ, "PYTHONPATH": src or str(ROOT / "src")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    with open(stdout or os.devnull, "wb") as fh:
+        p = subprocess.run(cmd, env=env, stdout=fh if stdout else subprocess.PIPE, stderr=subprocess.PIPE)
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-2000:]}")
+    out = {"wall": wall, "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+           "rss_mb": after.ru_maxrss / 1024}
+    if not stdout and p.stdout.strip().startswith(b"{"):
+        out["inner"] = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    return out
+
+
+def fmt(r: dict) -> str:
+    return f"{r['wall']:8.1f} s  {r['cpu']:8.1f} CPU-s  {r['rss_mb']:7.0f} MB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000])
+    ap.add_argument("--baseline", help="src directory of the code to compare with (main)")
+    ap.add_argument("--work", default="/tmp/truce-bench-scale")
+    ap.add_argument("--read", action="store_true", help="also truce run, then time the read commands on the largest size")
+    ap.add_argument("--step", nargs=3, metavar=("NAME", "DB", "OUT"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.step:
+        print(json.dumps(step(a.step[0], a.step[1], a.step[2] if a.step[2] != "-" else None)))
+        return
+    work = Path(a.work)
+    work.mkdir(parents=True, exist_ok=True)
+    me = [sys.executable, str(Path(__file__).resolve())]
+    truce = [sys.executable, "-m", "truce"]
+    print(f"load: {os.getloadavg()}")
+    results: dict = {}
+    for n in a.sizes:
+        data = work / f"reports-{n}.jsonl"
+        if not data.exists():
+            data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus(n)), encoding="utf-8")
+        db = work / f"scale-{n}.db"
+        if not db.exists():
+            r = run(truce + ["ingest", "--db", str(db), str(data)], None)
+            print(f"{n:>7} ingest (this checkout)          {fmt(r)}")
+        row: dict = {}
+        if a.baseline:
+            base_db = work / f"base-{n}.db"
+            shutil.copy(db, base_db)
+            row["main"] = run(me + ["--step", "dedup-full", str(base_db), str(work / f"groups-main-{n}.json")], a.baseline)
+            print(f"{n:>7} dedup, main (full pass)          {fmt(row['main'])}  {row['main'].get('inner', {})}")
+        new_db = work / f"new-{n}.db"
+        shutil.copy(db, new_db)
+        row["first"] = run(me + ["--step", "dedup-update", str(new_db), str(work / f"groups-new-{n}.json")], None)
+        print(f"{n:>7} dedup, incremental: first run    {fmt(row['first'])}  {row['first'].get('inner', {})}")
+        more = corpus(n + n // 100, seed=42)[n:]  # 1 % new reports (copies of recent ones among them)
+        extra = work / f"more-{n}.jsonl"
+        extra.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in more), encoding="utf-8")
+        run(truce + ["ingest", "--db", str(new_db), str(extra)], None)
+        row["more"] = run(me + ["--step", "dedup-update", str(new_db), "-"], None)
+        print(f"{n:>7} dedup, incremental: +1 % reports {fmt(row['more'])}  {row['more'].get('inner', {})}")
+        row["nothing"] = run(me + ["--step", "dedup-update", str(new_db), "-"], None)
+        print(f"{n:>7} dedup, incremental: nothing new  {fmt(row['nothing'])}")
+        if a.baseline:
+            old = json.loads((work / f"groups-main-{n}.json").read_text())
+            new = json.loads((work / f"groups-new-{n}.json").read_text())
+            row["differ"] = _differ(old, new)
+            print(f"{n:>7} reports grouped differently from main: {row['differ']}")
+        results[n] = row
+    if a.read:
+        n = max(a.sizes)
+        db = work / f"new-{n}.db"
+        r = run(truce + ["run", "--db", str(db)], None)
+        print(f"{n:>7} truce run (this checkout)        {fmt(r)}")
+        for name, cmd in (("incidents --format json", ["incidents", "--format", "json"]),
+                          ("export --format parquet", ["export", "--format", "parquet", "-o", str(work / "x.parquet")]),
+                          ("report", ["report", "-o", str(work / "report.html")])):
+            for who, src in (("main", a.baseline), ("this", None)):
+                if who == "main" and not src:
+                    continue
+                r = run(truce + cmd[:1] + ["--db", str(db)] + cmd[1:], src, stdout=work / "out.txt")
+                print(f"{n:>7} {name:<24} {who:<5} {fmt(r)}")
+    print(f"load: {os.getloadavg()}")
+
+
+def _differ(old: dict[str, str], new: dict[str, str]) -> int:
+    """Reports whose group (the set of reports sharing its canonical) differs between two mappings."""
+    def members(m: dict[str, str]) -> dict[str, frozenset[str]]:
+        g: dict[str, set[str]] = {}
+        for rid, canon in m.items():
+            g.setdefault(canon, set()).add(rid)
+        return {rid: frozenset(g[canon]) for rid, canon in m.items()}
+    a, b = members(old), members(new)
+    return sum(1 for rid in set(a) | set(b) if a.get(rid, frozenset([rid])) != b.get(rid, frozenset([rid])))
+
+
+if __name__ == "__main__":
+    main()
