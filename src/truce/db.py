@@ -35,6 +35,7 @@ from truce.errors import StorageError
 from truce.records import (Claim, DetectionMatch, FireCandidate, FireDetection, Finding, Incident, LedgerEntry, LedgerRow,
                            PhysicalEvidence, Report, StatusObservation, canonical_json)
 from truce.db_queries import ReadQueries
+from truce.db_syndication import SyndicationStore
 from truce.schema import (
     MIGRATIONS, agreement_status, check_report, check_rows, in_chunks, claims, extractions,
     facilities_extra, findings, fire_candidates, fire_detections, incident_claims, incidents, ledger,
@@ -50,7 +51,7 @@ _RUN_LOCK = "/truce-run"
 _MIGRATE_LOCK = "/truce-migrate"
 
 
-class Database(ReadQueries):
+class Database(ReadQueries, SyndicationStore):
     """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
     ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction.
 
@@ -85,6 +86,7 @@ class Database(ReadQueries):
         if self.dialect == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self._statements: dict[tuple[Any, ...], Any] = {}  # upserts, built once (``_upsert_stmt``)
         self._local = threading.local()  # each thread its own transaction (a server shares one Database)
         self._conn = None
         self.url = self.engine.url.render_as_string(hide_password=True)
@@ -254,22 +256,37 @@ class Database(ReadQueries):
 
     def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
                 keys: Sequence[str], update: bool = True) -> None:
+        self._upsert_many(conn, table, rows, keys, update)
+
+    def _upsert_many(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
+                     keys: Sequence[str], update: bool = True) -> None:
+        """Insert rows (all with the same columns), updating (or, ``update=False``, keeping) a row
+        whose ``keys`` exist: one statement, built once per table and columns, executed for
+        many rows at a time (the driver's executemany; no statement compiled per batch)."""
         if not rows:
             return
         check_rows(table, rows)
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as ins
-        else:
-            from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
-        for chunk in in_chunks(rows, 500):
-            stmt = ins(table).values(list(chunk))
-            cols = [c for c in chunk[0] if c not in keys]
-            if update and cols:
-                stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                                  set_={c: stmt.excluded[c] for c in cols})
+        cols = tuple(rows[0])
+        stmt = self._upsert_stmt(table, tuple(keys), update, cols)
+        for chunk in in_chunks(rows, 5000):
+            conn.execute(stmt, list(chunk))
+
+    def _upsert_stmt(self, table: sa.Table, keys: tuple[str, ...], update: bool, cols: tuple[str, ...]) -> Any:
+        key = (table.name, keys, update, cols)
+        stmt = self._statements.get(key)
+        if stmt is None:
+            if self.dialect == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert as ins
+            else:
+                from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
+            stmt = ins(table)
+            rest = [c for c in cols if c not in keys]
+            if update and rest:
+                stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in rest})
             else:
                 stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
-            conn.execute(stmt)
+            self._statements[key] = stmt
+        return stmt
 
     # --- reports ---------------------------------------------------------------------
 
@@ -360,15 +377,28 @@ class Database(ReadQueries):
         """Make the report's stored claims exactly ``items`` (upserted by claim id, so two
         writers reading the same report never collide) and record the extraction;
         ``skipped``: why the report was not read (its claims are then none)."""
+        self.replace_claims_many([(report_id, items, skipped)], extractor)
+
+    def replace_claims_many(self, batch: Sequence[tuple[str, Sequence[Claim], str | None]], extractor: str) -> None:
+        """:meth:`replace_claims` for many reports (report id, claims, why skipped) in one
+        transaction: one DELETE of the claims they no longer have, one executemany upsert of
+        their claims and one of their extractions per 200 reports."""
+        if not batch:
+            return
+        stamp = now()
         with self.atomic() as conn:
-            rows = [dict(id=c.id, report_id=c.report_id, idx=c.index, kind=c.kind, date=c.date, country=c.country,
-                         region_code=c.region_code, facility_id=c.facility_id, facility_type=c.facility_type,
-                         extractor=c.extractor or extractor, data=canonical_json(c.to_dict())) for c in items]
-            conn.execute(claims.delete().where(sa.and_(claims.c.report_id == report_id,
-                                                       sa.not_(claims.c.id.in_([r["id"] for r in rows] or [""])))))
-            self._upsert(conn, claims, rows, ["id"])
-            self._upsert(conn, extractions, [dict(report_id=report_id, extractor=extractor, n_claims=len(items),
-                                                  extracted_at=now(), skipped=skipped)], ["report_id"])
+            for part in in_chunks(batch, 200):
+                rows = [dict(id=c.id, report_id=c.report_id, idx=c.index, kind=c.kind, date=c.date, country=c.country,
+                             region_code=c.region_code, facility_id=c.facility_id, facility_type=c.facility_type,
+                             extractor=c.extractor or extractor, data=canonical_json(c.to_dict()))
+                        for _, items, _ in part for c in items]
+                conn.execute(claims.delete().where(sa.and_(
+                    claims.c.report_id.in_([rid for rid, _, _ in part]),
+                    sa.not_(claims.c.id.in_([r["id"] for r in rows] or [""])))))
+                self._upsert_many(conn, claims, rows, ["id"])
+                self._upsert_many(conn, extractions, [dict(report_id=rid, extractor=extractor, n_claims=len(items),
+                                                           extracted_at=stamp, skipped=skipped)
+                                                      for rid, items, skipped in part], ["report_id"])
 
     def skipped_reports(self) -> list[tuple[str, str, str]]:
         """(report id, extractor, reason) of reports the extractor skipped."""

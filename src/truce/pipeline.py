@@ -128,6 +128,11 @@ def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
                              synd.get(r.id, r.id)) for r in reports}
 
 
+def _dedup_stage(db: Database, s: RunSummary, progress: Progress | None) -> None:
+    """Stage 2: group the reports not yet deduped with their syndicated copies (stored)."""
+    s.syndicated_groups = dedup.update(db, progress=progress).groups
+
+
 def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None,
                  wait: float | None = None) -> RunSummary:
     """Every stage over what is stored. One run per database at a time: another run's
@@ -162,9 +167,7 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str) -> 
                 s.skipped.append(f"{rep.external_id}: skipped: {skipped}")
             if progress:
                 progress("extract", k, len(pending))
-        with db.atomic():
-            for rep, claims, skipped in done:
-                db.replace_claims(rep.id, extractor_id, claims, skipped=skipped)
+        db.replace_claims_many([(rep.id, claims, skipped) for rep, claims, skipped in done], extractor_id)
     s.extracted = len(pending)
     s.seconds["extract"] = time.perf_counter() - t0
 
@@ -175,11 +178,10 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str) -> 
     for c in claims:
         s.claims_by_kind[c.kind] = s.claims_by_kind.get(c.kind, 0) + 1
 
-    # 2. dedup
+    # 2. dedup (incremental: reports not yet deduped, against the stored band keys)
     t = time.perf_counter()
-    synd = dedup.syndication_groups(reports)
-    s.syndicated_groups = len(dedup.groups_of(synd))
-    meta = _meta(reports, synd)
+    _dedup_stage(db, s, progress)
+    meta = _meta(reports, db.syndication())
     s.seconds["dedup"] = time.perf_counter() - t
 
     # 3. fuse and grade

@@ -209,6 +209,20 @@ fire_candidates = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
 )
 
+# syndication (truce.dedup): each report's group once it is deduped, and the LSH band keys of its
+# MinHash signature, looked up by key when a new report is deduped
+syndication = sa.Table(
+    "syndication", metadata,
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
+    sa.Column("group_id", sa.String(64), nullable=False, index=True),  # the smallest report id of the group
+    sa.Column("canonical", sa.String(64), nullable=False),  # its earliest report (published, then id)
+)
+dedup_bands = sa.Table(
+    "dedup_bands", metadata,
+    sa.Column("band_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
+)
+
 
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
@@ -244,6 +258,11 @@ def _m030_hardening(conn: Connection) -> None:
     metadata.create_all(conn, tables=[locks])
 
 
+def _m040_syndication(conn: Connection) -> None:
+    """Stored syndication groups and LSH band keys (incremental dedup)."""
+    metadata.create_all(conn, tables=[syndication, dedup_bands])
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
@@ -251,6 +270,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("010_web_accounts", _m010_web_accounts),
     ("020_fire_detections", _m020_fire_detections),
     ("030_hardening", _m030_hardening),
+    ("040_syndication", _m040_syndication),
 )
 
 # Limits every backend enforces before the database sees a value (PostgreSQL rejects what
