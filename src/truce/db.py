@@ -321,12 +321,13 @@ class Database(ReadQueries, SyndicationStore):
         with self.atomic(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar_one())
 
-    def reports(self, ids: Iterable[str] | None = None) -> list[Report]:
-        """Reports with their canonical external id (the smallest one they were ingested with)."""
+    def reports(self, ids: Iterable[str] | None = None, *, text: bool = True) -> list[Report]:
+        """Reports with their canonical external id (the smallest one they were ingested with);
+        ``text=False`` leaves their texts out (``text`` is then ``""``): what lists and counts read."""
         with self.atomic(write=False) as conn:
             ext: dict[str, tuple[str, str | None]] = {}
             qi = sa.select(report_inputs.c.report_id, report_inputs.c.external_id, report_inputs.c.origin)
-            q = sa.select(reports).order_by(reports.c.id)
+            q = sa.select(*(c for c in reports.c if c.name != "raw" and (text or c.name != "text"))).order_by(reports.c.id)
             rows = []
             inputs = []
             if ids is None:
@@ -342,7 +343,7 @@ class Database(ReadQueries, SyndicationStore):
         out = []
         for r in rows:
             eid, origin = ext.get(r["id"], (r["id"], None))
-            out.append(Report(id=r["id"], text=r["text"], external_id=eid, source=r["source"],
+            out.append(Report(id=r["id"], text=r["text"] if text else "", external_id=eid, source=r["source"],
                               source_kind=r["source_kind"] or "unknown", affiliation=r["affiliation"],
                               url=r["url"], title=r["title"], published=r["published"], language=r["language"],
                               content_type=r["content_type"], origin=origin))
@@ -399,6 +400,10 @@ class Database(ReadQueries, SyndicationStore):
                 self._upsert_many(conn, extractions, [dict(report_id=rid, extractor=extractor, n_claims=len(items),
                                                            extracted_at=stamp, skipped=skipped)
                                                       for rid, items, skipped in part], ["report_id"])
+
+    def claim_count(self) -> int:
+        with self.atomic(write=False) as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(claims)).scalar_one())
 
     def skipped_reports(self) -> list[tuple[str, str, str]]:
         """(report id, extractor, reason) of reports the extractor skipped."""

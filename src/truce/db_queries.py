@@ -24,7 +24,7 @@ class ReadQueries:
 
     if TYPE_CHECKING:
         def atomic(self, write: bool = True) -> AbstractContextManager[Connection]: ...
-        def reports(self, ids: Iterable[str] | None = None) -> list[Report]: ...
+        def reports(self, ids: Iterable[str] | None = None, *, text: bool = True) -> list[Report]: ...
         def _upsert(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, Any]],
                     keys: Sequence[str], update: bool = True) -> None: ...
 
@@ -188,15 +188,16 @@ class ReadQueries:
                 out += [(Finding.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
         return out
 
-    def reports_by_external(self, external_ids: Sequence[str]) -> dict[str, Report]:
-        """external id → the report ingested with it (the Report carries that external id)."""
+    def reports_by_external(self, external_ids: Sequence[str], *, text: bool = True) -> dict[str, Report]:
+        """external id → the report ingested with it (the Report carries that external id);
+        ``text=False``: without its text (as :meth:`Database.reports`)."""
         pairs: list[tuple[str, str]] = []
         with self.atomic(write=False) as conn:
             for chunk in in_chunks(list(dict.fromkeys(external_ids)), 500):
                 pairs += [(r[0], r[1]) for r in conn.execute(
                     sa.select(report_inputs.c.external_id, report_inputs.c.report_id)
                     .where(report_inputs.c.external_id.in_(chunk)))]
-        by_id = {r.id: r for r in self.reports([rid for _, rid in pairs])} if pairs else {}
+        by_id = {r.id: r for r in self.reports([rid for _, rid in pairs], text=text)} if pairs else {}
         return {eid: dataclasses.replace(by_id[rid], external_id=eid) for eid, rid in pairs if rid in by_id}
 
     def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:

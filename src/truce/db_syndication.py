@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from truce.schema import dedup_bands, in_chunks, reports, syndication
+from truce.schema import dedup_bands, in_chunks, report_inputs, reports, syndication
 
 
 class SyndicationStore:
@@ -98,6 +98,16 @@ class SyndicationStore:
             for chunk in in_chunks(list(dict.fromkeys(ids)), 500):
                 out.update((r[0], r[1]) for r in conn.execute(q.where(syndication.c.report_id.in_(chunk))))
             return out
+
+    def external_ids(self, ids: Iterable[str]) -> dict[str, str]:
+        """report id → the external id it is shown with (the smallest it was ingested with)."""
+        out: dict[str, str] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(ids)), 500):
+                q = (sa.select(report_inputs.c.report_id, sa.func.min(report_inputs.c.external_id))
+                     .where(report_inputs.c.report_id.in_(chunk)).group_by(report_inputs.c.report_id))
+                out.update((r[0], r[1]) for r in conn.execute(q))
+        return out
 
     def syndication_group_count(self) -> int:
         """Syndication groups of more than one report."""

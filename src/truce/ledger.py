@@ -283,9 +283,9 @@ def add_review(db: Database, incident_id: str, agreement_id: str, verdict: str, 
 def latest_reviews(db: Database) -> dict[str, dict[str, Any]]:
     """subject → latest review entry (payload plus author and time)."""
     out: dict[str, dict[str, Any]] = {}
-    for e in db.ledger_entries():
-        if e.kind == "review":
-            out[e.subject] = {**e.payload, "author": e.author, "created_at": e.created_at, "seq": e.seq}
+    for subject, row in db.ledger_latest(("review",)).items():  # only review entries are read and decoded
+        e = row.decoded()
+        out[subject] = {**e.payload, "author": e.author, "created_at": e.created_at, "seq": e.seq}
     return out
 
 

@@ -227,8 +227,14 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
                 and (filters.agreements or focus is None or f.agreement_id == focus.id or _matters(f))]
     findings.sort(key=lambda f: finding_order(f, inc_by_id[f.incident_id].date))
     reviews = latest_reviews(db)
-    reports = {r.external_id: r for r in db.reports()}
-    claims = {c.id: c for c in db.claims()}
+    # only what the report shows: the reports and claims of its findings and status histories
+    histories = {a.id: db.agreement_status(a.id) for a in agreements}
+    matters = [f for f in findings if f.verdict != "not_covered"]
+    shown = [inc_by_id[f.incident_id] for f in matters]
+    reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs if h.report_id}
+                                            | {rid for i in shown for rid in i.report_ids}), text=False)
+    claims = db.claims_by_id([link.claim_id for i in shown for link in i.claims])
+    n_reports, n_claims = db.report_count(), db.claim_count()
     v = verify(db)
     period = f"{date_from or (min((i.date for i in incidents if i.date), default='…'))} – " \
              f"{date_to or (max((i.date for i in incidents if i.date), default='…'))}"
@@ -242,7 +248,6 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
       f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
       f"Ledger: {v.entries} entries, {'intact' if v.ok else 'BROKEN — ' + _esc(v.reason)}"
       f"{' (head ' + v.head[:16] + '…)' if v.head else ''}.</p>")
-    matters = [f for f in findings if f.verdict != "not_covered"]
     not_covered = [f for f in findings if f.verdict == "not_covered"]
     toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
         ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({len(matters)})"),
@@ -257,7 +262,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     grades = Counter(i.grade for i in incidents)
     by_verdict = Counter(f.verdict for f in findings)
     w("<h2 id='summary'>Summary</h2><div class='cards'>")
-    w(f"<div class='card'><b>{len(reports)}</b>reports</div><div class='card'><b>{len(claims)}</b>claims</div>")
+    w(f"<div class='card'><b>{n_reports}</b>reports</div><div class='card'><b>{n_claims}</b>claims</div>")
     w(f"<div class='card'><b>{len(incidents)}</b>incidents</div>")
     for g in GRADE_STYLE:
         w(f"<div class='card'><b>{grades.get(g, 0)}</b>{g}</div>")
@@ -280,7 +285,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
         for amb in a.ambiguities:
             alts = "; ".join(f"<b>{_esc(x['id'])}</b> ({_esc(x.get('held_by', ''))}): {_esc(_alternative(x['value']))} — {_esc(x.get('source', ''))}" for x in amb["alternatives"])
             w(f"<p class='muted'>Disputed: {_esc(amb.get('question') or amb['field'])} {alts}</p>")
-        hist = db.agreement_status(a.id)
+        hist = histories[a.id]
         w("<h3>Status history and evidence</h3><p class='muted'>Where sources disagree on one day, what the source of "
           "the highest standing says holds (the agreement's recorded history, then a party to the agreement, a mediator, "
           "an official body, the media); sources of equal standing that disagree are shown as a disagreement.</p>"

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any, Collection, Mapping, Sequence
 
 from truce.db import Database
-from truce.dedup import syndication_groups
 from truce.ledger import latest_reviews
 from truce.outputs.query import Filters, finding_order
 from truce.records import Claim, Finding, Incident, Report
@@ -62,15 +61,13 @@ def incident_shape(incident: Incident | dict[str, Any], *, reports: Mapping[str,
 
 
 def incidents_json(database: Database, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Every selected incident in :func:`incident_shape` (syndication read across all reports)."""
-    reports = database.reports()
-    by_ext = {r.external_id: r for r in reports}
-    synd = syndication_groups(reports)
-    ext_of = {r.id: r.external_id for r in reports}
+    """Every selected incident in :func:`incident_shape`, with the syndication groups stored by
+    ``truce run`` (read, not recomputed) and only the reports the incidents rest on (no texts)."""
     updated = database.incident_updated_at()
     verdicts = verdicts_by_incident(database)
     filters = filters or Filters()
     chosen = [i for i in database.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
+    by_ext, synd, ext_of = _reports_of([rid for i in chosen for rid in i.report_ids], database)
     claims = {c.id: c for c in database.claims(EVIDENCE_KINDS)} if chosen else {}
     return [incident_shape(i, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(i.id),
                            verdicts=verdicts.get(i.id, {}), claims=claims) for i in chosen]
@@ -79,19 +76,13 @@ def incidents_json(database: Database, filters: Filters | None = None) -> list[d
 def incident_page_json(database: Database, page: Sequence[Incident | dict[str, Any]],
                        published: Collection[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
     """The incidents of one page (records, or their stored ``to_dict()``) in :func:`incident_shape`,
-    reading only their reports, claims and findings. Syndicated copies are found among the
-    reports of the page's incidents (copies of one story report one event, so they sit in one
-    incident). ``published``: when given, only the verdicts of these (incident id, agreement id)
+    reading only their reports, claims and findings; syndicated copies are read from the groups
+    ``truce run`` stored. ``published``: when given, only the verdicts of these (incident id, agreement id)
     pairs are shown (the public view)."""
     if not page:
         return []
     dicts = [i.to_dict() if isinstance(i, Incident) else i for i in page]
-    by_ext = database.reports_by_external([rid for d in dicts for rid in d["report_ids"]])
-    distinct = list({r.id: r for r in by_ext.values()}.values())
-    synd = syndication_groups(distinct)
-    ext_of: dict[str, str] = {}
-    for eid, r in sorted(by_ext.items()):
-        ext_of.setdefault(r.id, eid)
+    by_ext, synd, ext_of = _reports_of([rid for d in dicts for rid in d["report_ids"]], database)
     ids = [d["id"] for d in dicts]
     updated = database.incident_stamps(ids)
     verdicts: dict[str, dict[str, str]] = {}
@@ -102,6 +93,16 @@ def incident_page_json(database: Database, page: Sequence[Incident | dict[str, A
               if c.kind in EVIDENCE_KINDS}
     return [incident_shape(d, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(d["id"]),
                            verdicts=verdicts.get(d["id"], {}), claims=claims) for d in dicts]
+
+
+def _reports_of(external_ids: Sequence[str], database: Database) -> tuple[dict[str, Report], dict[str, str], dict[str, str]]:
+    """The reports of these external ids (without their texts), report id → canonical report id of
+    its stored syndication group (copies only), and report id → the external id it is shown with
+    (for those reports and the canonicals of their groups)."""
+    by_ext = database.reports_by_external(external_ids, text=False)
+    synd = database.syndication({r.id for r in by_ext.values()})
+    ext_of = database.external_ids({r.id for r in by_ext.values()} | set(synd.values()))
+    return by_ext, synd, ext_of
 
 
 def first_evidence(i: Incident, claims: Mapping[str, Claim], reports: Mapping[str, Report]) -> dict[str, Any] | None:

@@ -16,9 +16,7 @@ from truce.reference.registry import Registry
 
 def coverage(db: Database, date_from: str | None = None, date_to: str | None = None) -> dict[str, Any]:
     """Sources and reports per affiliation in a period, days without reports, syndication."""
-    from truce import dedup
-
-    reports = db.reports()
+    reports = db.reports(text=False)
 
     def day(r: Any) -> str | None:
         return (r.published or "")[:10] or None
@@ -40,9 +38,10 @@ def coverage(db: Database, date_from: str | None = None, date_to: str | None = N
             if cur.isoformat() not in have:
                 gaps.append(cur.isoformat())
             cur += dt.timedelta(days=1)
-    synd = dedup.syndication_groups(inside)
+    # the syndication groups stored by ``truce run`` (copies of one story), as far as the period holds them
     by_ext = {r.id: f"{r.source} ({r.external_id})" for r in inside}
-    groups = ["; ".join(by_ext[m] for m in g.members) for g in dedup.groups_of(synd)]
+    groups = ["; ".join(by_ext[m] for m in members if m in by_ext)
+              for _, members in db.syndicated_groups() if sum(m in by_ext for m in members) > 1]
     return {"by_affiliation": {k: {"sources": sorted(v["sources"]), "reports": v["reports"]} for k, v in by_aff.items()},
             "gaps": gaps, "syndicated": groups, "reports": len(inside)}
 
