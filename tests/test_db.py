@@ -96,3 +96,35 @@ def test_sql_tracer_sees_statements(tmp_path):
     with Database(str(tmp_path / "x.db"), tracer=lambda stmt, params: seen.append(stmt)) as d:
         d.report_count()
     assert any("reports" in s for s in seen)
+
+
+def test_claims_written_in_batches_are_those_written_one_report_at_a_time(db, tmp_path):
+    reps = [_report(k) for k in range(10, 16)]
+    db.add_reports(reps)
+
+    def claims_of(k, n):
+        return [Claim(report_id=reps[k].id, index=i, kind="strike", date=f"2025-03-{10 + i:02d}") for i in range(n)]
+
+    db.replace_claims_many([(reps[k].id, claims_of(k, k % 3 + 1), None) for k in range(5)] + [(reps[5].id, [], "too long")],
+                           "rules/1")
+    batched = (db.claims(), db.skipped_reports(), db.reports_to_extract("rules/1"))
+    # again, fewer claims for some reports: the ones they no longer have are removed
+    db.replace_claims_many([(reps[k].id, claims_of(k, 1), None) for k in range(5)], "rules/1")
+    fewer = db.claims()
+    one = Database(str(tmp_path / "one.db"))
+    one.add_reports(reps)
+    for k in range(5):
+        one.replace_claims(reps[k].id, "rules/1", claims_of(k, k % 3 + 1))
+    one.replace_claims(reps[5].id, "rules/1", [], skipped="too long")
+    assert batched == (one.claims(), one.skipped_reports(), one.reports_to_extract("rules/1"))
+    for k in range(5):
+        one.replace_claims(reps[k].id, "rules/1", claims_of(k, 1))
+    assert fewer == one.claims() and len(fewer) == 5
+
+
+def test_upsert_statements_are_built_once(db):
+    statements = []
+    for k in range(20, 26):
+        db.add_reports([_report(k)])
+        statements.append(dict(db._statements))
+    assert statements[0] and all(s == statements[0] for s in statements)  # the same statement objects

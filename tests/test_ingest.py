@@ -70,3 +70,27 @@ def test_ingesting_twice_stores_once_and_errors_lose_nothing(db, ctx):
     r2 = ingest_paths(db, [DATA / "reports.jsonl", DATA / "bad.jsonl"], ctx)
     assert (r2.new, r2.seen) == (2, 9) and len(r2.errors) == 2
     assert db.report_count() == 11
+
+
+def test_ingest_streams_in_batches_with_the_same_result(ctx, tmp_path):
+    """Reports are stored as the input is read (a batch at a time); counts and errors are
+    those of reading everything first."""
+    import json
+
+    from truce.db import Database
+
+    lines = [json.dumps({"id": f"s-{k}", "text": f"Report number {k % 7} about the refinery.", "source": "Reuters"})
+             for k in range(23)]
+    lines[5] = "{not json"
+    lines[17] = json.dumps({"text": "no id"})
+    p = tmp_path / "many.jsonl"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    whole = ingest_paths(Database(str(tmp_path / "whole.db")), [p], ctx)
+    db = Database(str(tmp_path / "stream.db"))
+    stored_while_reading = []
+    res = ingest_paths(db, [p], ctx, batch=4, progress=lambda n: stored_while_reading.append((n, db.report_count())))
+    assert (res.new, res.seen, res.files, res.errors) == (whole.new, whole.seen, whole.files, whole.errors)
+    assert (res.new, res.seen) == (7, 14) and len(res.errors) == 2 and ":6: malformed JSON" in res.errors[0]
+    assert db.report_count() == 7
+    # the first batch was stored before the rest of the file was read
+    assert any(n < 21 and count >= 4 for n, count in stored_while_reading)

@@ -4,7 +4,7 @@ Readers by format live beside this module: :mod:`truce.ingest.files`
 (JSONL, text, HTML, RSS/Atom), :mod:`truce.ingest.acled` (ACLED CSV
 exports), :mod:`truce.ingest.warc` (web archives) and :mod:`truce.ingest.facilities` (facility datasets for the
 registry). Bad lines are reported with file and line and skipped;
-everything good in the batch is stored in one transaction. Walking a
+reports are stored as they are read, one transaction per batch of 1,000. Walking a
 directory follows no symbolic link and reads only regular files.
 """
 
@@ -44,7 +44,7 @@ class ReaderServices(Protocol):
     def detector(self) -> "LanguageDetector": ...
 
 
-__all__ = ["IngestResult", "Limits", "collect", "ingest_paths", "iter_files", "make_report", "read_path",
+__all__ = ["IngestResult", "Limits", "collect", "ingest_paths", "iter_files", "iter_reports", "make_report", "read_path",
            "read_reports_jsonl", "report_id"]
 
 
@@ -131,47 +131,76 @@ def read_path(path: Path, sources: SourceBook, errors: list[str], limits: Limits
         raise IngestError(f"unsupported file type {suffix!r} (use .jsonl, .txt, .html, .xml/.rss, .csv, .warc/.warc.gz)", path=str(path))
 
 
-def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "LanguageDetector | None" = None,
-            progress: Progress | None = None,
-            limits: Limits = DEFAULT_LIMITS) -> tuple[list[Report], dict[str, bytes], IngestResult]:
-    """Read everything first (nothing is stored until the whole input is read)."""
-    result = IngestResult()
-    out: list[Report] = []
-    raw: dict[str, bytes] = {}
+INGEST_BATCH = 1000  # reports stored per transaction by :func:`ingest_paths`
+
+
+def iter_reports(paths: Iterable[str | Path], sources: SourceBook, result: IngestResult, *,
+                 detector: "LanguageDetector | None" = None, progress: Progress | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[Report, bytes | None]]:
+    """Reports (with the raw bytes of an HTML page) as each file is read, one line at a time
+    for JSON Lines; bad lines and unreadable files go to ``result.errors``, files are counted."""
+    n = 0
     for path, follow in iter_files(paths, result.errors):
         result.files += 1
         try:
             for rep, data in read_path(path, sources, result.errors, limits, follow=follow):
                 if rep.language is None and detector is not None:
                     rep = replace(rep, language=detector.detect(((rep.title or "") + "\n" + rep.text)[:2000]))
-                out.append(rep)
-                if data is not None:
-                    raw[rep.id] = data
+                n += 1
+                yield rep, data
                 if progress is not None:
-                    progress(len(out))
+                    progress(n)
         except IngestError as e:
             result.errors.append(str(e))
+
+
+def collect(paths: Iterable[str | Path], sources: SourceBook, *, detector: "LanguageDetector | None" = None,
+            progress: Progress | None = None,
+            limits: Limits = DEFAULT_LIMITS) -> tuple[list[Report], dict[str, bytes], IngestResult]:
+    """Read everything into memory (:func:`iter_reports` reads as it goes)."""
+    result = IngestResult()
+    out: list[Report] = []
+    raw: dict[str, bytes] = {}
+    for rep, data in iter_reports(paths, sources, result, detector=detector, progress=progress, limits=limits):
+        out.append(rep)
+        if data is not None:
+            raw[rep.id] = data
     return out, raw, result
 
 
 def ingest_paths(db: "Database", paths: Iterable[str | Path], ctx: ReaderServices, *,
-                 progress: Progress | None = None) -> IngestResult:
-    """Read files and store their reports in one transaction (library entry point). NASA FIRMS
-    active-fire files (recognised by their header) are stored as fire detections."""
+                 progress: Progress | None = None, batch: int = INGEST_BATCH) -> IngestResult:
+    """Read files and store their reports as they are read, ``batch`` reports per transaction
+    (memory bounded by the batch, whatever the input's size; a failure keeps the batches stored
+    before it, and ingesting again skips them as already stored). NASA FIRMS active-fire files
+    (recognised by their header) are stored as fire detections."""
     limits = Limits.of(getattr(ctx, "settings", None))
-    walked: list[str] = []
-    files = [p for p, _ in iter_files(paths, walked)]  # symlinks and special files in directories left out
+    result = IngestResult()
+    files = [p for p, _ in iter_files(paths, result.errors)]  # symlinks and special files in directories left out
     # only a regular file is sniffed (a FIFO named on the command line would block)
     firms = [p for p in files if str(p) != "-" and p.is_file() and looks_like_firms(p)]
     others = [p for p in files if p not in firms]
-    reports, raw, result = collect(others, ctx.sources, detector=ctx.detector, progress=progress, limits=limits)
-    result.errors[:0] = walked
-    with db.atomic():
-        result.new, result.seen = db.add_reports(reports, raw)
-        if firms:
-            result.detection_files = len(firms)
-            result.files += len(firms)
-            result.detections_new, result.detections_seen = db.add_fire_detections(_detections(firms, result.errors))
+    reports: list[Report] = []
+    raw: dict[str, bytes] = {}
+
+    def store() -> None:
+        new, seen = db.add_reports(reports, raw)
+        result.new += new
+        result.seen += seen
+        reports.clear()
+        raw.clear()
+
+    for rep, data in iter_reports(others, ctx.sources, result, detector=ctx.detector, progress=progress, limits=limits):
+        reports.append(rep)
+        if data is not None:
+            raw[rep.id] = data
+        if len(reports) >= batch:
+            store()
+    store()
+    if firms:
+        result.detection_files = len(firms)
+        result.files += len(firms)
+        result.detections_new, result.detections_seen = db.add_fire_detections(_detections(firms, result.errors))
     return result
 
 
