@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+a_work = "/tmp"  # where a child's stderr is kept (set from --work)
 PLACES = {"en": ["Kyiv", "Kharkiv", "Odesa", "Dnipro", "Zaporizhzhia", "Lviv", "Sumy", "Poltava", "Belgorod",
                  "Kursk", "Bryansk", "Voronezh", "Rostov", "Krasnodar", "Tuapse", "Ryazan", "Saratov", "Volgograd"]}
 BYLINES = ["(Reuters) - ", "KYIV (AP) — ", "LONDON, {d} (Reuters) - ", "Ukrinform: ", "[Updated] ", ""]
@@ -108,7 +109,9 @@ def step(name: str, db: str, extra: str | None) -> dict:
         s = dedup.update(database)
         out.update(groups=s.groups, deduped=s.deduped, candidates=s.candidates, linked=s.linked)
         if extra:
-            Path(extra).write_text(json.dumps(database.syndication(), sort_keys=True))
+            synd = database.syndication()
+            Path(extra).write_text(json.dumps({r.id: synd.get(r.id, r.id) for r in database.reports(text=False)},
+                                              sort_keys=True))
     else:
         raise SystemExit(f"unknown step {name}")
     out.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
@@ -117,20 +120,19 @@ def step(name: str, db: str, extra: str | None) -> dict:
 
 
 def run(cmd: list[str], src: str | None, *, stdout: Path | None = None) -> dict:
-    """Run ``cmd`` with ``src`` first on PYTHONPATH; wall, CPU s and peak RSS of the child."""
+    """Run ``cmd`` with ``src`` first on PYTHONPATH; wall s, CPU s and peak RSS of that child."""
     env = {**os.environ, "PYTHONPATH": src or str(ROOT / "src")}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    with open(stdout or os.devnull, "wb") as fh:
-        p = subprocess.run(cmd, env=env, stdout=fh if stdout else subprocess.PIPE, stderr=subprocess.PIPE)
+    with open(stdout or os.devnull, "wb") as out_fh, open(Path(a_work) / "stderr.txt", "wb") as err_fh:
+        p = subprocess.Popen(cmd, env=env, stdout=out_fh if stdout else subprocess.PIPE, stderr=err_fh)
+        text = p.stdout.read() if p.stdout else b""
+        _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr.decode()[-2000:]}")
-    out = {"wall": wall, "cpu": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-           "rss_mb": after.ru_maxrss / 1024}
-    if not stdout and p.stdout.strip().startswith(b"{"):
-        out["inner"] = json.loads(p.stdout.decode().strip().splitlines()[-1])
+    if status != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({status}): {(Path(a_work) / 'stderr.txt').read_text()[-2000:]}")
+    out = {"wall": wall, "cpu": ru.ru_utime + ru.ru_stime, "rss_mb": ru.ru_maxrss / 1024}
+    if text.strip().startswith(b"{"):
+        out["inner"] = json.loads(text.decode().strip().splitlines()[-1])
     return out
 
 
@@ -149,10 +151,12 @@ def main() -> None:
     if a.step:
         print(json.dumps(step(a.step[0], a.step[1], a.step[2] if a.step[2] != "-" else None)))
         return
+    global a_work
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    a_work = str(work)
     me = [sys.executable, str(Path(__file__).resolve())]
-    truce = [sys.executable, "-m", "truce"]
+    truce = [sys.executable, "-m", "truce.cli"]
     print(f"load: {os.getloadavg()}")
     results: dict = {}
     for n in a.sizes:

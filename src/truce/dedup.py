@@ -116,7 +116,8 @@ def band_keys(texts: Sequence[str]) -> list[list[int]]:
 
     out: list[list[int]] = [[] for _ in texts]
     todo = [k for k, t in enumerate(texts) if len(t) >= MIN_CHARS]
-    hashes = MinHash.bulk([_shingles(texts[k]) for k in todo], num_perm=NUM_PERM, seed=1)
+    # one text's shingles at a time (a generator): memory holds one shingle set, not a batch's
+    hashes = MinHash.generator((_shingles(texts[k]) for k in todo), num_perm=NUM_PERM, seed=1)
     for k, h in zip(todo, hashes):
         hv = h.hashvalues.astype("<u8")
         out[k] = [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * ROWS:(b + 1) * ROWS].tobytes(),
