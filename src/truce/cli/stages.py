@@ -100,8 +100,9 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
     NASA FIRMS active-fire files (VIIRS or MODIS, CSV or JSON, recognised by their columns) are
     stored as satellite fire detections; `truce run` weighs them as physical evidence.
 
-    The same content from the same source is stored once. Bad lines are named and
-    skipped (exit status 1); everything else in the batch is stored.
+    The same content from the same source is stored once. Reports are stored as they are
+    read, 1,000 per transaction, so an input of any size is read in bounded memory. Bad lines
+    are named and skipped (exit status 1); everything else is stored.
 
     Example:
 
