@@ -259,8 +259,10 @@ def _m030_hardening(conn: Connection) -> None:
 
 
 def _m040_syndication(conn: Connection) -> None:
-    """Stored syndication groups and LSH band keys (incremental dedup)."""
+    """Stored syndication groups and LSH band keys (incremental dedup); the ledger's entries by
+    kind (the latest reviews are read without reading every entry)."""
     metadata.create_all(conn, tables=[syndication, dedup_bands])
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_ledger_kind_seq ON ledger (kind, seq)"))
 
 
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
