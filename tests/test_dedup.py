@@ -141,3 +141,33 @@ def test_any_batching_gives_the_groups_of_one_full_pass(db, order, cuts, batch):
     assert len(dedup.groups_of(full)) == 4  # each family's copies (the pool is worth testing)
     assert {r.id: db.syndication().get(r.id, r.id) for r in POOL} == full
     assert db.syndication_group_count() == len(dedup.groups_of(full))
+
+
+def test_read_commands_show_the_stored_groups(demo, tmp_path):
+    """``truce incidents``/``export`` and the report's coverage read the groups ``truce run``
+    stored: on the demo they are those of a full pass over every report; what is stored is
+    what they show."""
+    import shutil
+
+    from truce.db import Database
+    from truce.outputs.shapes import incidents_json
+    from truce.outputs.stats import coverage
+
+    path = tmp_path / "demo.db"
+    shutil.copy(demo[0], path)
+    db = Database(str(path))
+    reports = db.reports()
+    full = dedup.syndication_groups(reports)
+    ext = {r.id: r.external_id for r in reports}
+    by_ext = {r.external_id: r.id for r in reports}
+    shown = {(x["report_id"], x["syndicated_with"]) for i in incidents_json(db) for x in i["reports"]}
+    expected = {(x, ext[full[by_ext[x]]] if full[by_ext[x]] != by_ext[x] else None) for x, _ in shown}
+    assert shown == expected and any(s for _, s in shown)
+    assert len(coverage(db)["syndicated"]) == len(dedup.groups_of(full)) == 2
+    # make two reports of one incident copies in storage: the read commands follow
+    inc = next(i for i in incidents_json(db) if len(i["reports"]) >= 2 and not any(x["syndicated_with"] for x in i["reports"]))
+    a, b = sorted(by_ext[x["report_id"]] for x in inc["reports"])[:2]
+    db.store_syndication([(a, a, a), (b, a, a)], [])
+    again = next(i for i in incidents_json(db) if i["id"] == inc["id"])
+    assert {x["report_id"]: x["syndicated_with"] for x in again["reports"]}[ext[b]] == ext[a]
+    assert len(coverage(db)["syndicated"]) == 3
