@@ -46,9 +46,17 @@ VERIFY_CHARS = 20_000  # the verifier reads at most this much of each normalised
 CONTAIN_LENGTHS = 0.7  # the containment test applies when the shorter text is over 70% of the longer
 CONTAINMENT = 0.9  # share of the shorter text's shingles found in the longer one
 MIN_CHARS = 200
-# stored with the groups: a database deduped with other parameters is deduped again
-VERSION = (f"minhash{NUM_PERM}-seed1-shingle{SHINGLE}-bands{BANDS}x{ROWS}-ratio{VERIFY_RATIO:g}-"
-           f"contain{CONTAINMENT:g}@{CONTAIN_LENGTHS:g}-cap{VERIFY_CHARS}-min{MIN_CHARS}")
+
+def _version() -> str:
+    """The parameters, stored with the groups: a database deduped with others (or with another
+    datasketch, whose MinHash permutations may differ) is deduped again."""
+    from importlib.metadata import version
+
+    return (f"minhash{NUM_PERM}-seed1-datasketch{version('datasketch')}-shingle{SHINGLE}-bands{BANDS}x{ROWS}-"
+            f"ratio{VERIFY_RATIO:g}-contain{CONTAINMENT:g}@{CONTAIN_LENGTHS:g}-cap{VERIFY_CHARS}-min{MIN_CHARS}")
+
+
+VERSION = _version()
 BATCH = 1000  # reports deduped per transaction by :func:`update`
 CACHE = 2000  # stored candidates' texts a batch keeps at most
 
