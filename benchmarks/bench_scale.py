@@ -112,6 +112,25 @@ def step(name: str, db: str, extra: str | None) -> dict:
             synd = database.syndication()
             Path(extra).write_text(json.dumps({r.id: synd.get(r.id, r.id) for r in database.reports(text=False)},
                                               sort_keys=True))
+    elif name == "claims-write":  # the extract stage's storage: 200 reports per transaction
+        from truce.records import Claim
+
+        ids = [r.id for r in database.reports()]
+        t, c = time.perf_counter(), time.process_time()  # (the reports' ids read before timing)
+        for start in range(0, len(ids), 200):
+            done = [(rid, [Claim(report_id=rid, index=k, kind="strike", date="2025-03-01", country="UA",
+                                 region_code="UA-32", facility_type="substation") for k in range(3)], None)
+                    for rid in ids[start:start + 200]]
+            if hasattr(database, "replace_claims_many"):
+                database.replace_claims_many(done, "bench")
+            else:  # main: one call (three statements) per report
+                with database.atomic():
+                    for rid, claims, skipped in done:
+                        database.replace_claims(rid, "bench", claims, skipped=skipped)
+        out["claims"] = 3 * len(ids)
+        out.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
+                   rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return out
     else:
         raise SystemExit(f"unknown step {name}")
     out.update(wall=time.perf_counter() - t, cpu=time.process_time() - c,
@@ -146,6 +165,9 @@ def main() -> None:
     ap.add_argument("--baseline", help="src directory of the code to compare with (main)")
     ap.add_argument("--work", default="/tmp/truce-bench-scale")
     ap.add_argument("--read", action="store_true", help="also truce run, then time the read commands on the largest size")
+    ap.add_argument("--writes", action="store_true",
+                    help="time `truce ingest` and the extract stage's claim writes, main vs this checkout, instead")
+    ap.add_argument("--pg", help="with --writes: also on PostgreSQL, in fresh databases made on this server URL")
     ap.add_argument("--step", nargs=3, metavar=("NAME", "DB", "OUT"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.step:
@@ -158,6 +180,10 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve())]
     truce = [sys.executable, "-m", "truce.cli"]
     print(f"load: {os.getloadavg()}")
+    if a.writes:
+        writes(a, work, me, truce)
+        print(f"load: {os.getloadavg()}")
+        return
     results: dict = {}
     for n in a.sizes:
         data = work / f"reports-{n}.jsonl"
@@ -205,6 +231,44 @@ def main() -> None:
                 r = run(truce + cmd[:1] + ["--db", str(db)] + cmd[1:], src, stdout=work / "out.txt")
                 print(f"{n:>7} {name:<24} {who:<5} {fmt(r)}")
     print(f"load: {os.getloadavg()}")
+
+
+def writes(a: argparse.Namespace, work: Path, me: list[str], truce: list[str]) -> None:
+    """`truce ingest` of the corpus into a new database, then 3 claims per report written as the
+    extract stage writes them, main's code and this checkout's side by side (SQLite, PostgreSQL)."""
+    import sqlalchemy as sa
+
+    for n in a.sizes:
+        data = work / f"reports-{n}.jsonl"
+        if not data.exists():
+            data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus(n)), encoding="utf-8")
+        for who, src in (("main", a.baseline), ("this", None)):
+            if who == "main" and not src:
+                continue
+            targets = [("sqlite", str(work / f"writes-{who}-{n}.db"))]
+            if a.pg:
+                name = f"bench_scale_{who}_{n}"
+                eng = sa.create_engine(a.pg, isolation_level="AUTOCOMMIT")
+                with eng.connect() as conn:
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+                    conn.execute(sa.text(f"CREATE DATABASE {name}"))
+                eng.dispose()
+                targets.append(("postgresql", a.pg.rsplit("/", 1)[0] + "/" + name))
+            for backend, url in targets:
+                if backend == "sqlite":
+                    for f in Path(url).parent.glob(Path(url).name + "*"):
+                        f.unlink()
+                r = run(truce + ["ingest", "--db", url, str(data)], src)
+                print(f"{n:>7} ingest         {backend:<10} {who:<5} {fmt(r)}")
+                r = run(me + ["--step", "claims-write", url, "-"], src)
+                inner = r.get("inner", {})
+                print(f"{n:>7} claims write   {backend:<10} {who:<5} {fmt(r)}  (writes alone: {inner.get('wall', 0):.1f} s, "
+                      f"{inner.get('cpu', 0):.1f} CPU-s, {inner.get('claims', 0)} claims)")
+            if a.pg:
+                eng = sa.create_engine(a.pg, isolation_level="AUTOCOMMIT")
+                with eng.connect() as conn:
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS bench_scale_{who}_{n}"))
+                eng.dispose()
 
 
 def _differ(old: dict[str, str], new: dict[str, str]) -> int:
