@@ -92,7 +92,20 @@ def _copy(orig: dict, i: int, rnd: random.Random) -> dict:
 
 # --- one measured step, in a fresh process --------------------------------------------------
 
+def make(n: int, path: Path, skip: int = 0) -> None:
+    """Write reports ``skip``..``n`` of the corpus as JSON Lines (in a child process: the parent
+    stays small, so the peak RSS of the children it forks is theirs alone)."""
+    if not path.exists():
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--step", "make", f"{n}:{skip}", str(path)], check=True)
+
+
 def step(name: str, db: str, extra: str | None) -> dict:
+    if name == "make":
+        n, skip = (int(x) for x in db.split(":"))
+        with open(str(extra), "w", encoding="utf-8") as fh:
+            for r in corpus(n)[skip:]:
+                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return {}
     from truce import dedup
     from truce.db import Database
 
@@ -165,6 +178,7 @@ def main() -> None:
     ap.add_argument("--baseline", help="src directory of the code to compare with (main)")
     ap.add_argument("--work", default="/tmp/truce-bench-scale")
     ap.add_argument("--read", action="store_true", help="also truce run, then time the read commands on the largest size")
+    ap.add_argument("--no-main-dedup", action="store_true", help="skip main's dedup (reuse the groups of an earlier run)")
     ap.add_argument("--writes", action="store_true",
                     help="time `truce ingest` and the extract stage's claim writes, main vs this checkout, instead")
     ap.add_argument("--pg", help="with --writes: also on PostgreSQL, in fresh databases made on this server URL")
@@ -187,31 +201,31 @@ def main() -> None:
     results: dict = {}
     for n in a.sizes:
         data = work / f"reports-{n}.jsonl"
-        if not data.exists():
-            data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus(n)), encoding="utf-8")
+        make(n, data)
         db = work / f"scale-{n}.db"
         if not db.exists():
             r = run(truce + ["ingest", "--db", str(db), str(data)], None)
             print(f"{n:>7} ingest (this checkout)          {fmt(r)}")
         row: dict = {}
-        if a.baseline:
+        if a.baseline and not a.no_main_dedup:
             base_db = work / f"base-{n}.db"
             shutil.copy(db, base_db)
             row["main"] = run(me + ["--step", "dedup-full", str(base_db), str(work / f"groups-main-{n}.json")], a.baseline)
             print(f"{n:>7} dedup, main (full pass)          {fmt(row['main'])}  {row['main'].get('inner', {})}")
         new_db = work / f"new-{n}.db"
+        for f in work.glob(f"new-{n}.db*"):
+            f.unlink()
         shutil.copy(db, new_db)
         row["first"] = run(me + ["--step", "dedup-update", str(new_db), str(work / f"groups-new-{n}.json")], None)
         print(f"{n:>7} dedup, incremental: first run    {fmt(row['first'])}  {row['first'].get('inner', {})}")
-        more = corpus(n + n // 100, seed=42)[n:]  # 1 % new reports (copies of recent ones among them)
-        extra = work / f"more-{n}.jsonl"
-        extra.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in more), encoding="utf-8")
+        extra = work / f"more-{n}.jsonl"  # 1 % new reports (copies of recent ones among them)
+        make(n + n // 100, extra, skip=n)
         run(truce + ["ingest", "--db", str(new_db), str(extra)], None)
         row["more"] = run(me + ["--step", "dedup-update", str(new_db), "-"], None)
         print(f"{n:>7} dedup, incremental: +1 % reports {fmt(row['more'])}  {row['more'].get('inner', {})}")
         row["nothing"] = run(me + ["--step", "dedup-update", str(new_db), "-"], None)
         print(f"{n:>7} dedup, incremental: nothing new  {fmt(row['nothing'])}")
-        if a.baseline:
+        if a.baseline and (work / f"groups-main-{n}.json").exists():
             old = json.loads((work / f"groups-main-{n}.json").read_text())
             new = json.loads((work / f"groups-new-{n}.json").read_text())
             row["differ"] = _differ(old, new)
@@ -240,8 +254,7 @@ def writes(a: argparse.Namespace, work: Path, me: list[str], truce: list[str]) -
 
     for n in a.sizes:
         data = work / f"reports-{n}.jsonl"
-        if not data.exists():
-            data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus(n)), encoding="utf-8")
+        make(n, data)
         for who, src in (("main", a.baseline), ("this", None)):
             if who == "main" and not src:
                 continue
