@@ -118,6 +118,15 @@ def test_incremental_groups_merge_when_a_new_report_links_two(db):
     assert dedup.update(db).deduped == 0
 
 
+def test_a_small_cache_of_stored_texts_gives_the_same_groups(db, monkeypatch):
+    monkeypatch.setattr(dedup, "CACHE", 1)  # stored candidates' texts read again for every report
+    db.add_reports(POOL[::2])
+    dedup.update(db)
+    db.add_reports(POOL[1::2])
+    dedup.update(db)
+    assert {r.id: db.syndication().get(r.id, r.id) for r in POOL} == dedup.syndication_groups(POOL)
+
+
 def test_changed_parameters_dedup_everything_again(db, monkeypatch):
     db.add_reports(POOL[:5])
     dedup.update(db)

@@ -238,6 +238,7 @@ def _update_batch(db: Database, ids: Sequence[str], s: DedupSummary) -> None:
             need = [c for c in cands if c not in texts and c not in cache]
             if len(cache) + len(need) > CACHE:  # stored texts read again if needed again: bounded memory
                 cache.clear()
+                need = [c for c in cands if c not in texts]
             for c, (text, _) in (db.report_texts(need) if need else {}).items():
                 cache[c] = _Text(text)
             for other in cands:
