@@ -168,6 +168,12 @@ class ReadQueries:
         with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
 
+    def verdicts(self) -> list[tuple[str, str, str]]:
+        """(incident id, agreement id, verdict) of every finding (the findings' traces left unread)."""
+        with self.atomic(write=False) as conn:
+            q = sa.select(findings.c.incident_id, findings.c.agreement_id, findings.c.verdict)
+            return [(r[0], r[1], r[2]) for r in conn.execute(q)]
+
     def verdicts_of(self, incident_ids: Sequence[str]) -> list[tuple[str, str, str]]:
         """(incident id, agreement id, verdict) of the given incidents' findings."""
         out: list[tuple[str, str, str]] = []

@@ -22,8 +22,8 @@ EVIDENCE_KINDS = ("strike", "accusation")  # the claims an incident's first quot
 def verdicts_by_incident(database: Database) -> dict[str, dict[str, str]]:
     """incident id → {agreement id: verdict}."""
     out: dict[str, dict[str, str]] = {}
-    for f, _ in database.findings():
-        out.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
+    for iid, aid, verdict in database.verdicts():
+        out.setdefault(iid, {})[aid] = verdict
     return out
 
 
