@@ -386,8 +386,7 @@ def store(db: Database, extractor: str, res: PartitionResult) -> None:
     with db.atomic():
         res.new, res.seen = db.add_reports([r for r, _ in res.reports_read],
                                            {r.id: raw for r, raw in res.reports_read if raw is not None})
-        for rid, claims, skipped in res.extractions:
-            db.replace_claims(rid, extractor, claims, skipped=skipped)
+        db.replace_claims_many(res.extractions, extractor)
     res.reports_read, res.extractions = [], []
 
 
