@@ -15,6 +15,7 @@ from truce.errors import PipelineError
 from truce.extract import Extractor
 from truce.extract.analysis import Services
 from truce.language import LanguageDetector
+from truce.records import Facility
 from truce.reference.gazetteer import Gazetteer
 from truce.reference.registry import Registry
 from truce.reference.sources import SourceBook
@@ -22,7 +23,6 @@ from truce.reference.terms import Agreement
 
 if TYPE_CHECKING:
     from truce.db import Database
-    from truce.records import Facility
 
 
 @dataclass
@@ -34,6 +34,9 @@ class Context:
     sources: SourceBook
     agreements: list[Agreement] = field(default_factory=list)
     _extractor: Extractor | None = None
+    # facilities imported into the database that joined the registry (extraction workers
+    # rebuild the same context from the settings and these)
+    extra_facilities: tuple[Facility, ...] = ()
 
     @property
     def registry(self) -> Registry:
@@ -79,7 +82,7 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None,
 
     With ``db``, facilities imported into that database (``truce facilities import``)
     join the registry; ``facilities`` gives those rows directly (a worker process that
-    cannot open the database, :mod:`truce.backfill`)."""
+    cannot open the database: :mod:`truce.backfill`, :mod:`truce.parallel`)."""
     from truce.extract.lexicon import load_lexicons
     from truce.reference.terms import load_agreements
     from truce.text import KeyMaker, Morphology, PhraseMatcher
@@ -90,7 +93,7 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None,
     if db is not None and facilities is None:
         from truce.ingest.facilities import stored_facilities
 
-        extra = stored_facilities(db)
+        extra += stored_facilities(db)
     registry = Registry.load(km, settings.registry, extra=extra)
     gazetteer = Gazetteer.load(km, list(registry), use_geonames=settings.use_geonames)
     agreements = load_agreements(settings.agreements)
@@ -102,4 +105,5 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None,
             operators.add_many((s.name, *s.aliases), s)
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
                         detector=LanguageDetector(), sources=sources, operators=operators, agreements=agreements)
-    return Context(settings=settings, services=services, sources=sources, agreements=agreements)
+    return Context(settings=settings, services=services, sources=sources, agreements=agreements,
+                   extra_facilities=tuple(extra))

@@ -22,25 +22,22 @@ is recorded as skipped with its reason and not retried by the same extractor.
 
 from __future__ import annotations
 
-import json
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Callable, Iterator
 
 from truce import dedup, evaluate, fuse, ledger, physical
 from truce.context import Context
 from truce.db import Database
-from truce.errors import ExtractionError
-from truce.extract import finalize
-from truce.extract.acled import AcledExtractor
 from truce.grade import ReportMeta
-from truce.records import ACLED_CONTENT_TYPE, Claim, FireCandidate, PhysicalEvidence, Report
+from truce.parallel import (BudgetExceeded, Extracted, ExtractionPool, Item, extract_one, extract_reports,
+                            time_budget)
+from truce.records import ACLED_CONTENT_TYPE, FireCandidate, PhysicalEvidence, Report
 
 Progress = Callable[[str, int, int], None]
 EXTRACT_BATCH = 200  # reports computed, then stored, per transaction
+__all__ = ["BudgetExceeded", "RunSummary", "extract_one", "extract_reports", "run_pipeline", "time_budget"]
 
 
 @dataclass
@@ -63,66 +60,6 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def extract_reports(reports: Iterable[Report], ctx: Context, raw: dict[str, bytes] | None = None) -> dict[str, list[Claim]]:
-    """Stage 1 as a pure function: report id → its claims (ACLED rows use their own extractor)."""
-    out: dict[str, list[Claim]] = {}
-    extractor = ctx.extractor
-    acled_ex = None
-    for r in reports:
-        if r.content_type == ACLED_CONTENT_TYPE and raw and r.id in raw:
-            acled_ex = acled_ex or AcledExtractor(ctx.services, extractor)
-            claims = acled_ex.extract_row(r, json.loads(raw[r.id]))
-        else:
-            claims = extractor.extract(r)
-        out[r.id] = finalize(claims, r, ctx.services)
-    return out
-
-
-class BudgetExceeded(BaseException):
-    """The per-report time budget ran out (a BaseException: no ``except Exception`` in a
-    stage may swallow it)."""
-
-
-@contextmanager
-def time_budget(seconds: float | None) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (SIGALRM; in the main thread of a POSIX process
-    only, elsewhere the block runs unbounded)."""
-    if (not seconds or seconds == float("inf") or not hasattr(signal, "setitimer")
-            or threading.current_thread() is not threading.main_thread()):
-        yield
-        return
-
-    def _expired(_signum: int, _frame: object) -> None:
-        raise BudgetExceeded
-
-    old = signal.signal(signal.SIGALRM, _expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-
-
-def extract_one(rep: Report, ctx: Context, raw: dict[str, bytes] | None = None) -> tuple[list[Claim], str | None]:
-    """One report's claims, or ([], why it was skipped): longer than ``max_report_chars``,
-    over the ``extract_budget`` or failed inside the extractor. An :class:`ExtractionError`
-    (a model endpoint down) is raised: that report is worth trying again."""
-    limit = ctx.settings.max_report_chars
-    if len(rep.text) > limit:
-        return [], f"report text is {len(rep.text):,} characters; the limit is {limit:,} (TRUCE_MAX_REPORT_CHARS)"
-    budget = ctx.settings.extract_budget
-    try:
-        with time_budget(budget):
-            return extract_reports([rep], ctx, raw)[rep.id], None
-    except BudgetExceeded:
-        return [], f"extraction took longer than {budget:g} s (TRUCE_EXTRACT_BUDGET)"
-    except ExtractionError:
-        raise
-    except Exception as e:  # noqa: BLE001 - one bad report must not stop the others
-        return [], f"extractor failed: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
-
-
 def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
     return {r.id: ReportMeta(r.id, r.external_id, r.source, r.source_kind, r.affiliation, r.url, r.published,
                              synd.get(r.id, r.id)) for r in reports}
@@ -134,40 +71,51 @@ def _dedup_stage(db: Database, s: RunSummary, progress: Progress | None) -> None
 
 
 def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None,
-                 wait: float | None = None) -> RunSummary:
+                 wait: float | None = None, workers: int = 1, pool: ExtractionPool | None = None,
+                 on_extracted: Callable[[Extracted], None] | None = None) -> RunSummary:
     """Every stage over what is stored. One run per database at a time: another run's
     lock raises :class:`truce.db.LockedError` naming its holder, unless ``wait`` (seconds,
-    ``float('inf')`` for ever) lets this run wait its turn."""
+    ``float('inf')`` for ever) lets this run wait its turn.
+
+    Extraction runs in ``workers`` processes (1: in this process), or in ``pool`` (kept
+    by the caller across runs, ``truce watch``); the results are the same either way.
+    ``on_extracted`` sees each report read, once it is stored."""
     author = author or ctx.settings.who
     with db.run_lock(author, wait=wait):
-        return _run(db, ctx, progress, author)
+        if pool is not None:
+            return _run(db, ctx, progress, author, pool, on_extracted)
+        with ExtractionPool(ctx, workers) as own:
+            return _run(db, ctx, progress, author, own, on_extracted)
 
 
-def _run(db: Database, ctx: Context, progress: Progress | None, author: str) -> RunSummary:
+def _pending(db: Database, ids: list[str]) -> Iterator[Item]:
+    """The reports to read, fetched a batch at a time (ACLED rows with their raw JSON)."""
+    for start in range(0, len(ids), EXTRACT_BATCH):
+        for rep in db.reports(ids[start:start + EXTRACT_BATCH]):
+            yield rep, db.report_raw(rep.id) if rep.content_type == ACLED_CONTENT_TYPE else None
+
+
+def _run(db: Database, ctx: Context, progress: Progress | None, author: str, pool: ExtractionPool,
+         on_extracted: Callable[[Extracted], None] | None = None) -> RunSummary:
     s = RunSummary()
     t0 = time.perf_counter()
 
-    # 1. extract (incremental: only reports the current extractor has not read); each batch
-    # is computed, then stored in one transaction: a crash loses at most the batch in progress
+    # 1. extract (incremental: only reports the current extractor has not read), in report
+    # order; each batch is computed (here or by the pool's workers), then stored in one
+    # transaction: a crash loses at most the batch in progress
     extractor_id = ctx.extractor.id
     pending = db.reports_to_extract(extractor_id)
-    for start in range(0, len(pending), EXTRACT_BATCH):
-        batch = db.reports(pending[start:start + EXTRACT_BATCH])
-        done: list[tuple[Report, list[Claim], str | None]] = []
-        for k, rep in enumerate(batch, start=start + 1):
-            row = db.report_raw(rep.id) if rep.content_type == ACLED_CONTENT_TYPE else None
-            raw = {rep.id: row} if row is not None else None
-            try:
-                claims, skipped = extract_one(rep, ctx, raw)
-            except ExtractionError as e:
-                s.errors.append(f"{rep.external_id}: extraction failed: {e}")
-                continue
-            done.append((rep, claims, skipped))
-            if skipped:
-                s.skipped.append(f"{rep.external_id}: skipped: {skipped}")
-            if progress:
-                progress("extract", k, len(pending))
-        db.replace_claims_many([(rep.id, claims, skipped) for rep, claims, skipped in done], extractor_id)
+    reading = pool.map(_pending(db, pending), total=len(pending), progress=progress)
+    while batch := list(islice(reading, EXTRACT_BATCH)):
+        db.replace_claims_many([(x.report.id, list(x.claims), x.skipped) for x in batch if x.error is None],
+                               extractor_id)
+        for x in batch:
+            if x.error is not None:
+                s.errors.append(f"{x.report.external_id}: extraction failed: {x.error}")
+            elif x.skipped:
+                s.skipped.append(f"{x.report.external_id}: skipped: {x.skipped}")
+            if on_extracted is not None and x.error is None:
+                on_extracted(x)
     s.extracted = len(pending)
     s.seconds["extract"] = time.perf_counter() - t0
 
