@@ -83,3 +83,23 @@ def test_run_with_two_workers_stores_what_one_worker_stores(tmp_path, ctx, pool2
         db.close()
     assert states[0] == states[1]
     assert len(states[0][0]) > 200
+
+
+def test_truce_extract_writes_the_same_bytes_with_two_workers(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import truce.parallel
+    from truce.cli import cli
+
+    monkeypatch.setattr(truce.parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(truce.parallel, "TASK_BATCH", 11)
+    lines = DEMO.read_text(encoding="utf-8").splitlines()
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines[:40] + ["{not json"] + lines[40:]) + "\n", encoding="utf-8")
+    outs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        r = CliRunner().invoke(cli, ["extract", str(src), "-o", str(out), "--workers", workers])
+        assert r.exit_code == 1 and "malformed JSON" in r.output  # the bad line named, the rest read
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] and outs[0].count(b"\n") > 200

@@ -174,14 +174,14 @@ class ExtractionPool:
     input order. A context manager; worker processes start on first need and stay until
     :meth:`close` (``truce watch`` keeps one pool for its lifetime)."""
 
-    def __init__(self, ctx: Context, workers: int = 1, *, batch: int = TASK_BATCH,
-                 min_parallel: int = PARALLEL_MIN):
+    def __init__(self, ctx: Context, workers: int = 1, *, batch: int | None = None,
+                 min_parallel: int | None = None):
         if workers < 1:
             raise PipelineError(f"--workers must be at least 1 (got {workers})")
         self.ctx = ctx
         self.workers = workers
-        self.batch = max(1, batch)
-        self.min_parallel = max(0, min_parallel)
+        self.batch = max(1, TASK_BATCH if batch is None else batch)
+        self.min_parallel = max(0, PARALLEL_MIN if min_parallel is None else min_parallel)
         self._executor: ProcessPoolExecutor | None = None
 
     @property

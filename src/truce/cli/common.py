@@ -96,6 +96,19 @@ def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--db", "db", metavar="PATH|URL", default=None, help=DB_HELP)(f)
 
 
+def workers_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--workers N: extraction worker processes (default: the cores; 1 reads in this process)."""
+    return click.option("--workers", "workers", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Extraction worker processes (default: the number of cores; 1: in this process). "
+                             "Fewer than 1,000 reports are read in this process.")(f)
+
+
+def _workers(workers: int | None) -> int:
+    from truce.parallel import default_workers
+
+    return workers if workers is not None else default_workers()
+
+
 FILTER_OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
     ("--from", "date_from", DayType(), "First day: YYYY-MM-DD, or 01.03.2025, 2025/03/01, 2025-03, yesterday."),
     ("--to", "date_to", DayType(end=True), "Last day (as --from; 2025-03 is the month's last day)."),

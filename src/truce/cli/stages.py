@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from truce.pipeline import RunSummary
 
 from truce.cli import common
-from truce.cli.common import Progress, _fail, _open, _settings, _write, cli, db_option
+from truce.cli.common import Progress, _fail, _open, _settings, _workers, _write, cli, db_option, workers_option
 
 
 @cli.command()
@@ -133,9 +133,10 @@ def ingest(ctx: click.Context, paths: tuple[str, ...], db: str | None, sources_f
 @click.option("--llm-url", default=None, help="OpenAI-compatible base URL for --extractor llm.")
 @click.option("--author", default=None, help="Name recorded on ledger entries (default TRUCE_AUTHOR or the OS user).")
 @click.option("--wait", is_flag=True, help="If another `truce run` holds the database, wait for it instead of exiting.")
+@workers_option
 @click.pass_context
 def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str | None, author: str | None,
-        wait: bool) -> None:
+        wait: bool, workers: int | None) -> None:
     """Run every stage over what is stored: extract new reports, fuse, grade, evaluate, record in the ledger.
 
     Incremental: reports already read by the same extractor are not read again;
@@ -143,10 +144,11 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
     per database at a time: a second one exits naming the holder (or waits,
     with --wait). A report the extractor cannot read (too long, over its time
     budget) is recorded as skipped with its reason; exit status 1 names it.
+    New reports are read by --workers processes (the same claims as one).
 
     Example:
 
-        truce run --db truce.db
+        truce run --db truce.db --workers 2
     """
     from truce.pipeline import run_pipeline
 
@@ -155,7 +157,8 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
         settings = _settings(ctx, db=db, extractor=extractor, llm_url=llm_url, author=author)
         with _open(settings, create=False) as database:
             c = common._context(settings, database)
-            summary = run_pipeline(database, c, progress=progress, wait=float("inf") if wait else None)
+            summary = run_pipeline(database, c, progress=progress, wait=float("inf") if wait else None,
+                                   workers=_workers(workers))
     except PipelineError as e:
         _fail(e)
     finally:
@@ -172,19 +175,22 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
 @click.option("--output", "-o", "output", default="-", show_default=True, help="Claims JSONL ('-' for stdout).")
 @click.option("--extractor", type=click.Choice(["rules", "llm"]), default=None, help="Extractor backend (default rules).")
 @click.option("--llm-url", default=None, help="OpenAI-compatible base URL for --extractor llm.")
+@workers_option
 @click.pass_context
-def extract(ctx: click.Context, input_path: str, output: str, extractor: str | None, llm_url: str | None) -> None:
+def extract(ctx: click.Context, input_path: str, output: str, extractor: str | None, llm_url: str | None,
+            workers: int | None) -> None:
     """Reports JSONL in, claims JSONL out (EVAL-FORMAT.md), no database. '-' is stdin/stdout.
 
     Malformed lines are reported on stderr with their line number and skipped;
-    the exit status is 1 if any line was skipped.
+    the exit status is 1 if any line was skipped. With --workers N the reports are
+    read by N processes, in batches; the output is the same, in the same order.
 
     Example:
 
-        truce extract reports.jsonl --output claims.jsonl
+        truce extract reports.jsonl --output claims.jsonl --workers 2
     """
     from truce.ingest import Limits, read_reports_jsonl
-    from truce.pipeline import extract_one
+    from truce.parallel import ExtractionPool
 
     try:
         settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
@@ -200,23 +206,28 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
         raise click.ClickException(f"{input_path}: cannot read file: {e.strerror}") from e
     out = sys.stdout if output == "-" else _write(output)
     progress = Progress()
+    pool = ExtractionPool(c, _workers(workers))
     try:
-        for rep in read_reports_jsonl(src, name, c.sources, errors, Limits.of(settings)):
-            try:
-                claims, skipped = extract_one(rep, c)
-            except PipelineError as e:
-                errors.append(str(e))
+        reports = ((rep, None) for rep in read_reports_jsonl(src, name, c.sources, errors, Limits.of(settings)))
+        for x in pool.map(reports):
+            rep = x.report
+            if x.error is not None:
+                errors.append(x.error)
                 continue
-            if skipped:
-                errors.append(f"{name}: report {rep.external_id!r} ({rep.origin}): skipped: {skipped}")
+            if x.skipped:
+                errors.append(f"{name}: report {rep.external_id!r} ({rep.origin}): skipped: {x.skipped}")
                 continue
-            for cl in claims:
+            for cl in x.claims:
                 out.write(json.dumps(cl.to_public(rep.external_id), ensure_ascii=False) + "\n")
             n_reports += 1
-            n_claims += len(claims)
+            n_claims += len(x.claims)
             if n_reports % 100 == 0:
                 progress("extract", n_reports, n_reports)
+    except PipelineError as e:
+        _fail(e)
     finally:
+        pool.close()
+        progress.close()
         if out is not sys.stdout:
             out.close()
         if src is not sys.stdin.buffer:
