@@ -172,17 +172,40 @@ def default_workers() -> int:
 class ExtractionPool:
     """``workers`` processes reading reports in batches; :meth:`map` yields results in
     input order. A context manager; worker processes start on first need and stay until
-    :meth:`close` (``truce watch`` keeps one pool for its lifetime)."""
+    :meth:`close` (``truce watch`` keeps one pool for its lifetime).
 
-    def __init__(self, ctx: Context, workers: int = 1, *, batch: int | None = None,
-                 min_parallel: int | None = None):
+    ``ctx`` is the Context of this process, or a function that loads it when first
+    needed (``truce extract`` with workers never loads one in the parent); the workers
+    build theirs from ``settings`` and ``facilities`` (by default the context's)."""
+
+    def __init__(self, ctx: Context | Callable[[], Context], workers: int = 1, *, batch: int | None = None,
+                 min_parallel: int | None = None, settings: Settings | None = None,
+                 facilities: Sequence[Facility] | None = None):
         if workers < 1:
             raise PipelineError(f"--workers must be at least 1 (got {workers})")
-        self.ctx = ctx
+        if isinstance(ctx, Context):
+            self._ctx: Context | None = ctx
+            self._load: Callable[[], Context] | None = None
+            settings = settings or ctx.settings
+            facilities = ctx.extra_facilities if facilities is None else facilities
+        else:
+            if settings is None:
+                raise PipelineError("ExtractionPool needs the settings when given no context")
+            self._ctx, self._load = None, ctx
+        self.settings: Settings = settings
+        self.facilities = tuple(facilities or ())
         self.workers = workers
         self.batch = max(1, TASK_BATCH if batch is None else batch)
         self.min_parallel = max(0, PARALLEL_MIN if min_parallel is None else min_parallel)
         self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def ctx(self) -> Context:
+        """This process's context (loaded on first use when given as a function)."""
+        if self._ctx is None:
+            assert self._load is not None
+            self._ctx = self._load()
+        return self._ctx
 
     @property
     def started(self) -> bool:
@@ -206,7 +229,7 @@ class ExtractionPool:
             mp.set_forkserver_preload(["truce.parallel"])
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=mp, initializer=_init_worker,
-                initargs=(self.ctx.settings, tuple(self.ctx.extra_facilities)))
+                initargs=(self.settings, self.facilities))
 
     def map(self, items: Iterable[Item], *, total: int | None = None,
             progress: Progress | None = None) -> Iterator[Extracted]:

@@ -192,9 +192,11 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
     from truce.ingest import Limits, read_reports_jsonl
     from truce.parallel import ExtractionPool
 
+    from truce.reference.sources import SourceBook
+
     try:
         settings = _settings(ctx, extractor=extractor, llm_url=llm_url)
-        c = common._context(settings)
+        sources = SourceBook.load(settings.sources)
     except PipelineError as e:
         _fail(e)
     errors: list[str] = []
@@ -206,9 +208,10 @@ def extract(ctx: click.Context, input_path: str, output: str, extractor: str | N
         raise click.ClickException(f"{input_path}: cannot read file: {e.strerror}") from e
     out = sys.stdout if output == "-" else _write(output)
     progress = Progress()
-    pool = ExtractionPool(c, _workers(workers))
+    # the reference data is loaded here only when this process reads (workers load their own)
+    pool = ExtractionPool(lambda: common._context(settings), _workers(workers), settings=settings)
     try:
-        reports = ((rep, None) for rep in read_reports_jsonl(src, name, c.sources, errors, Limits.of(settings)))
+        reports = ((rep, None) for rep in read_reports_jsonl(src, name, sources, errors, Limits.of(settings)))
         for x in pool.map(reports):
             rep = x.report
             if x.error is not None:
