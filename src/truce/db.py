@@ -36,6 +36,7 @@ from truce.records import (Claim, DetectionMatch, FireCandidate, FireDetection, 
                            PhysicalEvidence, Report, StatusObservation, canonical_json)
 from truce.db_queries import ReadQueries
 from truce.db_syndication import SyndicationStore
+from truce.db_watch import WatchState
 from truce.schema import (
     MIGRATIONS, agreement_status, check_report, check_rows, in_chunks, claims, extractions,
     facilities_extra, findings, fire_candidates, fire_detections, incident_claims, incidents, ledger,
@@ -51,7 +52,7 @@ _RUN_LOCK = "/truce-run"
 _MIGRATE_LOCK = "/truce-migrate"
 
 
-class Database(ReadQueries, SyndicationStore):
+class Database(ReadQueries, SyndicationStore, WatchState):
     """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
     ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction.
 

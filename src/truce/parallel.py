@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Generator, Iterable, Iterator, Sequence
 
 from truce.config import Settings
 from truce.context import Context, load_context
@@ -232,7 +232,7 @@ class ExtractionPool:
                 initargs=(self.settings, self.facilities))
 
     def map(self, items: Iterable[Item], *, total: int | None = None,
-            progress: Progress | None = None) -> Iterator[Extracted]:
+            progress: Progress | None = None) -> Generator[Extracted, None, None]:
         """Every item's :class:`Extracted`, in the order of ``items`` (read lazily: at most
         a few batches per worker ahead of what the caller has taken)."""
         it = iter(items)

@@ -58,6 +58,7 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # reports skipped by this run, with the reason
     seconds: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False  # asked to stop (truce watch on SIGTERM): extraction stopped between batches
 
 
 def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
@@ -72,20 +73,23 @@ def _dedup_stage(db: Database, s: RunSummary, progress: Progress | None) -> None
 
 def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None,
                  wait: float | None = None, workers: int = 1, pool: ExtractionPool | None = None,
-                 on_extracted: Callable[[Extracted], None] | None = None) -> RunSummary:
+                 on_extracted: Callable[[Extracted], None] | None = None,
+                 stop: Callable[[], bool] | None = None) -> RunSummary:
     """Every stage over what is stored. One run per database at a time: another run's
     lock raises :class:`truce.db.LockedError` naming its holder, unless ``wait`` (seconds,
     ``float('inf')`` for ever) lets this run wait its turn.
 
     Extraction runs in ``workers`` processes (1: in this process), or in ``pool`` (kept
     by the caller across runs, ``truce watch``); the results are the same either way.
-    ``on_extracted`` sees each report read, once it is stored."""
+    ``on_extracted`` sees each report read, once it is stored. When ``stop()`` turns true,
+    extraction ends after the batch in progress is stored and the later stages are left
+    to the next run (``RunSummary.stopped``)."""
     author = author or ctx.settings.who
     with db.run_lock(author, wait=wait):
         if pool is not None:
-            return _run(db, ctx, progress, author, pool, on_extracted)
+            return _run(db, ctx, progress, author, pool, on_extracted, stop)
         with ExtractionPool(ctx, workers) as own:
-            return _run(db, ctx, progress, author, own, on_extracted)
+            return _run(db, ctx, progress, author, own, on_extracted, stop)
 
 
 def _pending(db: Database, ids: list[str]) -> Iterator[Item]:
@@ -96,7 +100,8 @@ def _pending(db: Database, ids: list[str]) -> Iterator[Item]:
 
 
 def _run(db: Database, ctx: Context, progress: Progress | None, author: str, pool: ExtractionPool,
-         on_extracted: Callable[[Extracted], None] | None = None) -> RunSummary:
+         on_extracted: Callable[[Extracted], None] | None = None,
+         stop: Callable[[], bool] | None = None) -> RunSummary:
     s = RunSummary()
     t0 = time.perf_counter()
 
@@ -116,8 +121,14 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
                 s.skipped.append(f"{x.report.external_id}: skipped: {x.skipped}")
             if on_extracted is not None and x.error is None:
                 on_extracted(x)
+        if stop is not None and stop():
+            reading.close()  # no more batches handed out
+            s.stopped = True
+            break
     s.extracted = len(pending)
     s.seconds["extract"] = time.perf_counter() - t0
+    if s.stopped:
+        return s
 
     reports = db.reports()
     claims = db.claims()

@@ -224,6 +224,40 @@ dedup_bands = sa.Table(
 )
 
 
+# truce watch: files of watched folders already ingested (a path's content once), feeds'
+# conditional-request state and schedule, and each watcher's health
+watch_files = sa.Table(
+    "watch_files", metadata,
+    sa.Column("path", sa.String(1000), primary_key=True),
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("reports", sa.Integer, nullable=False),
+    sa.Column("errors", sa.Integer, nullable=False),
+    sa.Column("watcher", sa.String(300), nullable=False),
+    sa.Column("ingested_at", sa.String(40), nullable=False),
+)
+watch_feeds = sa.Table(
+    "watch_feeds", metadata,
+    sa.Column("url", sa.String(2000), primary_key=True),
+    sa.Column("etag", sa.String(1000)),
+    sa.Column("last_modified", sa.String(100)),
+    sa.Column("next_poll", sa.Float, nullable=False),  # seconds since the epoch
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_poll", sa.String(40)),
+    sa.Column("last_status", sa.String(300)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("entries", sa.Integer, nullable=False),
+    sa.Column("polled_by", sa.String(300)),
+)
+watchers = sa.Table(
+    "watchers", metadata,
+    sa.Column("id", sa.String(300), primary_key=True),
+    sa.Column("beat", sa.Float, nullable=False),  # seconds since the epoch
+    sa.Column("data", sa.Text, nullable=False),
+)
+
+
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
                                       incident_claims, findings, agreement_status, ledger, ledger_head])
@@ -265,6 +299,11 @@ def _m040_syndication(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_ledger_kind_seq ON ledger (kind, seq)"))
 
 
+def _m050_watch(conn: Connection) -> None:
+    """truce watch: ingested files, feeds' state, watchers' health."""
+    metadata.create_all(conn, tables=[watch_files, watch_feeds, watchers])
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
@@ -273,6 +312,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("020_fire_detections", _m020_fire_detections),
     ("030_hardening", _m030_hardening),
     ("040_syndication", _m040_syndication),
+    ("050_watch", _m050_watch),
 )
 
 # Limits every backend enforces before the database sees a value (PostgreSQL rejects what

@@ -341,33 +341,43 @@ def _lenient_date(v: Any) -> str | None:
 
 def read_feed_file(path: Path, sources: SourceBook, errors: list[str] | None = None,
                    limits: Limits = DEFAULT_LIMITS, *, follow: bool = True) -> Iterator[Report]:
+    raw = read_bytes(path, limits.max_file_bytes, follow=follow)
+    yield from read_feed_bytes(raw, str(path), sources, errors, limits, label=path.name)
+
+
+def read_feed_bytes(raw: bytes, name: str, sources: SourceBook, errors: list[str] | None = None,
+                    limits: Limits = DEFAULT_LIMITS, *, label: str | None = None,
+                    source: str | None = None) -> Iterator[Report]:
+    """Reports in an RSS/Atom document (a file's bytes, or a feed fetched by ``truce watch``):
+    ``name`` (a path or URL) locates errors and the reports' origins; ``label`` makes the id
+    of an entry without id or link; ``source`` names the outlet (default: the feed's title)."""
     import io
 
     import feedparser
 
-    raw = read_bytes(path, limits.max_file_bytes, follow=follow)
     # a stream, never bytes or a string: feedparser would read a string that names a file or URL
     try:
         feed = feedparser.parse(io.BytesIO(raw), resolve_relative_uris=False, sanitize_html=True)
     except (ValueError, TypeError, RecursionError, AttributeError) as e:
-        raise IngestError(f"not a readable RSS/Atom feed: {type(e).__name__}", path=str(path)) from e
+        raise IngestError(f"not a readable RSS/Atom feed: {type(e).__name__}", path=name) from e
     if feed.bozo and not feed.entries:
         raise IngestError(f"not a readable RSS/Atom feed: {' '.join(str(feed.bozo_exception).split())[:200]}",
-                          path=str(path))
-    outlet = _text_or_none(feed.feed.get("title"))
+                          path=name)
+    outlet = source or _text_or_none(feed.feed.get("title"))
     for n, entry in enumerate(feed.entries, start=1):
         try:
-            rep = _feed_entry(entry, n, path, outlet, sources, limits)
+            rep = _feed_entry(entry, n, name, label or name, outlet, sources, limits, fixed=source is not None)
         except IngestError as err:
-            record_error(errors, IngestError(f"feed entry {n}: {err}", path=str(path)))
+            record_error(errors, IngestError(f"feed entry {n}: {err}", path=name))
             continue
         if rep is not None:
             yield rep
         else:
-            record_error(errors, IngestError(f"feed entry {n} has no text", path=str(path)))
+            record_error(errors, IngestError(f"feed entry {n} has no text", path=name))
 
 
-def _feed_entry(e: Any, n: int, path: Path, outlet: str | None, sources: SourceBook, limits: Limits) -> Report | None:
+def _feed_entry(e: Any, n: int, name: str, label: str, outlet: str | None, sources: SourceBook, limits: Limits,
+                fixed: bool = False) -> Report | None:
     body: Any = ""
     content = e.get("content")
     if isinstance(content, list) and content and isinstance(content[0], dict):
@@ -386,10 +396,11 @@ def _feed_entry(e: Any, n: int, path: Path, outlet: str | None, sources: SourceB
         except (ValueError, OverflowError, OSError, TypeError):
             published = None
     src = e.get("source")
-    return make_report(text=text, external_id=_text_or_none(e.get("id")) or _text_or_none(e.get("link")) or f"{path.name}#{n}",
-                       sources=sources, source=_text_or_none(src.get("title")) if isinstance(src, dict) else outlet,
+    return make_report(text=text, external_id=_text_or_none(e.get("id")) or _text_or_none(e.get("link")) or f"{label}#{n}",
+                       sources=sources,
+                       source=_text_or_none(src.get("title")) if isinstance(src, dict) and not fixed else outlet,
                        url=_text_or_none(e.get("link")), title=_text_or_none(e.get("title")), published=published,
-                       content_type="application/rss+xml", origin=f"{path}#{n}", limits=limits)
+                       content_type="application/rss+xml", origin=f"{name}#{n}", limits=limits)
 
 
 _XML_INCOMPATIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
