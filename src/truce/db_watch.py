@@ -42,8 +42,8 @@ class WatchState:
             from sqlalchemy.dialects.postgresql import insert as ins
         else:
             from sqlalchemy.dialects.sqlite import insert as ins  # type: ignore[assignment]
-        res = conn.execute(ins(table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
-        return bool(res.rowcount == 1)
+        stmt = ins(table).values(**row).on_conflict_do_nothing(index_elements=list(keys))
+        return conn.execute(stmt.returning(table.c[keys[0]])).first() is not None
 
     # --- files ---------------------------------------------------------------------------
 
