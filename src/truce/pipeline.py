@@ -99,6 +99,14 @@ def _pending(db: Database, ids: list[str]) -> Iterator[Item]:
             yield rep, db.report_raw(rep.id) if rep.content_type == ACLED_CONTENT_TYPE else None
 
 
+def _until(it: Iterator[Extracted], n: int, stop: Callable[[], bool]) -> Iterator[Extracted]:
+    """At most ``n`` items, fewer when ``stop()`` turns true (checked between reports)."""
+    for k, x in enumerate(it, start=1):
+        yield x
+        if k >= n or stop():
+            return
+
+
 def _run(db: Database, ctx: Context, progress: Progress | None, author: str, pool: ExtractionPool,
          on_extracted: Callable[[Extracted], None] | None = None,
          stop: Callable[[], bool] | None = None) -> RunSummary:
@@ -111,7 +119,7 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
     extractor_id = ctx.extractor.id
     pending = db.reports_to_extract(extractor_id)
     reading = pool.map(_pending(db, pending), total=len(pending), progress=progress)
-    while batch := list(islice(reading, EXTRACT_BATCH)):
+    while batch := list(islice(reading, EXTRACT_BATCH) if stop is None else _until(reading, EXTRACT_BATCH, stop)):
         db.replace_claims_many([(x.report.id, list(x.claims), x.skipped) for x in batch if x.error is None],
                                extractor_id)
         for x in batch:
