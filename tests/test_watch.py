@@ -356,3 +356,28 @@ def test_two_watchers_on_one_database_store_and_run_each_report_once(backend, tm
         ref.close()
     finally:
         store.close()
+
+
+def test_truce_health_exits_0_only_while_a_watcher_runs(ctx, tmp_path):
+    from click.testing import CliRunner
+
+    from truce.cli import cli
+    from truce.db import Database
+
+    url = str(tmp_path / "h.db")
+    db = Database(url)
+    r = CliRunner().invoke(cli, ["health", "--db", url])
+    assert r.exit_code == 1 and "no watcher" in r.output
+    folder = tmp_path / "in"
+    folder.mkdir()
+    w, _, _ = _watcher(db, ctx, folder)
+    w.cycle()  # running: a heartbeat
+    r = CliRunner().invoke(cli, ["health", "--db", url, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert rep["ok"] and rep["watchers"][0]["alive"] and rep["watchers"][0]["last_poll"]
+    w.run()  # once: then stopped
+    r = CliRunner().invoke(cli, ["health", "--db", url])
+    assert r.exit_code == 1 and "stopped" in r.output
+    r = CliRunner().invoke(cli, ["watch", "--db", url])
+    assert r.exit_code == 2 and "nothing to watch" in r.output

@@ -125,6 +125,11 @@ class WatchState:
             self._upsert(conn, watchers, [dict(id=watcher[:300], beat=time.time(),
                                                 data=json.dumps(data, ensure_ascii=False, sort_keys=True))], ["id"])
 
+    def forget_watchers(self, older_than: float) -> int:
+        """Delete the health rows of watchers silent for ``older_than`` seconds (stopped or gone)."""
+        with self.atomic() as conn:
+            return int(conn.execute(watchers.delete().where(watchers.c.beat < time.time() - older_than)).rowcount or 0)
+
     def watcher_health(self) -> list[dict[str, Any]]:
         """Every watcher's last heartbeat (``beat``, seconds since the epoch) and health."""
         with self.atomic(write=False) as conn:

@@ -57,6 +57,7 @@ from truce.records import Report
 Log = Callable[[dict[str, Any]], None]
 SUFFIXES = JSONL_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | CSV_SUFFIXES | {""}
 BACKLOG_EVERY = 5.0  # seconds between checks for reports waiting (someone else's ingest)
+FORGET_AFTER = 7 * 86400.0  # a watcher silent this long leaves `truce health`
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Watcher:
         self._seen: dict[str, _Seen] = {}  # report id → where from (until it is logged)
         self._must_run = True  # the first cycle runs the stages (resume after a stop)
         self._last_backlog_check = 0.0
+        db.forget_watchers(FORGET_AFTER)
 
     # --- control ---------------------------------------------------------------------------
 

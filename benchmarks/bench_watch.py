@@ -1,0 +1,167 @@
+"""Latency of `truce watch`: a report file dropped into a watched folder → its finding
+visible in the database (what `truce findings` reads).
+
+Builds a database of N real-length reports (bench_extract.py's corpus, run through
+every stage), starts `truce watch FOLDER --interval 0.1 --settle 0` on it, waits for
+its first round, then drops T report files one at a time (written under a hidden
+name, then renamed: complete when they appear) and polls the database every 10 ms,
+from this process, until the new report's incident has its findings. Each report is
+a bundled demo report that yields a finding, made new (a sentence appended). Prints
+p50/p95/max of the latency, the watcher's own per-stage timings, its CPU seconds and
+peak RSS, and the load. ``--baseline SRC`` times what main offers instead (`truce
+ingest FILE` then `truce run`, as processes) for a few trials on the same database.
+
+    python benchmarks/bench_watch.py --reports 2000 --trials 50 --baseline /tmp/base/src
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_extract import corpus  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+DEMO = ROOT / "src/truce/data/demo/reports.jsonl"
+CLI = [sys.executable, "-c", "from truce.cli import main; main()"]
+
+
+def _env(src: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": src}
+
+
+def finding_visible(db, rid: str) -> bool:
+    claims = db.claims_of_report(rid)
+    if not claims:
+        return False
+    incidents = sorted(set(db.incidents_of_claims([c.id for c in claims]).values()))
+    return bool(incidents) and bool(db.findings_of(incidents))
+
+
+def trial_reports(n: int, sources) -> list[tuple[str, str]]:
+    """(JSONL line, report id) of n new reports, each a demo report with a finding, varied."""
+    from truce.ingest import make_report
+
+    picks = []
+    for line in DEMO.read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        if d["language"] == "en" and any(w in d["text"].lower() for w in ("refinery", "substation", "power plant")):
+            picks.append(d)
+    out = []
+    for k in range(n):
+        d = dict(picks[k % len(picks)])
+        d["id"] = f"trial-{k}"
+        d["text"] = d["text"] + f"\n\nThis report was updated ({k})."
+        rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
+                          published=d.get("published"), language=d.get("language"))
+        out.append((json.dumps(d, ensure_ascii=False), rep.id))
+    return out
+
+
+def build(db_path: Path, n: int, src: str) -> float:
+    rows = corpus(n)
+    data = db_path.parent / "base.jsonl"
+    data.write_text("\n".join(json.dumps({**r, "source": ["Reuters", "Ukrinform", "TASS", "Kyiv Independent"][i % 4]},
+                                         ensure_ascii=False) for i, r in enumerate(rows)) + "\n", encoding="utf-8")
+    t = time.perf_counter()
+    subprocess.run(CLI + ["ingest", str(data), "--db", str(db_path)], check=True, env=_env(src), capture_output=True)
+    subprocess.run(CLI + ["run", "--db", str(db_path), "--author", "bench"], check=True, env=_env(src), capture_output=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reports", type=int, default=2000)
+    ap.add_argument("--trials", type=int, default=50)
+    ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
+    ap.add_argument("--baseline-trials", type=int, default=5)
+    args = ap.parse_args()
+    src = str(ROOT / "src")
+    sys.path.insert(0, src)
+    from truce.db import Database
+    from truce.reference.sources import SourceBook
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-watch-"))
+    db_path = tmp / "w.db"
+    secs = build(db_path, args.reports, src)
+    db = Database(str(db_path))
+    size = (db.report_count(), len(db.claims()), len(db.incidents()))
+    print(f"database: {size[0]:,} reports, {size[1]:,} claims, {size[2]:,} incidents "
+          f"({db_path.stat().st_size / 2**20:.0f} MB SQLite; built in {secs:.0f} s)")
+    base_copy = tmp / "base.db"
+    shutil.copy(db_path, base_copy)
+    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load())
+    folder = tmp / "in"
+    folder.mkdir()
+    proc = subprocess.Popen(CLI + ["watch", str(folder), "--db", str(db_path), "--interval", "0.1", "--settle", "0",
+                                   "--workers", "1", "--author", "bench"], env=_env(src),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watcher = psutil.Process(proc.pid)
+    try:
+        while not [w for w in db.watcher_health() if w.get("polls", 0) >= 1]:  # the first round (a full run)
+            time.sleep(0.2)
+        cpu0 = sum(watcher.cpu_times()[:2])
+        load = os.getloadavg()
+        lat = []
+        for k, (line, rid) in enumerate(trials[:args.trials]):
+            hidden = folder / f".t{k}.jsonl"
+            hidden.write_text(line + "\n", encoding="utf-8")
+            t = time.perf_counter()
+            hidden.rename(folder / f"t{k}.jsonl")
+            while not finding_visible(db, rid):
+                time.sleep(0.01)
+            lat.append(time.perf_counter() - t)
+            time.sleep(0.2)
+        cpu = sum(watcher.cpu_times()[:2]) - cpu0
+        hwm = 0
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) // 1024
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=120)
+    logged = [json.loads(x) for x in out.splitlines() if x.strip()]
+    q = statistics.quantiles(lat, n=20)
+    print(f"truce watch, {len(lat)} trials: latency p50 {statistics.median(lat):.2f} s, p95 {q[18]:.2f} s, "
+          f"max {max(lat):.2f} s; watcher CPU {cpu:.1f} s over the trials, peak RSS {hwm} MB; load {load[0]:.2f}")
+    stages: dict[str, list[float]] = {}
+    for x in logged:
+        for k, v in x["seconds"].items():
+            stages.setdefault(k, []).append(v)
+    print("  watcher's own timings (median s): " + ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in stages.items()))
+    r = subprocess.run(CLI + ["findings", "--db", str(db_path), "--format", "json"], env=_env(src), capture_output=True,
+                       text=True, check=True)
+    incidents = {x["incidents"][0] for x in logged if x["incidents"]}
+    shown = {f.get("incident_id") or f.get("incident") for f in json.loads(r.stdout)}
+    print(f"  `truce findings` shows the trials' incidents: {len(incidents & shown)}/{len(incidents)}")
+    if args.baseline:
+        bdb = Database(str(base_copy))
+        blat = []
+        for k, (line, rid) in enumerate(trials[args.trials:]):
+            f = tmp / f"b{k}.jsonl"
+            f.write_text(line + "\n", encoding="utf-8")
+            t = time.perf_counter()
+            subprocess.run(CLI + ["ingest", str(f), "--db", str(base_copy)], env=_env(args.baseline), check=True,
+                           capture_output=True)
+            subprocess.run(CLI + ["run", "--db", str(base_copy), "--author", "bench"], env=_env(args.baseline),
+                           check=True, capture_output=True)
+            blat.append(time.perf_counter() - t)
+            assert finding_visible(bdb, rid)
+        print(f"baseline (main: truce ingest + truce run per report), {len(blat)} trials: median "
+              f"{statistics.median(blat):.2f} s, max {max(blat):.2f} s; load {os.getloadavg()[0]:.2f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
