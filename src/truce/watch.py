@@ -129,6 +129,7 @@ class Watcher:
         self._seen: dict[str, _Seen] = {}  # report id → where from (until it is logged)
         self._must_run = True  # the first cycle runs the stages (resume after a stop)
         self._last_backlog_check = 0.0
+        self._last_beat = 0.0
         db.forget_watchers(FORGET_AFTER)
 
     # --- control ---------------------------------------------------------------------------
@@ -154,7 +155,10 @@ class Watcher:
         try:
             while not self.stopping:
                 t = time.monotonic()
-                self.cycle()
+                try:
+                    self.cycle()
+                except PipelineError as e:  # the database away, a disk full: said, and tried again
+                    self._error(str(e))
                 if self.opts.once:
                     break
                 self._stop.wait(max(0.0, self.opts.interval - (time.monotonic() - t)))
@@ -186,7 +190,8 @@ class Watcher:
             self._run_stages()
         self.health.polls += 1
         self.health.last_poll = _iso()
-        self._beat()
+        if ingested or time.monotonic() - self._last_beat >= 1.0:  # at most one heartbeat a second when idle
+            self._beat()
 
     # --- folders ---------------------------------------------------------------------------
 
@@ -223,6 +228,7 @@ class Watcher:
         except IngestError as e:
             self._error(str(e))
             self._stat.pop(key, None)
+            self._known[key] = (*stat, "")  # not retried until the file changes
             return 0
         sha = hashlib.sha256(data).hexdigest()
         seen = self._first_seen.pop(key, time.time())
@@ -375,6 +381,7 @@ class Watcher:
                 "folders": [str(f) for f in self.opts.folders], "feeds": [f.url for f in self.opts.feeds]}
 
     def _beat(self) -> None:
+        self._last_beat = time.monotonic()
         rec = self.health_record()
         try:
             self.db.watcher_beat(self.id, rec)

@@ -38,6 +38,7 @@ def watch(ctx: click.Context, folders: tuple[str, ...], db: str | None, feeds_fi
     size, time and SHA-256; feeds by ETag / Last-Modified), so a restart resumes, and
     several watchers on one database store each file once. SIGTERM or Ctrl-C stops
     between files and extraction batches; `truce health` shows how watchers are doing.
+    The feeds file and the log line are described in docs/data-formats.md (section 8).
 
     Example:
 
