@@ -132,7 +132,7 @@ def main() -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=120)
     logged = [json.loads(x) for x in out.splitlines() if x.strip()]
-    q = statistics.quantiles(lat, n=20)
+    q = statistics.quantiles(lat, n=20, method="inclusive")
     print(f"truce watch, {len(lat)} trials: latency p50 {statistics.median(lat):.2f} s, p95 {q[18]:.2f} s, "
           f"max {max(lat):.2f} s; watcher CPU {cpu:.1f} s over the trials, peak RSS {hwm} MB; load {load[0]:.2f}")
     stages: dict[str, list[float]] = {}
