@@ -381,3 +381,35 @@ def test_truce_health_exits_0_only_while_a_watcher_runs(ctx, tmp_path):
     assert r.exit_code == 1 and "stopped" in r.output
     r = CliRunner().invoke(cli, ["watch", "--db", url])
     assert r.exit_code == 2 and "nothing to watch" in r.output
+
+
+def test_a_fetch_keeps_to_its_size_limit_and_to_http_redirects():
+    from truce.errors import FetchError
+    from truce.ingest.feeds import fetch_feed
+
+    srv = _FeedServer(FEED.read_bytes())
+    try:
+        got = fetch_feed(FeedConfig(url=srv.url))
+        assert got.status == 200 and got.body == FEED.read_bytes() and got.etag == '"v1"'
+        with pytest.raises(FetchError, match="limit"):
+            fetch_feed(FeedConfig(url=srv.url, max_bytes=100))
+    finally:
+        srv.close()
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(FetchError, match="(?i)redirect"):
+            fetch_feed(FeedConfig(url=f"http://127.0.0.1:{server.server_address[1]}/x"))
+    finally:
+        server.shutdown()
+        server.server_close()
