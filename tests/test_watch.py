@@ -413,3 +413,15 @@ def test_a_fetch_keeps_to_its_size_limit_and_to_http_redirects():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_one_watcher_at_a_time_holds_a_feed_poll(db):
+    url = "https://example.org/feed.atom"
+    first = db.claim_feed_poll(url, "watcher a", lease=60)
+    assert first is not None and first["failures"] == 0 and first["etag"] is None
+    assert db.claim_feed_poll(url, "watcher b", lease=60) is None  # a holds it
+    db.feed_polled(url, next_poll=time.time() - 1, failures=0, status="200", etag='"x"', entries=3)
+    again = db.claim_feed_poll(url, "watcher b", lease=60)  # due again: b may take it
+    assert again is not None and again["etag"] == '"x"' and again["entries"] == 3
+    assert db.claim_watched_file("/in/a.jsonl", "ab" * 32, 10, 1, reports=1, errors=0, watcher="a")
+    assert not db.claim_watched_file("/in/a.jsonl", "ab" * 32, 10, 1, reports=1, errors=0, watcher="b")
