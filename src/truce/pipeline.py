@@ -1,6 +1,7 @@
 """The pipeline, stage by stage (DESIGN.md "Data flow"):
 
-1. extract   — reports not yet read by the current extractor → claims
+1. extract   — reports not yet read by the current extractor → claims (in
+               worker processes with ``workers``/``pool``: truce.parallel)
 2. dedup     — syndicated copies grouped (one voice per group)
 3. fuse      — claims → incidents, each graded by corroboration
 3a. physical — satellite fire detections (when any are stored) weighed for
@@ -58,7 +59,7 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # reports skipped by this run, with the reason
     seconds: dict[str, float] = field(default_factory=dict)
-    stopped: bool = False  # asked to stop (truce watch on SIGTERM): extraction stopped between batches
+    stopped: bool = False  # asked to stop (truce watch on SIGTERM): extraction stopped between reports
 
 
 def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
@@ -81,9 +82,9 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
 
     Extraction runs in ``workers`` processes (1: in this process), or in ``pool`` (kept
     by the caller across runs, ``truce watch``); the results are the same either way.
-    ``on_extracted`` sees each report read, once it is stored. When ``stop()`` turns true,
-    extraction ends after the batch in progress is stored and the later stages are left
-    to the next run (``RunSummary.stopped``)."""
+    ``on_extracted`` sees each report read, once it is stored. When ``stop()`` turns true
+    (checked between reports), the reports read so far are stored, extraction ends and the
+    later stages are left to the next run (``RunSummary.stopped``)."""
     author = author or ctx.settings.who
     with db.run_lock(author, wait=wait):
         if pool is not None:
