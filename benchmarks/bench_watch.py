@@ -49,15 +49,24 @@ def finding_visible(db, rid: str) -> bool:
     return bool(incidents) and bool(db.findings_of(incidents))
 
 
-def trial_reports(n: int, sources) -> list[tuple[str, str]]:
-    """(JSONL line, report id) of n new reports, each a demo report with a finding, varied."""
+def trial_reports(n: int, sources, src: str, tmp: Path) -> list[tuple[str, str]]:
+    """(JSONL line, report id) of n new reports: demo reports that yield a finding in the demo
+    database (checked there), each made new by a sentence appended."""
+    from truce.db import Database
     from truce.ingest import make_report
 
+    demo_db = tmp / "demo.db"
+    subprocess.run(CLI + ["demo", "--db", str(demo_db), "--out", str(tmp / "demo-out")], check=True, env=_env(src),
+                   capture_output=True)
+    ddb = Database(str(demo_db))
     picks = []
     for line in DEMO.read_text(encoding="utf-8").splitlines():
         d = json.loads(line)
-        if d["language"] == "en" and any(w in d["text"].lower() for w in ("refinery", "substation", "power plant")):
+        rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
+                          published=d.get("published"), language=d.get("language"))
+        if finding_visible(ddb, rep.id):
             picks.append(d)
+    ddb.close()
     out = []
     for k in range(n):
         d = dict(picks[k % len(picks)])
@@ -101,7 +110,7 @@ def main() -> None:
           f"({db_path.stat().st_size / 2**20:.0f} MB SQLite; built in {secs:.0f} s)")
     base_copy = tmp / "base.db"
     shutil.copy(db_path, base_copy)
-    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load())
+    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp)
     folder = tmp / "in"
     folder.mkdir()
     proc = subprocess.Popen(CLI + ["watch", str(folder), "--db", str(db_path), "--interval", "0.1", "--settle", "0",
@@ -120,6 +129,8 @@ def main() -> None:
             t = time.perf_counter()
             hidden.rename(folder / f"t{k}.jsonl")
             while not finding_visible(db, rid):
+                if time.perf_counter() - t > 300:
+                    sys.exit(f"trial {k}: no finding after 300 s (its report yields none?)")
                 time.sleep(0.01)
             lat.append(time.perf_counter() - t)
             time.sleep(0.2)
