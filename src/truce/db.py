@@ -34,6 +34,7 @@ from truce.config import database_url
 from truce.errors import StorageError
 from truce.records import (Claim, DetectionMatch, FireCandidate, FireDetection, Finding, Incident, LedgerEntry, LedgerRow,
                            PhysicalEvidence, Report, StatusObservation, canonical_json)
+from truce.db_fusion import FusionStore
 from truce.db_queries import ReadQueries
 from truce.db_syndication import SyndicationStore
 from truce.db_watch import WatchState
@@ -52,7 +53,7 @@ _RUN_LOCK = "/truce-run"
 _MIGRATE_LOCK = "/truce-migrate"
 
 
-class Database(ReadQueries, SyndicationStore, WatchState):
+class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
     """``Database("truce.db")``, ``Database("sqlite:///x.db")``, ``Database("postgresql://…")``,
     ``Database(memory=True)``. A context manager; ``atomic()`` opens a transaction.
 

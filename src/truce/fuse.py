@@ -15,6 +15,15 @@ not depend on the order claims arrive in. Incident ids derive from the
 incident's key (facility or region, family, date), never from insertion
 order. Every claim records why it joined.
 
+Blocks: fusion decides nothing across regions. Every claim fusion reads
+falls in one block (:func:`block_of`) — the region of the facility it names,
+else its own region, else its country — and every decision (a facility's date
+clusters, a regional claim joining a facility or typed incident of its region,
+a counter-claim joining the incident it denies) stays inside one block. So
+``fuse`` over the claims of one block gives exactly that block's incidents of
+``fuse`` over all claims, and the pipeline re-fuses only the blocks new claims
+touch (docs/architecture.md, "Incremental fusion").
+
 Counter-claims (a report denying the strike, its damage or who did it)
 take no part in blocking: once the incidents stand, each joins the incident
 it denies (same facility, or same region and asset family, ±1 day) and never
@@ -136,6 +145,45 @@ def _densest_windows(counts: dict[dt.date, int]) -> list[tuple[dt.date, list[dt.
 def _incident_id(kind: str, key: tuple[str, ...], date: str | None) -> str:
     h = hashlib.sha256("|".join((kind, *key, date or "undated")).encode()).hexdigest()[:16]
     return f"inc-{h}"
+
+
+def block_of(c: Claim, registry: Registry) -> str | None:
+    """The block a claim is fused in (None: fusion does not read it). ``region:<code>`` for a
+    claim naming a registry facility (the facility's region), a region, or — a counter-claim —
+    either; ``country:<code>`` for a country-level claim and a facility the registry places in
+    no region. Every cluster a claim can join lies in its block (see the module's docstring)."""
+    if c.kind not in FUSE_KINDS:
+        return None
+    if c.kind == "accusation" and not (c.facility_id or c.region_code):
+        return None
+    fac = registry.get(c.facility_id) if c.facility_id else None
+    if fac is not None:
+        return facility_block(fac.region_code, fac.country)
+    if c.region_code:
+        return f"region:{c.region_code}"
+    if c.country:
+        return f"country:{c.country}"
+    return None
+
+
+def facility_block(fac_region: str | None, fac_country: str | None) -> str:
+    """The block of a registry facility's incidents (and of its satellite candidates)."""
+    return f"region:{fac_region}" if fac_region else f"country:{fac_country or ''}"
+
+
+def placeless_counter(c: Claim, registry: Registry, reports: dict[str, ReportMeta]) -> Unattached | None:
+    """A counter-claim fusion reads that names no place (no block): it joins nothing, and says why."""
+    if c.kind not in FUSE_KINDS or not is_counter(c) or (c.kind == "accusation" and not (c.facility_id or c.region_code)):
+        return None
+    _, why = _denied_cluster(c, (), registry, reports)
+    ext = reports[c.report_id].external_id if c.report_id in reports else c.report_id
+    return Unattached(c.id, ext, why)
+
+
+def incident_block(i: Incident) -> str:
+    """The block an incident belongs to, from its own fields: a facility incident carries its
+    facility's region and country, a regional one its region, a country-level one its country."""
+    return f"region:{i.region_code}" if i.region_code else f"country:{i.country or ''}"
 
 
 @dataclass(frozen=True)

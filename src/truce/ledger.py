@@ -263,6 +263,77 @@ def record_evaluation(db: Database, results: Sequence[tuple[Finding, str]], inci
     return appended
 
 
+def record_changes(db: Database, results: Sequence[tuple[Finding, str]], removed: Sequence[str],
+                   agreement_ids: Sequence[str], author: str) -> list[LedgerRow]:
+    """The incremental :func:`record_evaluation`, for the incidents of some blocks: ``results``
+    are the findings of the blocks' incidents, ``removed`` the ids of the blocks' incidents that
+    no longer exist (stored incidents already replaced, in the caller's transaction). Reads the
+    ledger only about these subjects (by its subject index); appends new or changed findings and
+    retires the findings of removed incidents; writes only the finding rows that differ."""
+    with db.atomic():
+        db.lock_ledger()
+        subjects = [f"{f.agreement_id}/{f.incident_id}" for f, _ in results]
+        subjects += [f"{aid}/{iid}" for iid in removed for aid in agreement_ids]
+        current: dict[tuple[str, str], tuple[Finding, LedgerRow]] = {}
+        for row in db.ledger_latest_about(subjects, ("finding", "retired")).values():
+            f = _finding_of(row) if row.kind == "finding" else None
+            if f is not None:
+                current[(f.incident_id, f.agreement_id)] = (f, row)
+        previous = {k: json.loads(row.payload)["digest"] for k, (_, row) in current.items()}
+        prev_verdicts = {k: f.verdict for k, (f, _) in current.items()}
+        items = finding_entries(results, previous, prev_verdicts)
+        gone = set(removed)
+        removed_keys = sorted(k for k in current if k[0] in gone)
+        absorbed: dict[str, list[str]] = {}
+        if removed_keys:
+            old_claims = {k[0]: [e.claim for e in current[k][0].evidence] for k in removed_keys}
+            home = db.incidents_of_claims(sorted({c for cs in old_claims.values() for c in cs}))
+            absorbed = {iid: sorted({home[c] for c in cs if c in home}) for iid, cs in old_claims.items()}
+        items += retired_entries(removed_keys, absorbed)
+        appended = prepare(db.ledger_tail(), items, author, now())
+        db.ledger_append(appended)
+        entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
+        for row, (kind, _, payload) in zip(appended, items):
+            if kind == "finding":
+                entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+        stored = db.finding_digests_of(sorted({f.incident_id for f, _ in results} | gone))
+        logged = {(p["finding"]["incident_id"], p["finding"]["agreement_id"]) for k, _, p in items if k == "finding"}
+        write = [(f, d) for f, d in results
+                 if stored.get((f.incident_id, f.agreement_id)) != d or (f.incident_id, f.agreement_id) in logged]
+        drop = sorted(k for k in stored if k[0] in gone)
+        db.write_findings(write, entries, drop)
+    return appended
+
+
+def retire_agreements(db: Database, agreement_ids: Sequence[str], author: str) -> list[LedgerRow]:
+    """Retire the findings stored under agreements that are no longer loaded, and drop them."""
+    with db.atomic():
+        db.lock_ledger()
+        keys = db.finding_keys_of_agreements(agreement_ids)
+        latest = db.ledger_latest_about([f"{aid}/{iid}" for iid, aid in keys], ("finding", "retired"))
+        live = [k for k in keys if (row := latest.get(f"{k[1]}/{k[0]}")) is not None and row.kind == "finding"]
+        appended = prepare(db.ledger_tail(), retired_entries(live, {}), author, now())
+        db.ledger_append(appended)
+        db.write_findings([], {}, keys)
+    return appended
+
+
+def record_status(db: Database, status: Sequence[StatusObservation], author: str) -> list[LedgerRow]:
+    """Log the status observations that are new or changed, and store them all."""
+    with db.atomic():
+        db.lock_ledger()
+        logged = db.ledger_latest_about([f"{r.agreement_id}/{r.claim_id}" for r in status], ("status",))
+        items: list[Item] = []
+        for r in status:
+            subject = f"{r.agreement_id}/{r.claim_id}"
+            if subject not in logged or logged[subject].payload != canonical_json(r.to_dict()):
+                items.append(("status", subject, r.to_dict()))
+        appended = prepare(db.ledger_tail(), items, author, now())
+        db.ledger_append(appended)
+        db.replace_agreement_status(status)
+    return appended
+
+
 def add_review(db: Database, incident_id: str, agreement_id: str, verdict: str, note: str, author: str) -> dict[str, Any]:
     """Append an analyst's signed-off review beside the machine finding (never replacing it)."""
     if verdict not in VERDICTS:

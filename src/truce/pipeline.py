@@ -23,10 +23,12 @@ is recorded as skipped with its reason and not retried by the same extractor.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from truce import dedup, evaluate, fuse, ledger, physical
 from truce.context import Context
@@ -34,7 +36,7 @@ from truce.db import Database
 from truce.grade import ReportMeta
 from truce.parallel import (BudgetExceeded, Extracted, ExtractionPool, Item, extract_one, extract_reports,
                             time_budget)
-from truce.records import ACLED_CONTENT_TYPE, FireCandidate, PhysicalEvidence, Report
+from truce.records import ACLED_CONTENT_TYPE, VERDICTS, Claim, Finding, Incident, canonical_json
 
 Progress = Callable[[str, int, int], None]
 EXTRACT_BATCH = 200  # reports computed, then stored, per transaction
@@ -53,6 +55,8 @@ class RunSummary:
     ledger_appended: int = 0
     ledger_entries: int = 0
     syndicated_groups: int = 0
+    blocks: int = 0  # blocks of claims fusion re-decided (a region, or a country; truce.fuse.block_of)
+    evaluated: int = 0  # incidents evaluated (changed, missing a finding, or all when the terms changed)
     physical: dict[str, int] = field(default_factory=dict)  # satellite evidence by verdict, and candidates
     counter_claims: int = 0  # claims whose report denies the event they are about
     unattached: list[str] = field(default_factory=list)  # counter-claims with no incident to join, and why
@@ -60,16 +64,6 @@ class RunSummary:
     skipped: list[str] = field(default_factory=list)  # reports skipped by this run, with the reason
     seconds: dict[str, float] = field(default_factory=dict)
     stopped: bool = False  # asked to stop (truce watch on SIGTERM): extraction stopped between reports
-
-
-def _meta(reports: list[Report], synd: dict[str, str]) -> dict[str, ReportMeta]:
-    return {r.id: ReportMeta(r.id, r.external_id, r.source, r.source_kind, r.affiliation, r.url, r.published,
-                             synd.get(r.id, r.id)) for r in reports}
-
-
-def _dedup_stage(db: Database, s: RunSummary, progress: Progress | None) -> None:
-    """Stage 2: group the reports not yet deduped with their syndicated copies (stored)."""
-    s.syndicated_groups = dedup.update(db, progress=progress).groups
 
 
 def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None,
@@ -139,58 +133,256 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
     if s.stopped:
         return s
 
-    reports = db.reports()
-    claims = db.claims()
-    s.reports = len(reports)
-    s.claims = len(claims)
-    for c in claims:
-        s.claims_by_kind[c.kind] = s.claims_by_kind.get(c.kind, 0) + 1
+    # 2-6: only what is new to fusion (the blocks its claims touch); nothing new, nothing read
+    plan = plan_fusion(db, ctx, s)
+    fuse_blocks(db, ctx, s, author, progress)
+    if plan.orphans:
+        with db.atomic():
+            s.ledger_appended += len(ledger.record_changes(db, [], plan.orphans, [a.id for a in ctx.agreements], author))
+    if plan.status:
+        record_status(db, ctx, s, author)
+    summarise(db, s)
+    s.seconds["total"] = time.perf_counter() - t0
+    return s
 
-    # 2. dedup (incremental: reports not yet deduped, against the stored band keys)
+
+def dedup_stage(db: Database, s: RunSummary, progress: Progress | None = None) -> dict[str, str]:
+    """Stage 2 (incremental: reports not yet deduped, against the stored band keys), run when
+    reports are new to fusion: report id → canonical report id, for the reports that are copies."""
     t = time.perf_counter()
-    _dedup_stage(db, s, progress)
-    meta = _meta(reports, db.syndication())
+    s.syndicated_groups = dedup.update(db, progress=progress).groups
+    synd = db.syndication()
     s.seconds["dedup"] = time.perf_counter() - t
+    return synd
 
-    # 3. fuse and grade
+
+# --- stages 3-6, incrementally: blocks of claims -------------------------------------------------
+#
+# Fusion never decides across blocks (truce.fuse.block_of): a run re-decides only the blocks that
+# new or changed claims touch, and leaves every other block's incidents, findings and ledger
+# entries as stored. Blocks wait in a durable queue (``dirty_blocks``) from the transaction that
+# files the new claims into blocks to the one that stores the block's incidents, findings and
+# ledger entries: a crash anywhere leaves the work queued, never half done.
+
+FUSION_VERSION = "blocks/1"  # bump when fusion, grading or evaluation change what they decide
+CHUNK_CLAIMS = 10_000  # blocks re-decided (loaded, fused, stored) together, up to this many claims
+EVALUATE_BATCH = 1_000  # incidents evaluated and logged together (inside their chunk's transaction)
+PLAN_REPORTS = 2_000  # reports filed into blocks per query
+
+
+@dataclass
+class FusionPlan:
+    reports: int = 0  # reports new to fusion (or whose extraction, external id or syndication group changed)
+    blocks: int = 0  # blocks queued
+    full: bool = False  # fusion's inputs (terms, registry, gazetteer, satellite data, engine) changed: every block
+    status: bool = False  # agreement status histories to recompute
+    orphans: list[str] = field(default_factory=list)  # incident ids findings name but no incident has
+
+
+def inputs_digest(db: Database, ctx: Context) -> str:
+    """What every block's incidents and findings depend on besides its claims: the engines'
+    versions, the agreements' terms, the registry, the gazetteer's regions and the satellite
+    data with its matching parameters. A change re-decides every block."""
+    g = ctx.gazetteer
+    parts = {
+        "fusion": FUSION_VERSION, "evaluate": evaluate.ENGINE_VERSION,
+        "agreements": sorted((a.id, a.digest) for a in ctx.agreements),
+        "registry": hashlib.sha256("\n".join(canonical_json(f.to_dict()) for f in sorted(ctx.registry, key=lambda f: f.id))
+                                   .encode()).hexdigest(),
+        "regions": sorted((code, p.name, p.lat, p.lon) for code, p in g.regions.items()),
+        "occupied": sorted(g.occupied_regions),
+        "fires": db.fire_detection_count(),
+    }
+    if parts["fires"]:
+        parts["matching"] = physical.load_matching(ctx.settings.firms_matching)
+    return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+
+
+def blocks_digest(ctx: Context) -> str:
+    """What decides a claim's block besides the claim: the registry's facilities (their regions)."""
+    return hashlib.sha256(canonical_json(sorted((f.id, f.region_code, f.country) for f in ctx.registry)).encode()).hexdigest()
+
+
+def report_meta(db: Database, report_ids: Iterable[str]) -> dict[str, ReportMeta]:
+    """What grading needs of these reports and of their syndication groups' canonical reports.
+    The canonical is the one fusion stored for the report (``fused_reports``, from stage 2):
+    the only place to change when syndication groups are kept in the database."""
+    rows = db.report_metas(report_ids)
+    missing = {r["canonical"] for r in rows.values()} - set(rows)
+    if missing:
+        rows.update(db.report_metas(missing))
+    return {rid: ReportMeta(r["report_id"], r["external_id"], r["source"], r["source_kind"], r["affiliation"],
+                            r["url"], r["published"], r["canonical"]) for rid, r in rows.items()}
+
+
+def plan_fusion(db: Database, ctx: Context, s: RunSummary) -> FusionPlan:
+    """File the claims of reports new to fusion into their blocks and queue every block they
+    enter or leave (all blocks when fusion's inputs changed), in one transaction. Reads only
+    the changed reports' claims; with nothing new it reads two indexed joins and returns."""
     t = time.perf_counter()
+    plan = FusionPlan()
+    digest = inputs_digest(db, ctx)
+    plan.full = db.get_meta("fusion.inputs") != digest
+    changed = set(db.fusion_changed_reports())
+    filing = blocks_digest(ctx)
+    refile = db.get_meta("fusion.blocks") != filing
+    if refile:  # the registry changed: a facility's claims may lie in another block now
+        changed |= set(db.fused_canonicals())
+    canon: dict[str, str] = {}
+    if changed:
+        copies = dedup_stage(db, s)
+        t = time.perf_counter()
+        old = db.fused_canonicals()
+        changed |= {rid for rid, c in old.items() if copies.get(rid, rid) != c}
+        # a report's grade reads its canonical's metadata: a changed canonical changes its copies
+        changed |= {rid for rid, c in copies.items() if c in changed and rid in old}
+        canon = {rid: copies.get(rid, rid) for rid in changed}
+    else:
+        s.syndicated_groups = db.syndicated_count()
+    ids = sorted(changed)
+    plan.reports = len(ids)
+    extra: set[str] = set()
+    per_incident = len(ctx.agreements)
+    incomplete: set[str] = set()
+    if db.finding_count() != db.incident_count() * per_incident:  # findings lost or forged: re-decide
+        incomplete = db.incomplete_finding_blocks(per_incident)
+        plan.orphans = db.orphan_finding_incidents()
+    if plan.full:
+        extra |= db.fusion_blocks()
+        if db.fire_detection_count():  # satellite candidates at facilities with no claims yet
+            extra |= {fuse.facility_block(f.region_code, f.country) for f in ctx.registry}
+    negotiation = bool(ids) and db.had_negotiation(ids)
+    queued: set[str] = set()
+    with db.atomic():  # one transaction, written a part at a time (memory bounded by the part)
+        for start in range(0, len(ids), PLAN_REPORTS):
+            part = ids[start:start + PLAN_REPORTS]
+            placed: dict[str, list[tuple[str, str]]] = {rid: [] for rid in part}
+            for c in db.claims_of_reports(part):
+                b = fuse.block_of(c, ctx.registry)
+                if b is not None:
+                    placed[c.report_id].append((c.id, b))
+                elif c.kind in fuse.FUSE_KINDS and c.stance == "denies":
+                    s.counter_claims += 1
+                    u = fuse.placeless_counter(c, ctx.registry, report_meta(db, [c.report_id]))
+                    if u is not None:
+                        s.unattached.append(f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}")
+            snapshot = list(db.report_snapshot(part).values())
+            for row in snapshot:
+                row["canonical"] = canon.get(str(row["report_id"]), str(row["report_id"]))
+                negotiation = negotiation or bool(row["negotiation"])
+            queued |= db.queue_blocks(placed, snapshot)
+        queued |= db.queue_blocks({}, [], extra, everything=plan.full)
+        queued |= db.queue_blocks({}, [], incomplete)
+        plan.status = (plan.full or negotiation or db.get_meta("fusion.status") == "pending"
+                       or (bool(ctx.agreements) and db.agreement_status_count() == 0))  # a lost table
+        if plan.status:
+            db.set_meta("fusion.status", "pending")
+        if plan.full:
+            db.set_meta("fusion.inputs", digest)
+        if refile:
+            db.set_meta("fusion.blocks", filing)
+    plan.blocks = len(queued)
+    s.seconds["plan"] = time.perf_counter() - t
+    return plan
+
+
+def _chunks_of_blocks(sizes: dict[str, int], limit: int) -> list[list[str]]:
+    out: list[list[str]] = []
+    n = 0
+    for b in sorted(sizes):
+        if not out or n + sizes[b] > limit:
+            out.append([])
+            n = 0
+        out[-1].append(b)
+        n += sizes[b]
+    return out
+
+
+def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress: Progress | None = None,
+                chunk_claims: int = CHUNK_CLAIMS) -> None:
+    """Stages 3-6 over the queued blocks, a chunk of blocks at a time (bounded memory): fuse and
+    grade, weigh satellite evidence, evaluate every incident of the chunk against every
+    agreement, then in one transaction store the chunk's incidents and physical evidence, append
+    changed findings (and retire those of incidents gone) to the ledger, store the changed
+    findings and take the blocks off the queue."""
+    queued = db.queued_blocks()
+    if not queued:
+        return
+    t = time.perf_counter()
+    chunks = _chunks_of_blocks(db.block_sizes(list(queued)), chunk_claims)
+    s.blocks = len(queued)
     region_names = {code: p.name for code, p in ctx.gazetteer.regions.items()}
     region_points = {code: (p.lat, p.lon) for code, p in ctx.gazetteer.regions.items()}
-    unattached: list[fuse.Unattached] = []
-    incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points, unattached)
-    s.seconds["fuse"] = time.perf_counter() - t
-
-    # 3a. physical evidence: satellite fire detections, when any are stored
-    physical_rows: tuple[list[PhysicalEvidence], list[FireCandidate]] | None = None
+    fires = None
+    params: dict[str, object] = {}
     if db.fire_detection_count():
+        fires = db.fire_points()
+        params = physical.load_matching(ctx.settings.firms_matching)
+    facilities: dict[str, list[str]] = {}
+    for f in ctx.registry:
+        facilities.setdefault(fuse.facility_block(f.region_code, f.country), []).append(f.id)
+    agreement_ids = [a.id for a in ctx.agreements]
+    done = 0
+    for blocks in chunks:
+        claims = db.block_claims(blocks)
+        meta = report_meta(db, {c.report_id for c in claims})
+        unattached: list[fuse.Unattached] = []
+        incidents = fuse.fuse(claims, meta, ctx.registry, region_names, region_points, unattached)
+        s.counter_claims += sum(1 for c in claims if c.stance == "denies")
+        s.unattached += [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
+        s.seconds["fuse"] = s.seconds.get("fuse", 0.0) + time.perf_counter() - t
+        physical_rows = None
+        if fires is not None:
+            t = time.perf_counter()
+            incidents, evidence, candidates = physical.corroborate(*fires, db.fire_detections, incidents,
+                                                                   ctx.registry, params)
+            at = {fid for b in blocks for fid in facilities.get(b, ())}
+            physical_rows = (evidence, [c for c in candidates if c.facility_id in at], sorted(at))
+            s.seconds["physical"] = s.seconds.get("physical", 0.0) + time.perf_counter() - t
+        # evaluate and log a part of the chunk's incidents at a time (findings with their traces
+        # weigh more than incidents), all in the chunk's one transaction
         t = time.perf_counter()
-        incidents, evidence, candidates = physical.corroborate(
-            *db.fire_points(), db.fire_detections, incidents, ctx.registry, physical.load_matching(ctx.settings.firms_matching))
-        physical_rows = (evidence, candidates)  # stored with the incidents, below
-        for ev in evidence:
-            key = "no_data" if ev.why == "no_data" else ev.verdict  # no FIRMS file covers its days
-            s.physical[key] = s.physical.get(key, 0) + 1
-        s.physical["candidates"] = len(candidates)
-        s.seconds["physical"] = time.perf_counter() - t
-    t = time.perf_counter()
-    s.counter_claims = sum(1 for c in claims if c.stance == "denies" and c.kind in fuse.FUSE_KINDS)
-    s.unattached = [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
-    s.incidents = len(incidents)
-    for i in incidents:
-        s.incidents_by_grade[i.grade] = s.incidents_by_grade.get(i.grade, 0) + 1
-    s.seconds["fuse"] += time.perf_counter() - t
-    if progress:
-        progress("fuse", len(incidents), len(incidents))
+        claims_by_id = {c.id: c for c in claims}
+        with db.atomic():
+            changed, removed = db.store_block_incidents(blocks, [(fuse.incident_block(i), i) for i in incidents])
+            if physical_rows is not None:
+                ev, cands, at_ids = physical_rows
+                db.store_block_physical([i.id for i in incidents] + removed, at_ids, ev, cands)
+            s.seconds["ledger"] = s.seconds.get("ledger", 0.0) + time.perf_counter() - t
+            # a finding reads the incident and its claims' stance, attacker and acknowledgement, all of
+            # which the incident records: evaluate the incidents that changed, those missing a finding,
+            # and every one of a block whose terms, registry or gazetteer changed
+            every = {b for b in blocks if queued[b]}
+            have = Counter(iid for iid, _ in db.finding_digests_of([i.id for i in incidents]))
+            fresh = set(changed)
+            todo = [i for i in incidents if i.id in fresh or have[i.id] < len(agreement_ids)
+                    or fuse.incident_block(i) in every]
+            s.evaluated += len(todo)
+            for k in range(0, max(len(todo), 1), EVALUATE_BATCH):
+                t = time.perf_counter()
+                results = evaluate_incidents(ctx, todo[k:k + EVALUATE_BATCH], claims_by_id, meta)
+                s.seconds["evaluate"] = s.seconds.get("evaluate", 0.0) + time.perf_counter() - t
+                t = time.perf_counter()
+                s.ledger_appended += len(ledger.record_changes(db, results, removed if k == 0 else [],
+                                                               agreement_ids, author))
+                s.seconds["ledger"] = s.seconds.get("ledger", 0.0) + time.perf_counter() - t
+            db.done_blocks(blocks)
+        done += len(blocks)
+        if progress:
+            progress("fuse", done, len(queued))
+        del claims, claims_by_id, meta, incidents
+        t = time.perf_counter()
+    # findings under an agreement no longer loaded: retired (their incidents' blocks need not change)
+    gone = sorted(set(db.finding_agreements()) - set(agreement_ids))
+    if gone:
+        with db.atomic():
+            s.ledger_appended += len(ledger.retire_agreements(db, gone, author))
 
-    # 4. agreement status histories
-    externals = {r.id: (r.external_id, r.source) for r in reports}
-    kinds = {r.id: (r.source_kind, r.affiliation) for r in reports}
-    status_rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals, kinds)]
 
-    # 5. evaluate
-    t = time.perf_counter()
-    claims_by_id = {c.id: c for c in claims}
-    affiliations = {r.id: r.affiliation for r in reports}
+def evaluate_incidents(ctx: Context, incidents: Sequence[Incident], claims_by_id: dict[str, Claim],
+                       meta: dict[str, ReportMeta]) -> list[tuple[Finding, str]]:
+    """Stage 5 for these incidents: each against every agreement, with its digest."""
+    affiliations = {rid: m.affiliation for rid, m in meta.items()}
     results = []
     for inc in incidents:
         inc_claims = [claims_by_id[link.claim_id] for link in inc.claims if link.claim_id in claims_by_id]
@@ -199,20 +391,37 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
         for a in ctx.agreements:
             f = evaluate.evaluate(inc, a, inc_claims, affiliations, occupied=occupied)
             results.append((f, f.digest()))
-            by_v = s.findings_by_verdict.setdefault(a.id, {})
-            by_v[f.verdict] = by_v.get(f.verdict, 0) + 1
-    s.seconds["evaluate"] = time.perf_counter() - t
+    return results
 
-    # 6. store incidents, then append what changed to the ledger and store the current findings
-    # and status observations: one transaction, so they commit together or not at all
+
+def record_status(db: Database, ctx: Context, s: RunSummary, author: str) -> None:
+    """Stage 4: every agreement's status history from the negotiation claims (read alone),
+    logged and stored with the ledger entries of what changed."""
     t = time.perf_counter()
+    claims = db.claims(kinds=["negotiation"])
+    meta = report_meta(db, {c.report_id for c in claims})
+    externals = {rid: (m.external_id, m.source) for rid, m in meta.items()}
+    kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
+    rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals, kinds)]
     with db.atomic():
-        db.replace_incidents(incidents)
-        if physical_rows is not None:
-            db.replace_physical(*physical_rows)
-        appended = ledger.record_evaluation(db, results, incidents, status_rows, author)
-    s.ledger_appended = len(appended)
+        s.ledger_appended += len(ledger.record_status(db, rows, author))
+        db.set_meta("fusion.status", "done")
+    s.seconds["status"] = time.perf_counter() - t
+
+
+def summarise(db: Database, s: RunSummary) -> None:
+    """The run's totals from the database's counts (nothing loaded)."""
+    s.reports = db.report_count()
+    s.claims_by_kind = db.claim_kind_counts()
+    s.claims = sum(s.claims_by_kind.values())
+    s.incidents_by_grade = db.grade_counts()
+    s.incidents = sum(s.incidents_by_grade.values())
+    s.findings_by_verdict = {aid: dict(sorted(v.items(), key=lambda kv: (-kv[1], VERDICTS.index(kv[0]) if kv[0] in VERDICTS
+                                                                         else len(VERDICTS), kv[0])))
+                             for aid, v in sorted(db.verdict_counts().items())}
     s.ledger_entries = db.ledger_count()
-    s.seconds["ledger"] = time.perf_counter() - t
-    s.seconds["total"] = time.perf_counter() - t0
-    return s
+    if db.fire_detection_count():
+        for ev in db.physical_evidence().values():
+            key = "no_data" if ev.why == "no_data" else ev.verdict
+            s.physical[key] = s.physical.get(key, 0) + 1
+        s.physical["candidates"] = len(db.fire_candidates())

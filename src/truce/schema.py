@@ -258,6 +258,37 @@ watchers = sa.Table(
 )
 
 
+# incremental fusion (truce.db_fusion): claims and incidents by block, what fusion last saw of each
+# report, and the queue of blocks to re-decide
+claim_blocks = sa.Table(
+    "claim_blocks", metadata,
+    sa.Column("claim_id", sa.String(80), primary_key=True),
+    sa.Column("report_id", sa.String(64), nullable=False, index=True),
+    sa.Column("block", sa.String(120), nullable=False, index=True),
+)
+incident_blocks = sa.Table(
+    "incident_blocks", metadata,
+    sa.Column("incident_id", sa.String(40), primary_key=True),
+    sa.Column("block", sa.String(120), nullable=False, index=True),
+)
+fused_reports = sa.Table(
+    "fused_reports", metadata,
+    sa.Column("report_id", sa.String(64), primary_key=True),
+    sa.Column("extractor", sa.String(100), nullable=False),
+    sa.Column("extracted_at", sa.String(40), nullable=False),
+    sa.Column("n_claims", sa.Integer, nullable=False),
+    sa.Column("external_id", sa.String(500), nullable=False),
+    sa.Column("canonical", sa.String(64), nullable=False),
+    sa.Column("negotiation", sa.Integer, nullable=False),
+)
+dirty_blocks = sa.Table(
+    "dirty_blocks", metadata,
+    sa.Column("block", sa.String(120), primary_key=True),
+    # 1: evaluate every incident of the block (terms, registry or gazetteer changed), not only those that changed
+    sa.Column("everything", sa.Integer, nullable=False, server_default="0"),
+)
+
+
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
                                       incident_claims, findings, agreement_status, ledger, ledger_head])
@@ -304,6 +335,15 @@ def _m050_watch(conn: Connection) -> None:
     metadata.create_all(conn, tables=[watch_files, watch_feeds, watchers])
 
 
+def _m060_fusion_blocks(conn: Connection) -> None:
+    """Incremental fusion (truce.db_fusion): claims and incidents by block, what fusion last saw
+    of each report, the queue of blocks to re-decide. Stored incidents are filed into their blocks."""
+    metadata.create_all(conn, tables=[claim_blocks, incident_blocks, fused_reports, dirty_blocks])
+    conn.execute(sa.text(
+        "INSERT INTO incident_blocks (incident_id, block) SELECT id, CASE WHEN region_code IS NOT NULL AND "
+        "region_code <> '' THEN 'region:' || region_code ELSE 'country:' || coalesce(country, '') END FROM incidents"))
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
@@ -313,6 +353,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("030_hardening", _m030_hardening),
     ("040_syndication", _m040_syndication),
     ("050_watch", _m050_watch),
+    ("060_fusion_blocks", _m060_fusion_blocks),
 )
 
 # Limits every backend enforces before the database sees a value (PostgreSQL rejects what

@@ -140,7 +140,10 @@ def run(ctx: click.Context, db: str | None, extractor: str | None, llm_url: str 
     """Run every stage over what is stored: extract new reports, fuse, grade, evaluate, record in the ledger.
 
     Incremental: reports already read by the same extractor are not read again;
-    the ledger gets entries only for findings that are new or changed. One run
+    fusion re-decides only the blocks (a region, or a country) that new or changed
+    claims touch, and evaluates only their incidents (all of them when the terms,
+    registry or gazetteer changed); the ledger gets entries only for findings that
+    are new or changed. A run with nothing new reads no claim. One run
     per database at a time: a second one exits naming the holder (or waits,
     with --wait). A report the extractor cannot read (too long, over its time
     budget) is recorded as skipped with its reason; exit status 1 names it.
