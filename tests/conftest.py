@@ -107,3 +107,13 @@ def sqlite_db(tmp_path):
     d = Database(str(tmp_path / "t.db"))
     yield d
     d.close()
+
+
+def strip_at(x):
+    """A stored record's JSON without its ``*_at`` stamps (the time it was written), for
+    comparing the results of two runs."""
+    if isinstance(x, dict):
+        return {k: strip_at(v) for k, v in x.items() if not k.endswith("_at")}
+    if isinstance(x, list):
+        return [strip_at(v) for v in x]
+    return x

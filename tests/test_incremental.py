@@ -82,14 +82,6 @@ def test_fusing_each_block_alone_gives_exactly_the_incidents_of_fusing_everythin
 
 # --- a pipeline run in batches = one run ----------------------------------------------------------
 
-def _strip_at(x):
-    if isinstance(x, dict):
-        return {k: _strip_at(v) for k, v in x.items() if not k.endswith("_at")}
-    if isinstance(x, list):
-        return [_strip_at(v) for v in x]
-    return x
-
-
 def _state(db: Database) -> tuple[str, str]:
     incidents = sorted((i.to_dict() for i in db.incidents()), key=lambda d: d["id"])
     findings = sorted(({**f.to_dict(), "digest": d} for f, d in ((f, f.digest()) for f, _ in db.findings())),

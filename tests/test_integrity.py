@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import BACKENDS, PG_URL
+from conftest import BACKENDS, PG_URL, strip_at
 from truce import ledger
 from truce.db import Database
 from truce.ingest import ingest_paths
@@ -73,18 +73,10 @@ def stores(request, tmp_path):
     s.close()
 
 
-def _strip_at(x):
-    if isinstance(x, dict):
-        return {k: _strip_at(v) for k, v in x.items() if not k.endswith("_at")}
-    if isinstance(x, list):
-        return [_strip_at(v) for v in x]
-    return x
-
-
 def state(db: Database) -> str:
     """Everything a run leaves, less times, authors and hashes (which carry times)."""
     entries = [(e.seq, e.kind, e.subject, e.payload) for e in db.ledger_entries()]
-    return json.dumps([_strip_at(incidents_json(db)), _strip_at(findings_json(db, None)), entries,
+    return json.dumps([strip_at(incidents_json(db)), strip_at(findings_json(db, None)), entries,
                        [r.to_dict() for r in db.agreement_status()]], sort_keys=True, default=str)
 
 

@@ -12,17 +12,10 @@ from truce.outputs.shapes import findings_json, incidents_json
 from truce.db import Database
 from truce.ingest import ingest_paths
 from truce.pipeline import run_pipeline
+from conftest import strip_at
 
 DEMO = Path(__file__).parents[1] / "src" / "truce" / "data" / "demo" / "reports.jsonl"
 LINES = DEMO.read_text(encoding="utf-8").splitlines()[:45]
-
-
-def _strip_at(x):
-    if isinstance(x, dict):
-        return {k: _strip_at(v) for k, v in x.items() if not k.endswith("_at")}
-    if isinstance(x, list):
-        return [_strip_at(v) for v in x]
-    return x
 
 
 def _build(tmp, name, batches, ctx, twice=False):
@@ -35,7 +28,7 @@ def _build(tmp, name, batches, ctx, twice=False):
         if twice:
             ingest_paths(db, [p], ctx)
             run_pipeline(db, ctx, author="test")
-    out = (_strip_at(incidents_json(db)), _strip_at(findings_json(db, None)))
+    out = (strip_at(incidents_json(db)), strip_at(findings_json(db, None)))
     db.close()
     return out
 
@@ -115,7 +108,7 @@ def test_a_crash_mid_batch_loses_nothing_and_a_rerun_completes(tmp_path, ctx, mo
     assert db.report_count() == 20 and db.claims() == []  # the half-done batch rolled back
     monkeypatch.setattr(type(ctx.extractor), "extract", real)
     run_pipeline(db, ctx, author="test")
-    got = (_strip_at(incidents_json(db)), _strip_at(findings_json(db, None)))
+    got = (strip_at(incidents_json(db)), strip_at(findings_json(db, None)))
     db.close()
     ref = _build(tmp_path, "clean", [lines], ctx)
     assert json.dumps(got, sort_keys=True) == json.dumps(ref, sort_keys=True)

@@ -478,19 +478,10 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
                          entries: dict[tuple[str, str], tuple[int, str]] | None = None) -> None:
         """Store findings (with their digests and, in ``entries``, the (seq, hash) of the ledger
         entry that recorded each); findings of incidents that no longer exist are removed."""
-        entries = entries or {}
         with self.atomic() as conn:
             keep = {(f.incident_id, f.agreement_id) for f, _ in items}
             old = {(r[0], r[1]) for r in conn.execute(sa.select(findings.c.incident_id, findings.c.agreement_id))}
-            for iid, aid in sorted(old - keep):
-                conn.execute(findings.delete().where(sa.and_(findings.c.incident_id == iid, findings.c.agreement_id == aid)))
-            stamp = now()
-            rows = []
-            for f, d in items:
-                seq, h = entries.get((f.incident_id, f.agreement_id), (None, None))
-                rows.append(dict(incident_id=f.incident_id, agreement_id=f.agreement_id, verdict=f.verdict, digest=d,
-                                 data=canonical_json(f.to_dict()), evaluated_at=stamp, ledger_seq=seq, ledger_hash=h))
-            self._upsert(conn, findings, rows, ["incident_id", "agreement_id"])
+            self.write_findings(items, entries or {}, sorted(old - keep))
 
     def findings_raw(self) -> list[dict[str, Any]]:
         """Finding rows as stored (for ``ledger verify``)."""

@@ -252,15 +252,23 @@ def record_evaluation(db: Database, results: Sequence[tuple[Finding, str]], inci
             subject = f"{r.agreement_id}/{r.claim_id}"
             if subject not in logged or logged[subject].payload != canonical_json(r.to_dict()):
                 items.append(("status", subject, r.to_dict()))
-        appended = prepare(db.ledger_tail(), items, author, now())
-        db.ledger_append(appended)
-        entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
-        for row, (kind, _, payload) in zip(appended, items):
-            if kind == "finding":
-                entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+        appended, entries = _append(db, current, items, author)
         db.replace_findings(results, entries)
         db.replace_agreement_status(status)
     return appended
+
+
+def _append(db: Database, current: dict[tuple[str, str], tuple[Finding, LedgerRow]],
+            items: list[tuple[str, str, dict[str, Any]]], author: str) -> tuple[list[LedgerRow], dict[tuple[str, str], tuple[int, str]]]:
+    """Append ``items`` to the ledger; the (seq, hash) of the entry that now records each finding
+    (the new entry where one was appended, else the current one)."""
+    appended = prepare(db.ledger_tail(), items, author, now())
+    db.ledger_append(appended)
+    entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
+    for row, (kind, _, payload) in zip(appended, items):
+        if kind == "finding":
+            entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+    return appended, entries
 
 
 def record_changes(db: Database, results: Sequence[tuple[Finding, str]], removed: Sequence[str],
@@ -290,12 +298,7 @@ def record_changes(db: Database, results: Sequence[tuple[Finding, str]], removed
             home = db.incidents_of_claims(sorted({c for cs in old_claims.values() for c in cs}))
             absorbed = {iid: sorted({home[c] for c in cs if c in home}) for iid, cs in old_claims.items()}
         items += retired_entries(removed_keys, absorbed)
-        appended = prepare(db.ledger_tail(), items, author, now())
-        db.ledger_append(appended)
-        entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
-        for row, (kind, _, payload) in zip(appended, items):
-            if kind == "finding":
-                entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+        appended, entries = _append(db, current, items, author)
         stored = db.finding_digests_of(sorted({f.incident_id for f, _ in results} | gone))
         logged = {(p["finding"]["incident_id"], p["finding"]["agreement_id"]) for k, _, p in items if k == "finding"}
         write = [(f, d) for f, d in results
