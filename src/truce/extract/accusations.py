@@ -98,7 +98,7 @@ def accusation_claims(svc: Services, doc: Document, report_id: str, claims: list
             complying = _complying(si)
             accused = before[-1] if before else (after[0] if after else None)
             if accused is not None and accused in complying:
-                # "the Russian side observes the moratorium, and lists of violations go to Washington"
+                # "our side observes the pause, and lists of violations go to the mediator"
                 accuser, accused = accused, other_party(accused)
             else:
                 accuser = next((p for p in before[:-1] + after if p != accused), None)

@@ -354,7 +354,7 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
     fac_spans = [(f.tok_start, f.tok_end) for f in fac]
     places = [p for p in places if not any(a <= p.tok_start and p.tok_end <= b for a, b in fac_spans)]
     places = [p for p in places if not _not_a_location(p, toks, terms, places)]
-    # "Vladimir Putin", "[Vladimir] Zelensky": a town name right before a named party's surname is a first name
+    # "<first name> <surname>" of a named party's leader: a town name right before the surname is a first name
     surnames = {m.start for m in found.get("neg:parties", ()) if m.end - m.start == 1 and toks[m.start].capitalised
                 and not any(pl.tok_start == m.start for pl in places)}
     places = [p for p in places if not (p.tok_end - p.tok_start == 1 and p.tok_end in surnames)]

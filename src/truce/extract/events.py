@@ -176,7 +176,7 @@ def mark_background(doc: Document, main: DateMention | None) -> None:
     ref = main.date if main is not None else doc.pub.date
     pub = doc.pub.date
     if main is not None and main.date is not None and pub is not None and (pub - main.date).days > RETRO_DAYS:
-        # a retrospective ("One year ago, on 22 March 2024, missiles hit …"): its lead
+        # a retrospective ("One year ago, on 9 June, missiles hit …"): its lead
         # is history too; only what it dates near publication is news
         for si in doc.sentences:
             si.background = not any(d.date is not None and abs((pub - d.date).days) <= RETRO_DAYS for d in si.dates)

@@ -101,7 +101,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
                  and x[2].has("other_subject") and (x[2].neg.get("parties") or x[2].neg.get("mediators"))), None)
     statuses = on_topic or statuses
     # a status sentence counts as current unless a recap cue introduces it (a date such as
-    # "the moratorium announced on 18 March" does not make the statement itself old)
+    # "the pause announced on 9 June" does not make the statement itself old)
     current = [x for x in statuses if not x[2].recap and not _long_ago(doc, x[2])] or statuses
     title_status = sorted((STATUS_PRIORITY.index(m.payload), m.payload) for m in doc.title_info.neg.get("status", ())) \
         if title_neg and doc.title_info is not None and not doc.title_info.has("hypothetical", "retraction") else []
@@ -126,7 +126,7 @@ def negotiation_claims(svc: Services, doc: Document, report_id: str, start_index
         if any(w in s.sent.text.lower() for w in _CONDITION_WORDS) and s.neg.get("status")))
     out = []
     # the report's main status first, then every other status it asserts, once each, in the order
-    # told ("agreed on 18 March … in force since … Kyiv says Moscow violated it"); history told in
+    # told ("agreed on 9 June … in force since … Kyiv says Moscow violated it"); history told in
     # passing is background
     used: list[tuple[str, SentenceInfo]] = [(status, where)]
     if title_status and title_status[0][1] != status and title_status[0][1] != "violated_alleged":
@@ -182,14 +182,14 @@ _PER = frozenset("according under pursuant згідно відповідно з�
 def _parties_of(s: SentenceInfo, status: str, parties: tuple[str, ...],
                 mediator: str | None) -> tuple[tuple[str, ...], str | None]:
     """Who the statement is between: "Ukraine and Russia agreed" are the two sides (the mediator
-    stays the mediator), but "Trump asked Putin not to strike Kyiv, and Putin agreed" is a deal
+    stays the mediator), but "the mediator's president asked the other leader not to strike the capital, and he agreed" is a deal
     between the mediator and one side, which then are its parties. A side named as the target
     ("strikes on Ukraine's energy", "не обстреливать Киев") is no party to it."""
     if status not in ("agreed", "proposed"):
         return parties, mediator
     at = [m.start for m in s.neg.get("status", ()) if m.payload == status]
 
-    def near(m: Any) -> bool:  # "Trump agreed with Putin", not "agreed …, Russia struck …, shared with the US"
+    def near(m: Any) -> bool:  # "<mediator> agreed with <leader>", not "agreed …, Russia struck …, shared with the US"
         return any(abs(m.start - a) <= 6 for a in at)
 
     named = {m.payload for m in s.neg.get("parties", ()) if not _as_target(s, m.start)}
@@ -201,7 +201,7 @@ def _parties_of(s: SentenceInfo, status: str, parties: tuple[str, ...],
 
 
 def _brokering(s: SentenceInfo, at: int) -> bool:
-    """"за посередництва США", "U.S.-brokered", "mediated by Washington": named as the mediator."""
+    """"за посередництва <країни>", "<country>-brokered", "mediated by <capital>": named as the mediator."""
     window = [tok.norm for tok in s.tokens[max(0, at - 3):at + 2]]
     return any(w.startswith(_BROKER_STEMS) for w in window)
 
@@ -224,8 +224,8 @@ def _halts_strikes(si: SentenceInfo, m: Any) -> bool:
 
 def _long_ago(doc: Document, s: SentenceInfo) -> bool:
     """A status sentence whose days all lie months before the report is history ("the
-    moratorium that Putin and Trump agreed on March 18" in an October analysis); weeks are
-    not ("another violation of the moratorium announced on 18 March")."""
+    pause that the two leaders agreed on June 9" in an October analysis); weeks are
+    not ("another violation of the pause announced on 9 June")."""
     days = [d.date for d in s.dates if d.date is not None and d.precision == "day"]
     return bool(days) and doc.pub.date is not None and all((doc.pub.date - d).days > 60 for d in days)
 
