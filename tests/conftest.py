@@ -10,11 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from truce import cli as cli_module
 from truce.cli import common as cli_common
-from truce.config import Settings
+from truce.config import Settings, database_url
 from truce.context import Context, load_context
 from truce.db import Database
 
@@ -66,15 +67,19 @@ def services(ctx):
     return ctx.services
 
 
-def _pg_database():
-    import sqlalchemy as sa
-
-    from truce.config import database_url
-
+def _new_schema() -> str:
+    """A PostgreSQL schema of its own for one test database."""
     schema = "t_" + uuid.uuid4().hex[:12]
-    base = sa.create_engine(database_url(PG_URL))
+    base = sa.create_engine(database_url(PG_URL or ""))
     with base.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    base.dispose()
+    return schema
+
+
+def _pg_database():
+    schema = _new_schema()
+    base = sa.create_engine(database_url(PG_URL))
     engine = sa.create_engine(database_url(PG_URL), connect_args={"options": f"-csearch_path={schema}"})
     return Database(engine=engine), base, schema
 
@@ -117,3 +122,44 @@ def strip_at(x):
     if isinstance(x, list):
         return [strip_at(v) for v in x]
     return x
+
+
+class Stores:
+    """Fresh databases on one backend, by URL (a SQLite file, or a PostgreSQL schema of their
+    own, dropped at the end), and handles on them as other processes would open them."""
+
+    def __init__(self, backend: str, tmp: Path):
+        self.backend, self.tmp, self.schemas, self.opened = backend, tmp, [], []
+
+    def url(self) -> str:
+        if self.backend == "sqlite":
+            return str(self.tmp / f"{uuid.uuid4().hex[:8]}.db")
+        schema = _new_schema()
+        self.schemas.append(schema)
+        return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+    def new(self) -> tuple[Database, str]:
+        url = self.url()
+        return self.open(url), url
+
+    def open(self, url: str) -> Database:
+        d = Database(url)
+        self.opened.append(d)
+        return d
+
+    def close(self) -> None:
+        for d in self.opened:
+            d.close()
+        if self.schemas:
+            base = sa.create_engine(database_url(PG_URL or ""))
+            with base.begin() as conn:
+                for s in self.schemas:
+                    conn.execute(sa.text(f'DROP SCHEMA "{s}" CASCADE'))
+            base.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def stores(request, tmp_path):
+    s = Stores(request.param, tmp_path)
+    yield s
+    s.close()

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import BACKENDS, PG_URL, strip_at
+from conftest import Stores, strip_at
 from truce import ledger
 from truce.db import Database
 from truce.ingest import ingest_paths
@@ -21,56 +20,6 @@ from truce.pipeline import run_pipeline
 
 DEMO = Path(__file__).parents[1] / "src" / "truce" / "data" / "demo" / "reports.jsonl"
 LINES = DEMO.read_text(encoding="utf-8").splitlines()[:20]
-
-
-class Stores:
-    """Fresh databases on one backend, and second handles on them (as another process would have)."""
-
-    def __init__(self, backend: str, tmp: Path):
-        self.backend, self.tmp, self.schemas, self.opened = backend, tmp, [], []
-
-    def new(self) -> tuple[Database, str]:
-        if self.backend == "sqlite":
-            key = str(self.tmp / f"{uuid.uuid4().hex[:8]}.db")
-        else:
-            key = "t_" + uuid.uuid4().hex[:12]
-            base = sa.create_engine(_pg_url())
-            with base.begin() as conn:
-                conn.execute(sa.text(f'CREATE SCHEMA "{key}"'))
-            base.dispose()
-            self.schemas.append(key)
-        return self.open(key), key
-
-    def open(self, key: str) -> Database:
-        if self.backend == "sqlite":
-            d = Database(key)
-        else:
-            d = Database(engine=sa.create_engine(_pg_url(), connect_args={"options": f"-csearch_path={key}"}))
-        self.opened.append(d)
-        return d
-
-    def close(self) -> None:
-        for d in self.opened:
-            d.close()
-        if self.schemas:
-            base = sa.create_engine(_pg_url())
-            with base.begin() as conn:
-                for s in self.schemas:
-                    conn.execute(sa.text(f'DROP SCHEMA "{s}" CASCADE'))
-            base.dispose()
-
-
-def _pg_url() -> str:
-    from truce.config import database_url
-
-    return database_url(PG_URL or "")
-
-
-@pytest.fixture(params=BACKENDS)
-def stores(request, tmp_path):
-    s = Stores(request.param, tmp_path)
-    yield s
-    s.close()
 
 
 def state(db: Database) -> str:

@@ -9,17 +9,13 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 import truce
-from conftest import BACKENDS, PG_URL
 from test_integrity import state
 from truce import ledger
-from truce.db import Database
 from truce.ingest import ingest_paths
 from truce.pipeline import run_pipeline
 
@@ -39,58 +35,16 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-class Store:
-    """One database for a test, by URL (processes open it themselves)."""
-
-    def __init__(self, backend: str, tmp: Path):
-        self.backend, self.tmp, self.schemas = backend, tmp, []
-
-    def new(self) -> str:
-        if self.backend == "sqlite":
-            return str(self.tmp / f"{uuid.uuid4().hex[:8]}.db")
-        schema = "t_" + uuid.uuid4().hex[:12]
-        base = sa.create_engine(_pg())
-        with base.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        base.dispose()
-        self.schemas.append(schema)
-        return f"{PG_URL}?options=-csearch_path%3D{schema}"
-
-    def open(self, url: str) -> Database:
-        return Database(url)
-
-    def close(self) -> None:
-        if self.schemas:
-            base = sa.create_engine(_pg())
-            with base.begin() as conn:
-                for s in self.schemas:
-                    conn.execute(sa.text(f'DROP SCHEMA "{s}" CASCADE'))
-            base.dispose()
-
-
-def _pg() -> str:
-    from truce.config import database_url
-
-    return database_url(PG_URL or "")
-
-
-@pytest.fixture(params=BACKENDS)
-def store(request, tmp_path):
-    s = Store(request.param, tmp_path)
-    yield s
-    s.close()
-
-
 def _jsonl(tmp: Path, name: str, lines: list[str]) -> Path:
     p = tmp / name
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return p
 
 
-def test_sigkill_before_every_write_commit_neither_duplicates_nor_loses_ledger_entries(store, tmp_path, ctx):
+def test_sigkill_before_every_write_commit_neither_duplicates_nor_loses_ledger_entries(stores, tmp_path, ctx):
     reports = _jsonl(tmp_path, "r.jsonl", LINES[:20])
-    ref_url = store.new()
-    ref = store.open(ref_url)
+    ref_url = stores.url()
+    ref = stores.open(ref_url)
     ingest_paths(ref, [reports], ctx)
     count = tmp_path / "commits"
     r = subprocess.run([sys.executable, str(KILLER), "run", "--db", ref_url, "--author", "test"], capture_output=True,
@@ -102,8 +56,8 @@ def test_sigkill_before_every_write_commit_neither_duplicates_nor_loses_ledger_e
     ref.close()
     killed = 0
     for k in range(1, n + 1):
-        url = store.new()
-        db = store.open(url)
+        url = stores.url()
+        db = stores.open(url)
         ingest_paths(db, [reports], ctx)
         r = subprocess.run([sys.executable, str(KILLER), "run", "--db", url, "--author", "test"], capture_output=True,
                            text=True, env=_env(TRUCE_TEST_KILL_AT=str(k), TRUCE_TEST_BATCH="10"), timeout=300)
@@ -117,11 +71,11 @@ def test_sigkill_before_every_write_commit_neither_duplicates_nor_loses_ledger_e
     assert killed == n
 
 
-def test_runs_ingests_and_reviews_at_once_lose_and_duplicate_nothing(store, tmp_path, ctx):
+def test_runs_ingests_and_reviews_at_once_lose_and_duplicate_nothing(stores, tmp_path, ctx):
     first, second, third = LINES[:40], LINES[40:50], LINES[50:60]
     p1, p2, p3 = (_jsonl(tmp_path, f"{i}.jsonl", x) for i, x in enumerate((first, second, third)))
     # the sequential reference: which findings survive the later reports (those get the reviews)
-    ref = store.open(store.new())
+    ref = stores.open(stores.url())
     ingest_paths(ref, [p1], ctx)
     run_pipeline(ref, ctx, author="test")
     before = {(f.incident_id, f.agreement_id) for f, _ in ref.findings()}
@@ -132,8 +86,8 @@ def test_runs_ingests_and_reviews_at_once_lose_and_duplicate_nothing(store, tmp_
     reference = json.loads(state(ref))
     ref.close()
 
-    url = store.new()
-    db = store.open(url)
+    url = stores.url()
+    db = stores.open(url)
     ingest_paths(db, [p1], ctx)
     run_pipeline(db, ctx, author="test")
     truce_cmd = [sys.executable, "-m", "truce.cli"]

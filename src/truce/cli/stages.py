@@ -65,7 +65,7 @@ def _shown(database: Database) -> str:
 def _print_summary(s: RunSummary) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.claims_by_kind.items()))
     click.echo(f"reports:   {s.reports}")
-    click.echo(f"claims:    {s.claims} ({kinds})")
+    click.echo(f"claims:    {s.claims}" + (f" ({kinds})" if kinds else ""))
     grades = ", ".join(f"{g} {s.incidents_by_grade.get(g, 0)}" for g in
                        ("confirmed", "fair", "weak", "contested", "discounted"))
     click.echo(f"incidents: {s.incidents} ({grades})")
