@@ -14,8 +14,6 @@ extra source of it), never a duplicate. New rows are stored in the database
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -26,7 +24,7 @@ from typing import Any, Iterable, Iterator
 from truce.db import Database
 from truce.errors import RegistryError
 from truce.records import Facility
-from truce.reference.registry import Registry, type_family
+from truce.reference.registry import Registry, csv_rows, type_family
 
 COUNTRIES = {"UKR": "UA", "RUS": "RU", "UA": "UA", "RU": "RU", "Ukraine": "UA", "Russia": "RU"}
 GPPD_FUEL = {"nuclear": "nuclear_plant", "hydro": "hydro_plant", "solar": "solar_wind", "wind": "solar_wind",
@@ -61,33 +59,6 @@ def compatible(t1: str, t2: str) -> bool:
 
 
 # --- readers ----------------------------------------------------------------------------
-
-def csv_rows(text: str, path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """(header, (line, row) per row) of a CSV text; a ragged row, a field over the csv
-    module's limit or a stray quote is a :class:`RegistryError` naming the line."""
-    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
-    try:
-        header = next(reader, [])
-    except csv.Error as e:
-        raise RegistryError(f"not a CSV file: {e}", path=str(path), line=1) from e
-
-    def rows() -> Iterator[tuple[int, dict[str, str]]]:
-        while True:
-            line = reader.line_num + 1
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as e:
-                raise RegistryError(f"unreadable CSV row: {e}", path=str(path), line=line) from e
-            if not fields or fields == [""]:
-                continue
-            if len(fields) != len(header):
-                raise RegistryError(f"row has {len(fields)} fields; the header has {len(header)}", path=str(path), line=line)
-            yield line, dict(zip(header, fields))
-
-    return header, rows()
-
 
 def read_gppd(path: Path, region_at: Any) -> Iterator[tuple[int, Facility | None]]:
     text = _text(path)

@@ -79,6 +79,33 @@ def row_to_record(row: dict[str, str]) -> dict[str, Any]:
     return rec
 
 
+def csv_rows(text: str, path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """(header, (line, row) per row) of a CSV text; a ragged row, a field over the csv
+    module's limit or a stray quote is a :class:`RegistryError` naming the line."""
+    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
+    try:
+        header = next(reader, [])
+    except csv.Error as e:
+        raise RegistryError(f"not a CSV file: {e}", path=str(path), line=1) from e
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        while True:
+            line = reader.line_num + 1
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise RegistryError(f"unreadable CSV row: {e}", path=str(path), line=line) from e
+            if not fields or fields == [""]:
+                continue
+            if len(fields) != len(header):
+                raise RegistryError(f"row has {len(fields)} fields; the header has {len(header)}", path=str(path), line=line)
+            yield line, dict(zip(header, fields))
+
+    return header, rows()
+
+
 def read_facilities(path: Path | str, *, origin: str = "curated") -> list[Facility]:
     """Read and validate one registry CSV; errors name the file, line and column."""
     import jsonschema
@@ -90,29 +117,14 @@ def read_facilities(path: Path | str, *, origin: str = "curated") -> list[Facili
         raise RegistryError(f"cannot read registry file: {e.strerror}", path=str(path)) from e
     except UnicodeDecodeError as e:
         raise RegistryError("registry file is not UTF-8", path=str(path)) from e
-    reader = csv.reader(io.StringIO(text.replace("\x00", ""), newline=""))
-    try:
-        header = next(reader, [])
-    except csv.Error as e:
-        raise RegistryError(f"not a CSV file: {e}", path=str(path), line=1) from e
+    header, rows = csv_rows(text, path)
     missing = [c for c in ("id", "name", "type", "country", "region_code", "lat", "lon") if c not in header]
     if missing:
         raise RegistryError(f"missing columns: {', '.join(missing)}", path=str(path), line=1)
     validator = jsonschema.Draft202012Validator(_schema())
     out = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise RegistryError(f"unreadable CSV row: {e}", path=str(path), line=line) from e
-        if not fields or fields == [""]:
-            continue
-        if len(fields) != len(header):
-            raise RegistryError(f"row has {len(fields)} fields; the header has {len(header)}", path=str(path), line=line)
-        rec = row_to_record(dict(zip(header, fields)))
+    for line, row in rows:
+        rec = row_to_record(row)
         errors = sorted(validator.iter_errors(rec), key=lambda e: list(e.path))
         if errors:
             first = errors[0]
