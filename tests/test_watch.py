@@ -425,3 +425,41 @@ def test_one_watcher_at_a_time_holds_a_feed_poll(db):
     assert again is not None and again["etag"] == '"x"' and again["entries"] == 3
     assert db.claim_watched_file("/in/a.jsonl", "ab" * 32, 10, 1, reports=1, errors=0, watcher="a")
     assert not db.claim_watched_file("/in/a.jsonl", "ab" * 32, 10, 1, reports=1, errors=0, watcher="b")
+
+
+def test_json_lines_stay_whole_through_a_full_pipe_and_signals(tmp_path):
+    """A line far longer than a pipe's atomic size, written while the reader lags and
+    signals arrive, reaches the reader whole (the watcher's log, cut once in CI)."""
+    script = tmp_path / "writer.py"
+    script.write_text(
+        "import signal, sys\n"
+        "from truce.watch import json_line\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: None)\n"
+        "log = json_line(sys.stdout)\n"
+        "print('ready', file=sys.stderr, flush=True)\n"
+        "for i in range(40):\n"
+        "    log({'i': i, 'pad': 'ж' * (20000 + 997 * i)})\n"
+        "signal.signal(signal.SIGUSR1, signal.SIG_IGN)\n"
+        "log({'end': True})\n", encoding="utf-8")
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    try:
+        assert p.stderr is not None and p.stdout is not None
+        assert p.stderr.readline().strip() == b"ready"
+        chunks: list[bytes] = []
+        while True:
+            for _ in range(3):  # the pipe stays full: the writer blocks mid-line and is interrupted
+                if not chunks or b'{"end": true}' not in chunks[-1]:
+                    p.send_signal(signal.SIGUSR1)
+                time.sleep(0.002)
+            chunk = p.stdout.read1(3000)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert p.wait(timeout=60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+    recs = _lines(b"".join(chunks).decode("utf-8"))
+    assert recs.pop() == {"end": True}
+    assert [r["i"] for r in recs] == list(range(40))
+    assert all(len(r["pad"]) == 20000 + 997 * r["i"] for r in recs)

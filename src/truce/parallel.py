@@ -147,8 +147,23 @@ def _init_worker(settings: Settings, facilities: tuple[Facility, ...]) -> None:
     """Once per worker process: its own Context (the parent's settings and facilities)."""
     global _worker_ctx
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _keep_off_stdout()
     _worker_ctx = load_context(settings, facilities=list(facilities))
     _ = _worker_ctx.extractor  # built now, not in the first task
+
+
+def _keep_off_stdout() -> None:
+    """Point a worker's stdout at its stderr: the parent's stdout may be a machine-read
+    stream (``truce watch`` logs JSON lines there) that a library's print must not split."""
+    import os
+    import sys
+
+    try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError, AttributeError):  # no descriptors (embedded interpreters)
+        return
+    sys.stdout = sys.stderr
 
 
 def _work(items: Sequence[Item]) -> list[Extracted]:

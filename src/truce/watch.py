@@ -99,11 +99,28 @@ def _iso(t: float | None = None) -> str:
 
 
 def json_line(stream: Any) -> Log:
-    """A logger writing each record as one JSON line (flushed: a pipe sees it at once)."""
+    """A logger writing each record as one JSON line, whole, at once (a pipe sees it now).
+
+    A line longer than a pipe's atomic size (4 KiB) is written by ``os.write`` on the
+    stream's descriptor until all of it is out, under a lock: a signal arriving while
+    the reader is slow cannot leave half a line for another writer to continue."""
+    lock = threading.Lock()
+    try:
+        fd: int | None = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream (tests, notebooks)
+        fd = None
 
     def log(rec: dict[str, Any]) -> None:
-        stream.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
-        stream.flush()
+        line = json.dumps(rec, ensure_ascii=False, default=str) + "\n"
+        with lock:
+            if fd is None:
+                stream.write(line)
+                stream.flush()
+                return
+            stream.flush()  # whatever the text layer holds goes first
+            data = memoryview(line.encode("utf-8"))
+            while data:
+                data = data[os.write(fd, data):]
 
     return log
 
