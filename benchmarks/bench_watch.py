@@ -12,6 +12,13 @@ peak RSS, and the load. ``--baseline SRC`` times what main offers instead (`truc
 ingest FILE` then `truce run`, as processes) for a few trials on the same database.
 
     python benchmarks/bench_watch.py --reports 2000 --trials 50 --baseline /tmp/base/src
+
+``--claims N`` builds the database from N synthetic claims instead (``bench_incremental``'s
+``claims`` store: ``bench_fuse.synth`` over the registry's facilities, regions and countries,
+730 days, then ``truce run``); ``--db PATH`` keeps the built database there, and reuses it
+when it exists (trials then run on a copy, so the kept one stays as built):
+
+    python benchmarks/bench_watch.py --claims 1000000 --db /tmp/w1m.db --trials 50
 """
 
 from __future__ import annotations
@@ -90,9 +97,20 @@ def build(db_path: Path, n: int, src: str) -> float:
     return time.perf_counter() - t
 
 
+def build_claims(db_path: Path, n: int, src: str) -> float:
+    from bench_incremental import CLAIMS, _child
+
+    t = time.perf_counter()
+    _child(src, CLAIMS, str(db_path), str(n))
+    subprocess.run(CLI + ["run", "--db", str(db_path), "--author", "bench"], check=True, env=_env(src), capture_output=True)
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reports", type=int, default=2000)
+    ap.add_argument("--claims", type=int, default=0, help="build from this many synthetic claims instead of reports")
+    ap.add_argument("--db", default=None, help="keep the built database here (reused when it exists)")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
     ap.add_argument("--baseline-trials", type=int, default=5)
@@ -102,11 +120,17 @@ def main() -> None:
     from truce.db import Database
     from truce.reference.sources import SourceBook
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-watch-"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-watch-", dir=Path(args.db).parent if args.db else None))
     db_path = tmp / "w.db"
-    secs = build(db_path, args.reports, src)
+    kept = Path(args.db) if args.db else None
+    secs = 0.0
+    if kept is None or not kept.exists():
+        target = kept or db_path
+        secs = (build_claims(target, args.claims, src) if args.claims else build(target, args.reports, src))
+    if kept is not None:
+        shutil.copy(kept, db_path)
     db = Database(str(db_path))
-    size = (db.report_count(), len(db.claims()), len(db.incidents()))
+    size = (db.report_count(), db.claim_count(), db.incident_count())
     print(f"database: {size[0]:,} reports, {size[1]:,} claims, {size[2]:,} incidents "
           f"({db_path.stat().st_size / 2**20:.0f} MB SQLite; built in {secs:.0f} s)")
     base_copy = tmp / "base.db"
