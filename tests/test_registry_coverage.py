@@ -13,6 +13,12 @@ from truce.reference.gazetteer import haversine_km
 # puts in the surrounding oblast: both plants stand inside the St Petersburg city limits.
 REGION_VOTE_EXCEPTIONS = {"ru-spb-pravoberezhnaya-chp5", "ru-spb-vyborgskaya-chp17"}
 
+# Site rows farther than HOST_PLACE_KM from every gazetteer place bearing their host-place names,
+# with why: the gazetteer's Prypiat is not the abandoned town beside the plant, and the
+# Krivoporozhskaya HPP's village name matches a settlement of that name across Karelia.
+HOST_PLACE_KM = 35.0
+FAR_FROM_HOST_EXCEPTIONS = {"ua-chornobyl-npp", "ua-chornobyl-npp-nsc", "ru-krivoporozhskaya-hpp"}
+
 POWER_TYPES = ("nuclear_plant", "thermal_plant", "chp", "hydro_plant", "solar_wind")
 
 
@@ -69,6 +75,35 @@ def test_site_rows_lie_in_their_region(reg, services):
     assert not wrong, wrong
 
 
+def _host_distance_km(f, gazetteer) -> float | None:
+    """Distance from a row's point to the nearest gazetteer settlement in its region that bears
+    one of its host-place names (places the registry itself added are left out), or None."""
+    best = None
+    for name in (f.place, *f.place_names):
+        for p in gazetteer.lookup(name) if name else ():
+            if p.id.startswith("fac:") or p.kind != "settlement" or p.region_code != f.region_code:
+                continue
+            d = haversine_km(f.lat, f.lon, p.lat, p.lon)
+            best = d if best is None else min(best, d)
+    return best
+
+
+def test_site_rows_lie_near_their_host_place(reg, services):
+    """A site point a typo or a swapped coordinate sent off lies far from the town it names."""
+    far = [(f.id, f.place, round(d, 1)) for f in reg
+           if f.coord_precision == "site" and f.id not in FAR_FROM_HOST_EXCEPTIONS
+           and (d := _host_distance_km(f, services.gazetteer)) is not None and d > HOST_PLACE_KM]
+    assert not far, far
+
+
+def test_far_from_host_exceptions_are_still_needed(reg, services):
+    for fid in FAR_FROM_HOST_EXCEPTIONS:
+        f = reg.get(fid)
+        assert f is not None and f.coord_precision == "site", fid
+        d = _host_distance_km(f, services.gazetteer)
+        assert d is not None and d > HOST_PLACE_KM, f"{fid}: drop it from the exceptions"
+
+
 def test_region_vote_exceptions_are_still_needed(reg, services):
     for fid in REGION_VOTE_EXCEPTIONS:
         f = reg.get(fid)
@@ -98,7 +133,7 @@ def test_capacities_are_positive_with_a_unit(reg):
 
 
 def test_placed_rows_cite_a_placing_source(reg):
-    placing = ("GPPD:", "OSM", "wikipedia", "IAEA PRIS", "operator:", "press:")
+    placing = ("GPPD:", "GEM:", "OSM", "wikipedia", "IAEA PRIS", "operator:", "press:")
     for f in reg:
         if f.coord_precision == "site":
             assert any(p in f.source for p in placing), f.id
