@@ -110,14 +110,17 @@ def _open(backend: str, tmp: Path):
     return Database(engine=engine), drop
 
 
-def _build(backend: str, tmp: Path, batches: list[list[str]], ctx) -> tuple[str, str]:
+def _build(backend: str, tmp: Path, batches: list[list[str]], ctx, provisional: bool = False) -> tuple[str, str]:
     db, drop = _open(backend, tmp)
     try:
         for i, batch in enumerate(batches):
             p = tmp / f"{uuid.uuid4().hex[:8]}-{i}.jsonl"
             p.write_text("\n".join(batch) + "\n", encoding="utf-8")
             ingest_paths(db, [p], ctx)
-            run_pipeline(db, ctx, author="test")
+            run_pipeline(db, ctx, author="test", defer_over=0 if provisional else None)
+        if provisional:  # what `truce watch` does once quiet: a run with nothing new settles every block
+            s = run_pipeline(db, ctx, author="test", defer_over=0)
+            assert s.unsettled == 0 and not db.queued_blocks()
         v = ledger.verify(db)
         assert v.ok, v.reason
         # and the stored incidents are what fusing every stored claim at once decides
@@ -156,15 +159,16 @@ BACKENDS = ["sqlite"] + ([pytest.param("postgresql", marks=pytest.mark.postgres)
 @pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(perm=st.permutations(list(range(len(LINES)))), cuts=st.lists(st.integers(1, 10_000), max_size=5),
-       twice=st.booleans())
+       twice=st.booleans(), provisional=st.booleans())
 def test_ingesting_and_running_in_any_batching_gives_the_same_incidents_findings_and_ledger_as_one_run(
-        backend, tmp_path_factory, ctx, perm, cuts, twice):
+        backend, tmp_path_factory, ctx, perm, cuts, twice, provisional):
+    """Also with the watcher's provisional fusion (every block "large"), once settled."""
     if "ref" not in REFERENCE:
         REFERENCE["ref"] = _build("sqlite", tmp_path_factory.mktemp("ref"), [LINES], ctx)
     batches = _batches(perm, cuts)
     if twice:  # a batch ingested again (same reports under the same ids) changes nothing
         batches = batches + [batches[0]]
-    got = _build(backend, tmp_path_factory.mktemp("run"), batches, ctx)
+    got = _build(backend, tmp_path_factory.mktemp("run"), batches, ctx, provisional)
     assert got[0] == REFERENCE["ref"][0]
     assert got[1] == REFERENCE["ref"][1]
 
@@ -278,3 +282,54 @@ def _fixed(ctx) -> tuple[list[Claim], dict[str, ReportMeta]]:
                     country="UA", region_code="UA-46", facility_id=fac.id if i % 2 else None,
                     facility_type="substation", outcome="hit") for i in range(6)]
     return claims, meta
+
+
+# --- the watcher's provisional fusion of large blocks ----------------------------------------------
+
+def test_provisional_fusion_shows_new_claims_at_once_and_settles_to_the_exact_result(tmp_path, ctx):
+    db = Database(str(tmp_path / "x.db"))
+    _ingest(db, tmp_path, LINES[:30], ctx)
+    run_pipeline(db, ctx, author="test")
+    slices = 0
+    for part in (LINES[30:38], LINES[38:39], LINES[39:50], LINES[50:60]):
+        _ingest(db, tmp_path, part, ctx)
+        new = _ids_of(part, db)
+        s = run_pipeline(db, ctx, author="test", defer_over=0)
+        slices += s.provisional
+        assert s.unsettled == len(db.queued_blocks())  # provisional blocks stay queued
+        # every new claim fusion reads is in an incident at once, with its findings
+        fused = [c for c in db.claims_of_reports(sorted(new))
+                 if fuse.block_of(c, ctx.registry) and c.stance != "denies"]
+        inc = db.incidents_of_claims([c.id for c in fused])
+        assert set(inc) == {c.id for c in fused}
+        assert {f.incident_id for f, _ in db.findings_of(sorted(set(inc.values())))} == set(inc.values())
+        assert ledger.verify(db).ok
+    assert slices > 0  # the slice path was taken (not only fallbacks to whole blocks)
+    settle = run_pipeline(db, ctx, author="test", defer_over=0)  # nothing new: exact
+    assert settle.unsettled == 0 and not db.queued_blocks()
+    ref = Database(str(tmp_path / "ref.db"))
+    _ingest(ref, tmp_path, LINES[:60], ctx)
+    run_pipeline(ref, ctx, author="test")
+    assert _state(db) == _state(ref)
+    assert ledger.verify(db).ok
+    db.close()
+    ref.close()
+
+
+def test_a_slice_that_would_reach_outside_itself_falls_back_to_the_whole_block(tmp_path, ctx, monkeypatch):
+    from truce import pipeline
+
+    db = Database(str(tmp_path / "x.db"))
+    _ingest(db, tmp_path, LINES[:30], ctx)
+    run_pipeline(db, ctx, author="test")
+    monkeypatch.setattr(pipeline, "SLICE_DAYS", -400)  # an empty slice: the result names stored incidents
+    _ingest(db, tmp_path, LINES[30:45], ctx)
+    s = run_pipeline(db, ctx, author="test", defer_over=0)
+    assert s.blocks > 0  # fell back: re-decided in full, nothing left provisional for those blocks
+    ref = Database(str(tmp_path / "ref.db"))
+    _ingest(ref, tmp_path, LINES[:45], ctx)
+    run_pipeline(ref, ctx, author="test")
+    settle = run_pipeline(db, ctx, author="test")
+    assert settle.unsettled == 0 and _state(db) == _state(ref)
+    db.close()
+    ref.close()

@@ -200,16 +200,58 @@ class FusionStore:
                 out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
         return out
 
+    def block_incidents_between(self, block: str, first: str, last: str) -> list[str]:
+        """Ids of the stored incidents of ``block`` dated ``first``..``last`` (ISO days)."""
+        t = _s
+        ib, inc = t.incident_blocks, t.incidents
+        q = sa.select(inc.c.id).select_from(inc.join(ib, ib.c.incident_id == inc.c.id)).where(
+            sa.and_(ib.c.block == block, inc.c.date >= first, inc.c.date <= last))
+        with self.atomic(write=False) as conn:
+            return sorted(r[0] for r in conn.execute(q))
+
+    def blocks_of_reports(self, ids: Sequence[str]) -> set[str]:
+        """The blocks the claims of these reports are filed in now."""
+        cb = _s.claim_blocks
+        out: set[str] = set()
+        with self.atomic(write=False) as conn:
+            for chunk in _chunks(list(ids)):
+                out |= {r[0] for r in conn.execute(sa.select(cb.c.block).where(cb.c.report_id.in_(chunk)).distinct())}
+        return out
+
+    def claims_of_incidents(self, ids: Sequence[str]) -> list[Claim]:
+        """The stored claims linked to these incidents."""
+        t = _s
+        out: list[Claim] = []
+        with self.atomic(write=False) as conn:
+            for chunk in _chunks(list(ids)):
+                q = sa.select(t.claims.c.data).select_from(
+                    t.claims.join(t.incident_claims, t.incident_claims.c.claim_id == t.claims.c.id)).where(
+                    t.incident_claims.c.incident_id.in_(chunk))
+                out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
+        return out
+
+    def incident_ids_stored(self, ids: Sequence[str]) -> set[str]:
+        """Which of these incident ids are stored."""
+        inc = _s.incidents
+        out: set[str] = set()
+        with self.atomic(write=False) as conn:
+            for chunk in _chunks(sorted(set(ids))):
+                out |= {r[0] for r in conn.execute(sa.select(inc.c.id).where(inc.c.id.in_(chunk)))}
+        return out
+
     # --- storing re-decided blocks -----------------------------------------------------------
 
-    def store_block_incidents(self, blocks: Sequence[str], items: Sequence[tuple[str, Incident]]) -> tuple[list[str], list[str]]:
+    def store_block_incidents(self, blocks: Sequence[str], items: Sequence[tuple[str, Incident]],
+                              replacing: Sequence[str] | None = None) -> tuple[list[str], list[str]]:
         """Make the stored incidents of ``blocks`` exactly ``items`` ((block, incident));
-        incidents of other blocks are untouched. Returns (ids added or changed, ids removed)."""
+        incidents of other blocks are untouched. With ``replacing`` (incident ids), only those
+        are replaced by ``items`` (a time slice of a block: :func:`truce.pipeline.fuse_slice`).
+        Returns (ids added or changed, ids removed)."""
         t = _s
         ib, inc, links = t.incident_blocks, t.incidents, t.incident_claims
         with self.atomic() as conn:
-            old_ids: list[str] = []
-            for chunk in _chunks(list(blocks)):
+            old_ids: list[str] = list(replacing or ())
+            for chunk in _chunks(list(blocks) if replacing is None else []):
                 old_ids += [r[0] for r in conn.execute(sa.select(ib.c.incident_id).where(ib.c.block.in_(chunk)))]
             old: dict[str, str] = {}
             new = {i.id: canonical_json(i.to_dict()) for _, i in items}

@@ -66,6 +66,11 @@ def _day(s: str | None) -> dt.date | None:
         return None
 
 
+def claim_day(c: Claim) -> dt.date | None:
+    """The day a claim is dated to, when dated to a day (or an interval's first day)."""
+    return _day(c.date) if c.date_precision in ("day", "interval") else None
+
+
 def _cluster_dates(items: list[Claim], reports: dict[str, ReportMeta]) -> list[tuple[str | None, list[Claim]]]:
     """Group claims of one block around their most reported days (±WINDOW_DAYS).
 

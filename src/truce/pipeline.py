@@ -23,6 +23,7 @@ is recorded as skipped with its reason and not retried by the same extractor.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from collections import Counter
@@ -56,6 +57,8 @@ class RunSummary:
     ledger_entries: int = 0
     syndicated_groups: int = 0
     blocks: int = 0  # blocks of claims fusion re-decided (a region, or a country; truce.fuse.block_of)
+    provisional: int = 0  # large blocks whose new claims were fused in a time slice only (settled by a later run)
+    unsettled: int = 0  # blocks left queued by this run (provisional or deferred), for a quieter run to settle
     evaluated: int = 0  # incidents evaluated (changed, missing a finding, or all when the terms changed)
     physical: dict[str, int] = field(default_factory=dict)  # satellite evidence by verdict, and candidates
     counter_claims: int = 0  # claims whose report denies the event they are about
@@ -69,7 +72,8 @@ class RunSummary:
 def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None, author: str | None = None,
                  wait: float | None = None, workers: int = 1, pool: ExtractionPool | None = None,
                  on_extracted: Callable[[Extracted], None] | None = None,
-                 stop: Callable[[], bool] | None = None) -> RunSummary:
+                 stop: Callable[[], bool] | None = None, defer_over: int | None = None,
+                 summary: bool = True) -> RunSummary:
     """Every stage over what is stored. One run per database at a time: another run's
     lock raises :class:`truce.db.LockedError` naming its holder, unless ``wait`` (seconds,
     ``float('inf')`` for ever) lets this run wait its turn.
@@ -78,13 +82,19 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
     by the caller across runs, ``truce watch``); the results are the same either way.
     ``on_extracted`` sees each report read, once it is stored. When ``stop()`` turns true
     (checked between reports), the reports read so far are stored, extraction ends and the
-    later stages are left to the next run (``RunSummary.stopped``)."""
+    later stages are left to the next run (``RunSummary.stopped``).
+
+    ``defer_over`` (claims; ``truce watch``) trades exactness now for latency: the new
+    reports' claims in a block larger than this are fused with the incidents of their days
+    only (:func:`fuse_slice`, provisional), and large blocks queued earlier wait, until a
+    run with no new report settles them in full. ``None`` (``truce run``): every queued
+    block is re-decided in full. ``summary=False`` skips the whole-database counts."""
     author = author or ctx.settings.who
     with db.run_lock(author, wait=wait):
         if pool is not None:
-            return _run(db, ctx, progress, author, pool, on_extracted, stop)
+            return _run(db, ctx, progress, author, pool, on_extracted, stop, defer_over, summary)
         with ExtractionPool(ctx, workers) as own:
-            return _run(db, ctx, progress, author, own, on_extracted, stop)
+            return _run(db, ctx, progress, author, own, on_extracted, stop, defer_over, summary)
 
 
 def _pending(db: Database, ids: list[str]) -> Iterator[Item]:
@@ -104,7 +114,7 @@ def _until(it: Iterator[Extracted], n: int, stop: Callable[[], bool]) -> Iterato
 
 def _run(db: Database, ctx: Context, progress: Progress | None, author: str, pool: ExtractionPool,
          on_extracted: Callable[[Extracted], None] | None = None,
-         stop: Callable[[], bool] | None = None) -> RunSummary:
+         stop: Callable[[], bool] | None = None, defer_over: int | None = None, summary: bool = True) -> RunSummary:
     s = RunSummary()
     t0 = time.perf_counter()
 
@@ -134,14 +144,15 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
         return s
 
     # 2-6: only what is new to fusion (the blocks its claims touch); nothing new, nothing read
-    plan = plan_fusion(db, ctx, s)
-    fuse_blocks(db, ctx, s, author, progress)
+    plan = plan_fusion(db, ctx, s, collect=defer_over is not None)
+    fuse_blocks(db, ctx, s, author, progress, plan=plan, defer_over=defer_over)
     if plan.orphans:
         with db.atomic():
             s.ledger_appended += len(ledger.record_changes(db, [], plan.orphans, [a.id for a in ctx.agreements], author))
     if plan.status:
         record_status(db, ctx, s, author)
-    summarise(db, s)
+    if summary:
+        summarise(db, s)
     s.seconds["total"] = time.perf_counter() - t0
     return s
 
@@ -168,6 +179,8 @@ FUSION_VERSION = "blocks/1"  # bump when fusion, grading or evaluation change wh
 CHUNK_CLAIMS = 10_000  # blocks re-decided (loaded, fused, stored) together, up to this many claims
 EVALUATE_BATCH = 1_000  # incidents evaluated and logged together (inside their chunk's transaction)
 PLAN_REPORTS = 2_000  # reports filed into blocks per query
+COLLECT_CLAIMS = 5_000  # new claims a plan keeps for provisional fusion; more: every block in full
+SLICE_DAYS = 3  # a new dated claim reaches incidents this many days away: ±1 clustering, ±1 joins, 0-3 days' lag
 
 
 @dataclass
@@ -177,6 +190,8 @@ class FusionPlan:
     full: bool = False  # fusion's inputs (terms, registry, gazetteer, satellite data, engine) changed: every block
     status: bool = False  # agreement status histories to recompute
     orphans: list[str] = field(default_factory=list)  # incident ids findings name but no incident has
+    added: dict[str, list[Claim]] = field(default_factory=dict)  # block → claims of reports new to fusion
+    mixed: set[str] = field(default_factory=set)  # blocks a report fusion saw before enters or leaves
 
 
 def inputs_digest(db: Database, ctx: Context) -> str:
@@ -215,10 +230,12 @@ def report_meta(db: Database, report_ids: Iterable[str]) -> dict[str, ReportMeta
                             r["url"], r["published"], r["canonical"]) for rid, r in rows.items()}
 
 
-def plan_fusion(db: Database, ctx: Context, s: RunSummary) -> FusionPlan:
+def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = False) -> FusionPlan:
     """File the claims of reports new to fusion into their blocks and queue every block they
     enter or leave (all blocks when fusion's inputs changed), in one transaction. Reads only
-    the changed reports' claims; with nothing new it reads two indexed joins and returns."""
+    the changed reports' claims; with nothing new it reads two indexed joins and returns.
+    ``collect`` keeps the claims of reports new to fusion by block (``added``: up to
+    ``COLLECT_CLAIMS``) and notes the blocks other changed reports touch (``mixed``)."""
     t = time.perf_counter()
     plan = FusionPlan()
     digest = inputs_digest(db, ctx)
@@ -229,6 +246,7 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary) -> FusionPlan:
     if refile:  # the registry changed: a facility's claims may lie in another block now
         changed |= set(db.fused_canonicals())
     canon: dict[str, str] = {}
+    old: dict[str, str] = {}
     if changed:
         copies = dedup_stage(db, s)
         t = time.perf_counter()
@@ -252,6 +270,10 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary) -> FusionPlan:
         if db.fire_detection_count():  # satellite candidates at facilities with no claims yet
             extra |= {fuse.facility_block(f.region_code, f.country) for f in ctx.registry}
     negotiation = bool(ids) and db.had_negotiation(ids)
+    collect = collect and not plan.full and not refile
+    kept = 0
+    if collect:
+        plan.mixed = db.blocks_of_reports([rid for rid in ids if rid in old])
     queued: set[str] = set()
     with db.atomic():  # one transaction, written a part at a time (memory bounded by the part)
         for start in range(0, len(ids), PLAN_REPORTS):
@@ -261,6 +283,14 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary) -> FusionPlan:
                 b = fuse.block_of(c, ctx.registry)
                 if b is not None:
                     placed[c.report_id].append((c.id, b))
+                    if collect and c.report_id in old:
+                        plan.mixed.add(b)
+                    elif collect:
+                        plan.added.setdefault(b, []).append(c)
+                        kept += 1
+                        if kept > COLLECT_CLAIMS:  # a large batch: every block in full
+                            collect = False
+                            plan.added.clear()
                 elif c.kind in fuse.FUSE_KINDS and c.stance == "denies":
                     s.counter_claims += 1
                     u = fuse.placeless_counter(c, ctx.registry, report_meta(db, [c.report_id]))
@@ -299,29 +329,43 @@ def _chunks_of_blocks(sizes: dict[str, int], limit: int) -> list[list[str]]:
 
 
 def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress: Progress | None = None,
-                chunk_claims: int = CHUNK_CLAIMS) -> None:
+                chunk_claims: int = CHUNK_CLAIMS, *, plan: FusionPlan | None = None,
+                defer_over: int | None = None) -> None:
     """Stages 3-6 over the queued blocks, a chunk of blocks at a time (bounded memory): fuse and
     grade, weigh satellite evidence, evaluate every incident of the chunk against every
     agreement, then in one transaction store the chunk's incidents and physical evidence, append
     changed findings (and retire those of incidents gone) to the ledger, store the changed
-    findings and take the blocks off the queue."""
+    findings and take the blocks off the queue. With ``defer_over`` (see :func:`run_pipeline`)
+    blocks larger than that are fused provisionally (:func:`fuse_slice`) or wait."""
     queued = db.queued_blocks()
     if not queued:
         return
     t = time.perf_counter()
-    chunks = _chunks_of_blocks(db.block_sizes(list(queued)), chunk_claims)
-    s.blocks = len(queued)
+    sizes = db.block_sizes(list(queued))
     region_names = {code: p.name for code, p in ctx.gazetteer.regions.items()}
     region_points = {code: (p.lat, p.lon) for code, p in ctx.gazetteer.regions.items()}
+    agreement_ids = [a.id for a in ctx.agreements]
     fires = None
     params: dict[str, object] = {}
     if db.fire_detection_count():
         fires = db.fire_points()
         params = physical.load_matching(ctx.settings.firms_matching)
+    wait: set[str] = set()
+    if defer_over is not None and plan is not None and plan.added and fires is None:
+        big = {b for b, n in sizes.items() if n > defer_over and not queued[b]} - plan.mixed
+        wait = big - set(plan.added)  # queued by earlier runs: settled by a run with nothing new
+        for b in sorted(big & set(plan.added)):
+            if fuse_slice(db, ctx, s, author, b, plan.added[b], region_names, region_points, agreement_ids):
+                s.provisional += 1
+                wait.add(b)
+        s.unsettled = len(wait)
+    s.seconds["fuse"] = s.seconds.get("fuse", 0.0) + time.perf_counter() - t
+    t = time.perf_counter()
+    chunks = _chunks_of_blocks({b: n for b, n in sizes.items() if b not in wait}, chunk_claims)
+    s.blocks = len(queued) - len(wait)
     facilities: dict[str, list[str]] = {}
     for f in ctx.registry:
         facilities.setdefault(fuse.facility_block(f.region_code, f.country), []).append(f.id)
-    agreement_ids = [a.id for a in ctx.agreements]
     done = 0
     for blocks in chunks:
         claims = db.block_claims(blocks)
@@ -377,6 +421,42 @@ def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress
     if gone:
         with db.atomic():
             s.ledger_appended += len(ledger.retire_agreements(db, gone, author))
+
+
+def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: str, new: Sequence[Claim],
+               region_names: dict[str, str], region_points: dict[str, tuple[float, float]],
+               agreement_ids: Sequence[str]) -> bool:
+    """Fuse new claims (of reports new to fusion) with the stored incidents of their block
+    dated within ``SLICE_DAYS`` of them, and store, evaluate and log the result in place of
+    those incidents, leaving the block queued. Provisional: fusion's date clustering can chain
+    further in a busy block, which only re-deciding the whole block settles. Returns False,
+    having stored nothing, when the slice is not enough — an undated or month-dated new claim,
+    or a result that would name an incident outside the slice."""
+    days = [d for d in map(fuse.claim_day, new) if d is not None]
+    if not days or len(days) < len(new):
+        return False
+    one = dt.timedelta(days=SLICE_DAYS)
+    replacing = db.block_incidents_between(block, (min(days) - one).isoformat(), (max(days) + one).isoformat())
+    claims = {c.id: c for c in db.claims_of_incidents(replacing)}
+    claims.update((c.id, c) for c in new)
+    meta = report_meta(db, {c.report_id for c in claims.values()})
+    unattached: list[fuse.Unattached] = []
+    incidents = fuse.fuse(claims.values(), meta, ctx.registry, region_names, region_points, unattached)
+    ids = [i.id for i in incidents]
+    if any(i.date is None for i in incidents) or db.incident_ids_stored(ids) - set(replacing):
+        return False
+    s.counter_claims += sum(1 for c in new if c.stance == "denies")
+    s.unattached += [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
+    with db.atomic():
+        changed, removed = db.store_block_incidents([block], [(fuse.incident_block(i), i) for i in incidents],
+                                                    replacing=replacing)
+        have = Counter(iid for iid, _ in db.finding_digests_of(ids))
+        fresh = set(changed)
+        todo = [i for i in incidents if i.id in fresh or have[i.id] < len(agreement_ids)]
+        s.evaluated += len(todo)
+        results = evaluate_incidents(ctx, todo, claims, meta)
+        s.ledger_appended += len(ledger.record_changes(db, results, removed, list(agreement_ids), author))
+    return True
 
 
 def evaluate_incidents(ctx: Context, incidents: Sequence[Incident], claims_by_id: dict[str, Claim],

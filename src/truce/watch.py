@@ -58,6 +58,8 @@ Log = Callable[[dict[str, Any]], None]
 SUFFIXES = JSONL_SUFFIXES | TEXT_SUFFIXES | HTML_SUFFIXES | FEED_SUFFIXES | CSV_SUFFIXES | {""}
 BACKLOG_EVERY = 5.0  # seconds between checks for reports waiting (someone else's ingest)
 FORGET_AFTER = 7 * 86400.0  # a watcher silent this long leaves `truce health`
+PROVISIONAL_OVER = 5_000  # claims: a block larger than this takes new claims provisionally (pipeline.fuse_slice)
+EXACT_AFTER = 30.0  # quiet seconds after which the provisional blocks are re-decided exactly
 
 
 @dataclass
@@ -68,6 +70,8 @@ class WatchOptions:
     settle: float = 2.0
     once: bool = False  # one cycle, then stop (cron, tests)
     health_file: Path | None = None
+    provisional_over: int | None = PROVISIONAL_OVER  # None: every block re-decided exactly at once
+    exact_after: float = EXACT_AFTER
 
 
 @dataclass
@@ -90,6 +94,7 @@ class Health:
     files: int = 0  # files ingested by this watcher
     feed_polls: int = 0
     backlog: int = 0  # reports stored and not yet read by the extractor
+    unsettled: int = 0  # blocks fused provisionally (or waiting), to re-decide exactly when quiet
     error_count: int = 0
     errors: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=10))
 
@@ -147,6 +152,7 @@ class Watcher:
         self._must_run = True  # the first cycle runs the stages (resume after a stop)
         self._last_backlog_check = 0.0
         self._last_beat = 0.0
+        self._last_new = time.monotonic()  # when a report last arrived (exact fusion waits for quiet)
         db.forget_watchers(FORGET_AFTER)
 
     # --- control ---------------------------------------------------------------------------
@@ -199,10 +205,16 @@ class Watcher:
                 break
             ingested += self._poll_feed(feed)
         now = time.monotonic()
+        if ingested:
+            self._last_new = now
         if not ingested and not self._must_run and now - self._last_backlog_check >= max(BACKLOG_EVERY, self.opts.interval):
             self._last_backlog_check = now
             self.health.backlog = len(self.db.reports_to_extract(self.ctx.extractor.id))
             self._must_run = self.health.backlog > 0
+            if not self._must_run and now - self._last_new >= self.opts.exact_after:
+                # quiet: a run with nothing new re-decides the provisional blocks exactly
+                self.health.unsettled = len(self.db.queued_blocks())
+                self._must_run = self.health.unsettled > 0
         if (ingested or self._must_run) and not self.stopping:
             self._run_stages()
         self.health.polls += 1
@@ -338,7 +350,8 @@ class Watcher:
         done: list[Extracted] = []
         try:
             s = run_pipeline(self.db, self.ctx, author=self.author, wait=min(1.0, self.opts.interval), pool=self.pool,
-                             on_extracted=done.append, stop=self._stop.is_set)
+                             on_extracted=done.append, stop=self._stop.is_set,
+                             defer_over=None if self.opts.once else self.opts.provisional_over, summary=False)
         except LockedError:
             self._must_run = True  # another run holds the database: next cycle
             return
@@ -348,6 +361,9 @@ class Watcher:
             return
         self._must_run = s.stopped
         self.health.backlog = 0 if not s.stopped else self.health.backlog
+        self.health.unsettled = s.unsettled
+        if s.extracted:
+            self._last_new = time.monotonic()
         for msg in s.errors:
             self._error(msg)
         for x in done:
@@ -394,7 +410,7 @@ class Watcher:
         return {"watcher": self.id, "pid": os.getpid(), "host": socket.gethostname(), "state": h.state,
                 "started": h.started, "last_poll": h.last_poll, "last_report": h.last_report, "polls": h.polls,
                 "reports": h.reports, "files": h.files, "feed_polls": h.feed_polls, "backlog": h.backlog,
-                "error_count": h.error_count, "errors": list(h.errors), "interval": self.opts.interval,
+                "unsettled": h.unsettled, "error_count": h.error_count, "errors": list(h.errors), "interval": self.opts.interval,
                 "folders": [str(f) for f in self.opts.folders], "feeds": [f.url for f in self.opts.feeds]}
 
     def _beat(self) -> None:

@@ -25,10 +25,17 @@ from truce.errors import PipelineError
 @click.option("--health-file", type=click.Path(dir_okay=False), default=None,
               help="Also write the watcher's health (JSON) to this file after every round.")
 @click.option("--author", default=None, help="Name recorded on ledger entries (default TRUCE_AUTHOR or the OS user).")
+@click.option("--provisional-over", type=click.IntRange(min=0), default=None,
+              help="A block of more claims than this (default 5000) takes a new report's claims provisionally: "
+                   "fused with the incidents of their days only, re-decided exactly once the watcher is quiet.")
+@click.option("--exact-after", type=click.FloatRange(min=0), default=None,
+              help="Quiet seconds (no new report) after which provisional blocks are re-decided exactly (default 30).")
+@click.option("--exact", is_flag=True, help="Re-decide every block exactly at once (slower on large databases).")
 @workers_option
 @click.pass_context
 def watch(ctx: click.Context, folders: tuple[str, ...], db: str | None, feeds_file: str | None, interval: float,
-          settle: float, once: bool, health_file: str | None, author: str | None, workers: int | None) -> None:
+          settle: float, once: bool, health_file: str | None, author: str | None, provisional_over: int | None,
+          exact_after: float | None, exact: bool, workers: int | None) -> None:
     """Follow folders and feeds: ingest what is new, run the stages, log one JSON line per report.
 
     Each line on stdout is one report run through the stages: its claims, the incidents
@@ -38,6 +45,11 @@ def watch(ctx: click.Context, folders: tuple[str, ...], db: str | None, feeds_fi
     size, time and SHA-256; feeds by ETag / Last-Modified), so a restart resumes, and
     several watchers on one database store each file once. SIGTERM or Ctrl-C stops
     between files and extraction batches; `truce health` shows how watchers are doing.
+
+    On a large database a new report's claims are fused with the stored incidents of
+    their block dated within three days of them (provisional: the date clustering of a
+    busy region can chain further), and the block is re-decided exactly once no report
+    has arrived for --exact-after seconds; `truce run` always decides exactly.
     The feeds file and the log line are described in docs/data-formats.md (section 8).
 
     Example:
@@ -57,6 +69,12 @@ def watch(ctx: click.Context, folders: tuple[str, ...], db: str | None, feeds_fi
             c = common._context(settings, database)
             opts = WatchOptions(folders=tuple(Path(f) for f in folders), feeds=feeds, interval=interval,
                                 settle=settle, once=once, health_file=Path(health_file) if health_file else None)
+            if exact:
+                opts.provisional_over = None
+            elif provisional_over is not None:
+                opts.provisional_over = provisional_over
+            if exact_after is not None:
+                opts.exact_after = exact_after
             with ExtractionPool(c, _workers(workers)) as pool:
                 w = Watcher(database, c, opts, pool=pool, author=settings.who, log=json_line(sys.stdout),
                             events=json_line(sys.stderr))
@@ -102,7 +120,8 @@ def health(ctx: click.Context, db: str | None, fmt: str, stale_after: float | No
         for w in rep["watchers"]:
             state = "alive" if w["alive"] else w["state"] if w["state"] != "running" else "not responding"
             click.echo(f"{w['watcher']}: {state}; last poll {w['last_poll'] or 'never'} "
-                       f"({w['seconds_since_beat']:.0f} s ago); backlog {w['backlog']}; {w['reports']} report(s) "
+                       f"({w['seconds_since_beat']:.0f} s ago); backlog {w['backlog']}; "
+                       f"{w.get('unsettled', 0)} block(s) provisional; {w['reports']} report(s) "
                        f"logged, {w['files']} file(s); {w['error_count']} error(s)")
             for err in w["errors"][-3:]:
                 click.echo(f"  error at {err['at']}: {err['error']}")
