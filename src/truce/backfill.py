@@ -416,17 +416,24 @@ class BackfillSummary:
         return not (self.errors or self.skipped or self.failed)
 
 
-def backfill(db: Database, ctx: Context, paths: Sequence[str | Path], *, scheduler: str | None = None,
+def backfill(db: Database, ctx: Context | Callable[[], Context], paths: Sequence[str | Path], *,
+             scheduler: str | None = None,
              workers: int | None = None, partition_size: int = DEFAULT_PARTITION, retries: int = 2,
              progress: Progress | None = None, wait: float | None = None, client: Any = None,
-             stages: bool = True) -> BackfillSummary:
+             stages: bool = True, settings: Settings | None = None) -> BackfillSummary:
     """Archives → reports and claims on a Dask cluster → every stage once on this process.
 
     ``scheduler``: the address of a running cluster (``tcp://host:8786``); otherwise a
     LocalCluster of ``workers`` processes (default: the cores) is started and stopped.
     ``client``: an existing ``distributed.Client`` to use instead. ``wait`` as for
     :func:`truce.pipeline.run_pipeline`; ``stages=False`` stores reports and claims only (a
-    later ``truce run`` fuses and evaluates them)."""
+    later ``truce run`` fuses and evaluates them).
+
+    ``ctx`` may be a function that loads the context: when the workers write (PostgreSQL)
+    this process needs it only for the stages and for files that are not archives, so the
+    cluster does not wait for it, nor share the cores with its loading (``settings`` are
+    then the workers' settings)."""
+    load = _loader(ctx)
     s = BackfillSummary()
     t0 = time.perf_counter()
     parts, others = plan(paths, partition_size, s.errors)
@@ -434,28 +441,47 @@ def backfill(db: Database, ctx: Context, paths: Sequence[str | Path], *, schedul
     s.files = len({p.path for p in parts}) + len(others)
     s.seconds["plan"] = time.perf_counter() - t0
     if others:  # single pages, texts, feeds, FIRMS files: read here, extracted by the run below
-        res = ingest_paths(db, others, ctx)
+        res = ingest_paths(db, others, load())
         s.errors += res.errors
         s.new, s.seen, s.reports = s.new + res.new, s.seen + res.seen, s.reports + res.new + res.seen
     s.write = "workers" if db.dialect == "postgresql" else "client"
     t = time.perf_counter()
     if parts:
-        run_partitions(db, ctx, parts, s, scheduler=scheduler, workers=workers, retries=retries, progress=progress,
-                       client=client)
+        run_partitions(db, ctx if isinstance(ctx, Context) else load, parts, s, scheduler=scheduler, workers=workers,
+                       retries=retries, progress=progress, client=client, settings=settings)
     s.seconds["extract"] = time.perf_counter() - t
     t = time.perf_counter()
     if stages:
-        s.run = run_pipeline(db, ctx, progress=progress, wait=wait)
+        s.run = run_pipeline(db, load(), progress=progress, wait=wait)
     s.seconds["stages"] = time.perf_counter() - t
     s.seconds["total"] = time.perf_counter() - t0
     return s
 
 
-def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: BackfillSummary, *,
-                   scheduler: str | None = None, workers: int | None = None, retries: int = 2,
-                   progress: Progress | None = None, client: Any = None) -> None:
+def _loader(ctx: Context | Callable[[], Context]) -> Callable[[], Context]:
+    """The context, loaded once when first asked for."""
+    if isinstance(ctx, Context):
+        return lambda: ctx
+    held: list[Context] = []
+
+    def load() -> Context:
+        if not held:
+            held.append(ctx())
+        return held[0]
+
+    return load
+
+
+def run_partitions(db: Database, ctx: Context | Callable[[], Context], parts: Sequence[Partition],
+                   s: BackfillSummary, *, scheduler: str | None = None, workers: int | None = None,
+                   retries: int = 2, progress: Progress | None = None, client: Any = None,
+                   settings: Settings | None = None) -> None:
     """Extract the partitions on the cluster and store their reports and claims, counting
-    into ``s``; a partition that still fails after ``retries`` goes to ``s.failed``."""
+    into ``s``; a partition that still fails after ``retries`` goes to ``s.failed``. With
+    ``settings`` and a context loader for ``ctx``, the context is loaded here only when this
+    process writes (SQLite: it needs the extractor's id)."""
+    load = _loader(ctx)
+    settings = settings or load().settings
     s.write = s.write or ("workers" if db.dialect == "postgresql" else "client")
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -479,14 +505,14 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
         t = time.perf_counter()
         write_url = db.engine.url.render_as_string(hide_password=False) if s.write == "workers" else None
         facilities = _stored_facilities(db)
-        plugin = ContextPlugin(ctx.settings, write_url, facilities)
+        plugin = ContextPlugin(settings, write_url, facilities)
         client.register_plugin(plugin, name=plugin.name)  # returns once every worker has it
         s.workers = len(client.scheduler_info().get("workers", {})) or 1
         s.seconds["context"] = time.perf_counter() - t
         shared_facilities = client.scatter([facilities], broadcast=True)[0] if facilities else None
         known = None
         if write_url is None:  # workers cannot ask the database: they get the ids (one copy each)
-            ids = db.extracted_ids(ctx.extractor.id)
+            ids = db.extracted_ids(load().extractor.id)
             known = client.scatter([frozenset(ids)], broadcast=True)[0] if ids else None  # a list: one object
         total = sum(p.count for p in parts)
         window = max(2 * s.workers, 2)
@@ -495,7 +521,7 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
 
         def submit() -> Any:
             part = queue.popleft()
-            fut = client.submit(process_partition, part, ctx.settings, write_url, shared_facilities, known,
+            fut = client.submit(process_partition, part, settings, write_url, shared_facilities, known,
                                 retries=retries, pure=False, key=f"truce-backfill-{part.index}-{os.urandom(4).hex()}")
             submitted[fut] = part
             return fut
@@ -516,7 +542,7 @@ def run_partitions(db: Database, ctx: Context, parts: Sequence[Partition], s: Ba
             finally:
                 fut.release()
             if write_url is None:
-                store(db, ctx.extractor.id, res)
+                store(db, load().extractor.id, res)
             results[res.index] = res
             s.reports += res.reports
             s.new += res.new

@@ -55,10 +55,9 @@ def backfill(ctx: click.Context, archives: tuple[str, ...], engine: str, schedul
     try:
         settings = _settings(ctx, db=db, author=author)
         with _open(settings) as database:
-            c = common._context(settings, database)
-            s = run_backfill(database, c, archives, scheduler=scheduler, workers=workers, partition_size=partition_size,
-                             retries=retries, progress=progress, wait=float("inf") if wait else None,
-                             stages=not no_stages)
+            s = run_backfill(database, lambda: common._context(settings, database), archives, scheduler=scheduler,
+                             workers=workers, partition_size=partition_size, retries=retries, progress=progress,
+                             wait=float("inf") if wait else None, stages=not no_stages, settings=settings)
     except PipelineError as e:
         _fail(e)
     finally:
