@@ -240,7 +240,9 @@ def test_sigterm_stops_between_batches_and_a_restart_finishes_the_work(tmp_path,
         time.sleep(1)
         _drop(folder / "all.jsonl", lines)
         db = Database(url)
-        _wait_for(lambda: db.report_count() == len(lines))  # ingested: extraction under way
+        # ingested, and extraction under way (a signal before the run starts would stop it before any report)
+        _wait_for(lambda: db.report_count() == len(lines)
+                  and len(db.reports_to_extract(ctx.extractor.id)) < len(lines), timeout=240)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=120)
     finally:

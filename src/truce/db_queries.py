@@ -194,6 +194,16 @@ class ReadQueries:
                 out += [(Finding.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
         return out
 
+    def finding_verdicts(self, incident_ids: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(incident id, agreement id, verdict) of the given incidents' findings (no trace decoded)."""
+        out: list[tuple[str, str, str]] = []
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(sorted(set(incident_ids)), 500):
+                q = (sa.select(findings.c.incident_id, findings.c.agreement_id, findings.c.verdict)
+                     .where(findings.c.incident_id.in_(chunk)).order_by(findings.c.incident_id, findings.c.agreement_id))
+                out += [(r[0], r[1], r[2]) for r in conn.execute(q)]
+        return out
+
     def reports_by_external(self, external_ids: Sequence[str], *, text: bool = True) -> dict[str, Report]:
         """external id → the report ingested with it (the Report carries that external id);
         ``text=False``: without its text (as :meth:`Database.reports`)."""

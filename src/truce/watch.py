@@ -366,16 +366,20 @@ class Watcher:
             self._last_new = time.monotonic()
         for msg in s.errors:
             self._error(msg)
+        # what the run's reports became, read in two queries for all of them
+        claim_ids = [c.id for x in done for c in x.claims] if not s.stopped else []
+        incident_of = self.db.incidents_of_claims(claim_ids) if claim_ids else {}
+        verdicts: dict[str, list[dict[str, str]]] = {}
+        for iid, aid, verdict in self.db.finding_verdicts(sorted(set(incident_of.values()))) if incident_of else []:
+            verdicts.setdefault(iid, []).append({"incident": iid, "agreement": aid, "verdict": verdict})
         for x in done:
-            self._report_line(x, s)
+            self._report_line(x, s, incident_of, verdicts)
 
-    def _report_line(self, x: Extracted, s: RunSummary) -> None:
+    def _report_line(self, x: Extracted, s: RunSummary, incident_of: dict[str, str],
+                     verdicts: dict[str, list[dict[str, str]]]) -> None:
         rep = x.report
-        claim_ids = [c.id for c in x.claims]
-        incident_of = self.db.incidents_of_claims(claim_ids) if claim_ids and not s.stopped else {}
-        incidents = sorted(set(incident_of.values()))
-        findings = [{"incident": f.incident_id, "agreement": f.agreement_id, "verdict": f.verdict}
-                    for f, _ in (self.db.findings_of(incidents) if incidents else [])]
+        incidents = sorted({incident_of[c.id] for c in x.claims if c.id in incident_of})
+        findings = [f for iid in incidents for f in verdicts.get(iid, ())]
         seen = self._seen.pop(rep.id, None)
         now = time.time()
         seconds: dict[str, float] = {"extract": round(x.seconds, 4)}
