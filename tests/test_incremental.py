@@ -333,3 +333,38 @@ def test_a_slice_that_would_reach_outside_itself_falls_back_to_the_whole_block(t
     assert settle.unsettled == 0 and _state(db) == _state(ref)
     db.close()
     ref.close()
+
+
+def test_a_crash_after_dedup_moved_a_stored_reports_canonical_is_caught_by_the_next_run(tmp_path, ctx, monkeypatch):
+    """A new, earlier-published copy makes itself the canonical of a stored report's group; the
+    run crashes after its dedup, before fusion sees it. The next run must still re-fuse the
+    stored report under its new canonical (it reads only the groups of what is new)."""
+    from truce import pipeline
+
+    base = json.loads(LINES[0])
+    later = dict(base, id="syn-a", source="Reuters", published="2025-03-20")
+    earlier = dict(base, id="syn-b", source="Ukrinform", published="2025-03-18",
+                   text=base["text"] + "\n\nReporting by our correspondent.")
+    db = Database(str(tmp_path / "x.db"))
+    _ingest(db, tmp_path, LINES[1:20] + [json.dumps(later)], ctx)
+    run_pipeline(db, ctx, author="test")
+    _ingest(db, tmp_path, [json.dumps(earlier)], ctx)
+    a, b = sorted(_ids_of([json.dumps(later)], db)), sorted(_ids_of([json.dumps(earlier)], db))
+
+    def boom(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "queue_blocks", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(db, ctx, author="test")
+    assert db.syndication(a) == {a[0]: b[0]}  # dedup stored the new group; fusion has not seen it
+    assert db.fused_canonicals(a) == {a[0]: a[0]}
+    monkeypatch.undo()
+    run_pipeline(db, ctx, author="test")
+    assert db.fused_canonicals(a) == {a[0]: b[0]}
+    ref = Database(str(tmp_path / "ref.db"))
+    _ingest(ref, tmp_path, LINES[1:20] + [json.dumps(later), json.dumps(earlier)], ctx)
+    run_pipeline(ref, ctx, author="test")
+    assert _state(db) == _state(ref)
+    db.close()
+    ref.close()

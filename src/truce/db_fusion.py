@@ -63,11 +63,18 @@ class FusionStore:
         with self.atomic(write=False) as conn:
             return sorted(r[0] for r in conn.execute(q))
 
-    def fused_canonicals(self) -> dict[str, str]:
-        """report id → the canonical report of its syndication group, as fusion last used it."""
+    def fused_canonicals(self, ids: Sequence[str] | None = None) -> dict[str, str]:
+        """report id → the canonical report of its syndication group, as fusion last used it
+        (of ``ids``, when given)."""
         fr = _s.fused_reports
+        q = sa.select(fr.c.report_id, fr.c.canonical)
         with self.atomic(write=False) as conn:
-            return {r[0]: r[1] for r in conn.execute(sa.select(fr.c.report_id, fr.c.canonical))}
+            if ids is None:
+                return {r[0]: r[1] for r in conn.execute(q)}
+            out: dict[str, str] = {}
+            for chunk in _chunks(sorted(set(ids))):
+                out.update((r[0], r[1]) for r in conn.execute(q.where(fr.c.report_id.in_(chunk))))
+            return out
 
     def syndicated_count(self) -> int:
         """Syndication groups (of two or more reports) as fusion last used them."""

@@ -24,12 +24,22 @@ class SyndicationStore:
         def _upsert_many(self, conn: Connection, table: sa.Table, rows: Sequence[dict[str, object]],
                          keys: Sequence[str], update: bool = True) -> None: ...
 
-    def reports_to_dedup(self) -> list[str]:
-        """Ids of the reports not yet deduped, in order."""
+    def reports_to_dedup(self, among: Sequence[str] | None = None) -> list[str]:
+        """Ids of the reports not yet deduped (of ``among``, when given), in order."""
         with self.atomic(write=False) as conn:
             j = reports.outerjoin(syndication, reports.c.id == syndication.c.report_id)
             q = sa.select(reports.c.id).select_from(j).where(syndication.c.report_id.is_(None)).order_by(reports.c.id)
-            return [r[0] for r in conn.execute(q)]
+            if among is None:
+                return [r[0] for r in conn.execute(q)]
+            out: list[str] = []
+            for chunk in in_chunks(sorted(set(among)), 500):
+                out += [r[0] for r in conn.execute(q.where(reports.c.id.in_(chunk)))]
+            return sorted(out)
+
+    def group_members_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """report id → canonical, for every member of the syndication groups these reports are in."""
+        gids = sorted(set(self.syndication_groups_of(sorted(set(ids))).values()))
+        return {rid: canon for _, rid, _, canon in self.syndication_members(gids)}
 
     def report_texts(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """report id → (text, published)."""

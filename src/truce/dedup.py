@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Sequence
 
 from truce.db import Database
@@ -200,22 +200,27 @@ class DedupSummary:
     linked: int = 0  # verified copies that joined two groups
     groups: int = 0  # syndication groups (over one member) stored after the update
     redone: bool = False  # the stored groups were made with other parameters and were rebuilt
+    touched: set[str] = field(default_factory=set)  # reports whose stored group or canonical was written
 
 
-def update(db: Database, *, batch: int = BATCH, progress: Callable[[str, int, int], None] | None = None) -> DedupSummary:
+def update(db: Database, *, batch: int = BATCH, progress: Callable[[str, int, int], None] | None = None,
+           among: Sequence[str] | None = None, count: bool = True) -> DedupSummary:
     """Dedup the reports not yet deduped, ``batch`` at a time (one transaction each), against
-    the stored band keys; store their band keys and groups, merging groups they link."""
+    the stored band keys; store their band keys and groups, merging groups they link.
+    ``among``: only these reports may be new (the pipeline's reports new to fusion), so the
+    others are not scanned; ``count=False`` leaves ``groups`` at 0 (a count over every group)."""
     s = DedupSummary()
     if db.get_meta("dedup_version") != VERSION:
         s.redone = db.clear_syndication()
         db.set_meta("dedup_version", VERSION)
-    pending = db.reports_to_dedup()
+        among = None
+    pending = db.reports_to_dedup(among)
     for start in range(0, len(pending), batch):
         _update_batch(db, pending[start:start + batch], s)
         if progress:
             progress("dedup", min(start + batch, len(pending)), len(pending))
     s.deduped = len(pending)
-    s.groups = db.syndication_group_count()
+    s.groups = db.syndication_group_count() if count else 0
     return s
 
 
@@ -270,3 +275,4 @@ def _update_batch(db: Database, ids: Sequence[str], s: DedupSummary) -> None:
             canon = _canonical(ms, published)
             rows += [(m, root, canon) for m in ms if before.get(m) != (root, canon)]
         db.store_syndication(rows, [(k, rid) for rid in order for k in keys[rid]])
+        s.touched.update(r[0] for r in rows)

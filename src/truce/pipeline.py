@@ -144,7 +144,7 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
         return s
 
     # 2-6: only what is new to fusion (the blocks its claims touch); nothing new, nothing read
-    plan = plan_fusion(db, ctx, s, collect=defer_over is not None)
+    plan = plan_fusion(db, ctx, s, collect=defer_over is not None, counts=summary)
     fuse_blocks(db, ctx, s, author, progress, plan=plan, defer_over=defer_over)
     if plan.orphans:
         with db.atomic():
@@ -157,14 +157,26 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
     return s
 
 
-def dedup_stage(db: Database, s: RunSummary, progress: Progress | None = None) -> dict[str, str]:
-    """Stage 2 (incremental: reports not yet deduped, against the stored band keys), run when
-    reports are new to fusion: report id → canonical report id, for the reports that are copies."""
+def dedup_stage(db: Database, s: RunSummary, progress: Progress | None = None, *,
+                among: Sequence[str] | None = None, count: bool = True) -> tuple[dict[str, str], set[str]]:
+    """Stage 2 (incremental: reports not yet deduped — of ``among`` when given — against the
+    stored band keys), run when reports are new to fusion. Returns the reports whose canonical
+    may differ from what fusion last used — every member of the groups of ``among`` and of the
+    reports this update regrouped (a run that crashed after its dedup left its new reports
+    unfused: their groups hold whatever that dedup moved) — and of them, report id →
+    canonical for the copies."""
     t = time.perf_counter()
-    s.syndicated_groups = dedup.update(db, progress=progress).groups
-    synd = db.syndication()
+    d = dedup.update(db, progress=progress, among=among, count=count)
+    s.syndicated_groups = d.groups
+    if among is None or d.redone:
+        copies = db.syndication()
+        check = set(db.fused_canonicals()) | set(copies)
+    else:
+        members = db.group_members_of(sorted(set(among) | d.touched))
+        copies = {rid: c for rid, c in members.items() if c != rid}
+        check = set(members) | set(among)
     s.seconds["dedup"] = time.perf_counter() - t
-    return synd
+    return copies, check
 
 
 # --- stages 3-6, incrementally: blocks of claims -------------------------------------------------
@@ -230,12 +242,13 @@ def report_meta(db: Database, report_ids: Iterable[str]) -> dict[str, ReportMeta
                             r["url"], r["published"], r["canonical"]) for rid, r in rows.items()}
 
 
-def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = False) -> FusionPlan:
+def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = False, counts: bool = True) -> FusionPlan:
     """File the claims of reports new to fusion into their blocks and queue every block they
     enter or leave (all blocks when fusion's inputs changed), in one transaction. Reads only
     the changed reports' claims; with nothing new it reads two indexed joins and returns.
     ``collect`` keeps the claims of reports new to fusion by block (``added``: up to
-    ``COLLECT_CLAIMS``) and notes the blocks other changed reports touch (``mixed``)."""
+    ``COLLECT_CLAIMS``) and notes the blocks other changed reports touch (``mixed``);
+    ``counts=False`` skips counting every syndication group."""
     t = time.perf_counter()
     plan = FusionPlan()
     digest = inputs_digest(db, ctx)
@@ -248,14 +261,14 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     canon: dict[str, str] = {}
     old: dict[str, str] = {}
     if changed:
-        copies = dedup_stage(db, s)
+        copies, check = dedup_stage(db, s, among=None if refile else sorted(changed), count=counts)
         t = time.perf_counter()
-        old = db.fused_canonicals()
+        old = db.fused_canonicals(sorted(check | changed))
         changed |= {rid for rid, c in old.items() if copies.get(rid, rid) != c}
         # a report's grade reads its canonical's metadata: a changed canonical changes its copies
         changed |= {rid for rid, c in copies.items() if c in changed and rid in old}
         canon = {rid: copies.get(rid, rid) for rid in changed}
-    else:
+    elif counts:
         s.syndicated_groups = db.syndicated_count()
     ids = sorted(changed)
     plan.reports = len(ids)
