@@ -339,7 +339,6 @@ def test_a_crash_after_dedup_moved_a_stored_reports_canonical_is_caught_by_the_n
     """A new, earlier-published copy makes itself the canonical of a stored report's group; the
     run crashes after its dedup, before fusion sees it. The next run must still re-fuse the
     stored report under its new canonical (it reads only the groups of what is new)."""
-    from truce import pipeline
 
     base = json.loads(LINES[0])
     later = dict(base, id="syn-a", source="Reuters", published="2025-03-20")
@@ -364,6 +363,28 @@ def test_a_crash_after_dedup_moved_a_stored_reports_canonical_is_caught_by_the_n
     assert db.fused_canonicals(a) == {a[0]: b[0]}
     ref = Database(str(tmp_path / "ref.db"))
     _ingest(ref, tmp_path, LINES[1:20] + [json.dumps(later), json.dumps(earlier)], ctx)
+    run_pipeline(ref, ctx, author="test")
+    assert _state(db) == _state(ref)
+    db.close()
+    ref.close()
+
+
+def test_a_watchers_run_fuses_what_it_read_and_its_quiet_run_what_others_extracted(tmp_path, ctx):
+    db = Database(str(tmp_path / "x.db"))
+    _ingest(db, tmp_path, LINES[:20], ctx)
+    run_pipeline(db, ctx, author="test")
+    _ingest(db, tmp_path, LINES[20:25], ctx)
+    read: list = []  # another process extracts these five and stops before fusion
+    s = run_pipeline(db, ctx, author="test", on_extracted=read.append, stop=lambda: len(read) >= 5)
+    assert s.stopped and len(read) == 5 and not db.reports_to_extract(ctx.extractor.id)
+    others = _ids_of(LINES[20:25], db)
+    _ingest(db, tmp_path, LINES[25:27], ctx)
+    run_pipeline(db, ctx, author="test", defer_over=0)  # the watcher's run: what it read
+    assert set(db.fusion_changed_reports()) == others
+    quiet = run_pipeline(db, ctx, author="test", defer_over=0)  # nothing read: every report looked at
+    assert not db.fusion_changed_reports() and quiet.unsettled == 0 and not db.queued_blocks()
+    ref = Database(str(tmp_path / "ref.db"))
+    _ingest(ref, tmp_path, LINES[:27], ctx)
     run_pipeline(ref, ctx, author="test")
     assert _state(db) == _state(ref)
     db.close()

@@ -48,20 +48,30 @@ class FusionStore:
 
     # --- what is new to fusion -------------------------------------------------------------
 
-    def fusion_changed_reports(self) -> list[str]:
+    def fusion_changed_reports(self, among: Sequence[str] | None = None) -> list[str]:
         """Reports whose extraction, or the external id they are shown by, differs from what
-        fusion last saw (new reports included). Indexed joins; no claim or text is read."""
+        fusion last saw (new reports included); of ``among`` only, when given. Indexed joins;
+        no claim or text is read."""
         t = _s
         ex, fr = t.extractions, t.fused_reports
-        ext = sa.select(t.report_inputs.c.report_id.label("rid"),
-                        sa.func.min(t.report_inputs.c.external_id).label("eid")).group_by(
-            t.report_inputs.c.report_id).subquery()
-        j = ex.outerjoin(fr, fr.c.report_id == ex.c.report_id).outerjoin(ext, ext.c.rid == ex.c.report_id)
-        q = sa.select(ex.c.report_id).select_from(j).where(sa.or_(
-            fr.c.report_id.is_(None), fr.c.extractor != ex.c.extractor, fr.c.extracted_at != ex.c.extracted_at,
-            fr.c.n_claims != ex.c.n_claims, fr.c.external_id != sa.func.coalesce(ext.c.eid, ex.c.report_id)))
+        ext_q = sa.select(t.report_inputs.c.report_id.label("rid"),
+                          sa.func.min(t.report_inputs.c.external_id).label("eid")).group_by(t.report_inputs.c.report_id)
+
+        def query(ids: Sequence[str] | None) -> Any:
+            sub = (ext_q if ids is None else ext_q.where(t.report_inputs.c.report_id.in_(ids))).subquery()
+            j = ex.outerjoin(fr, fr.c.report_id == ex.c.report_id).outerjoin(sub, sub.c.rid == ex.c.report_id)
+            q = sa.select(ex.c.report_id).select_from(j).where(sa.or_(
+                fr.c.report_id.is_(None), fr.c.extractor != ex.c.extractor, fr.c.extracted_at != ex.c.extracted_at,
+                fr.c.n_claims != ex.c.n_claims, fr.c.external_id != sa.func.coalesce(sub.c.eid, ex.c.report_id)))
+            return q if ids is None else q.where(ex.c.report_id.in_(ids))
+
         with self.atomic(write=False) as conn:
-            return sorted(r[0] for r in conn.execute(q))
+            if among is None:
+                return sorted(r[0] for r in conn.execute(query(None)))
+            out: list[str] = []
+            for chunk in _chunks(sorted(set(among))):
+                out += [r[0] for r in conn.execute(query(list(chunk)))]
+            return sorted(out)
 
     def fused_canonicals(self, ids: Sequence[str] | None = None) -> dict[str, str]:
         """report id → the canonical report of its syndication group, as fusion last used it

@@ -144,7 +144,11 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
         return s
 
     # 2-6: only what is new to fusion (the blocks its claims touch); nothing new, nothing read
-    plan = plan_fusion(db, ctx, s, collect=defer_over is not None, counts=summary)
+    # a watcher's run that read reports looks for what is new to fusion among them only, and
+    # fuses them provisionally in large blocks; its quiet runs (nothing read) look at every
+    # report and decide every queued block exactly, as `truce run` does
+    among = pending if defer_over is not None and pending else None
+    plan = plan_fusion(db, ctx, s, collect=among is not None, counts=summary, among=among)
     fuse_blocks(db, ctx, s, author, progress, plan=plan, defer_over=defer_over)
     if plan.orphans:
         with db.atomic():
@@ -242,18 +246,20 @@ def report_meta(db: Database, report_ids: Iterable[str]) -> dict[str, ReportMeta
                             r["url"], r["published"], r["canonical"]) for rid, r in rows.items()}
 
 
-def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = False, counts: bool = True) -> FusionPlan:
+def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = False, counts: bool = True,
+                among: Sequence[str] | None = None) -> FusionPlan:
     """File the claims of reports new to fusion into their blocks and queue every block they
     enter or leave (all blocks when fusion's inputs changed), in one transaction. Reads only
     the changed reports' claims; with nothing new it reads two indexed joins and returns.
     ``collect`` keeps the claims of reports new to fusion by block (``added``: up to
     ``COLLECT_CLAIMS``) and notes the blocks other changed reports touch (``mixed``);
-    ``counts=False`` skips counting every syndication group."""
+    ``counts=False`` skips counting every syndication group; ``among`` looks for reports new
+    to fusion among these only (a watcher's run: what it just read)."""
     t = time.perf_counter()
     plan = FusionPlan()
     digest = inputs_digest(db, ctx)
     plan.full = db.get_meta("fusion.inputs") != digest
-    changed = set(db.fusion_changed_reports())
+    changed = set(db.fusion_changed_reports(among))
     filing = blocks_digest(ctx)
     refile = db.get_meta("fusion.blocks") != filing
     if refile:  # the registry changed: a facility's claims may lie in another block now

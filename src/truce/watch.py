@@ -153,6 +153,7 @@ class Watcher:
         self._last_backlog_check = 0.0
         self._last_beat = 0.0
         self._last_new = time.monotonic()  # when a report last arrived (exact fusion waits for quiet)
+        self._last_full_check = 0.0
         db.forget_watchers(FORGET_AFTER)
 
     # --- control ---------------------------------------------------------------------------
@@ -212,9 +213,13 @@ class Watcher:
             self.health.backlog = len(self.db.reports_to_extract(self.ctx.extractor.id))
             self._must_run = self.health.backlog > 0
             if not self._must_run and now - self._last_new >= self.opts.exact_after:
-                # quiet: a run with nothing new re-decides the provisional blocks exactly
+                # quiet: a run with nothing new re-decides the provisional blocks exactly, and
+                # fuses what other processes extracted (`truce extract`, a backfill's workers)
                 self.health.unsettled = len(self.db.queued_blocks())
                 self._must_run = self.health.unsettled > 0
+                if not self._must_run and now - self._last_full_check >= self.opts.exact_after:
+                    self._last_full_check = now
+                    self._must_run = bool(self.db.fusion_changed_reports())
         if (ingested or self._must_run) and not self.stopping:
             self._run_stages()
         self.health.polls += 1
