@@ -111,6 +111,8 @@ def main() -> None:
     ap.add_argument("--reports", type=int, default=2000)
     ap.add_argument("--claims", type=int, default=0, help="build from this many synthetic claims instead of reports")
     ap.add_argument("--db", default=None, help="keep the built database here (reused when it exists)")
+    ap.add_argument("--exact", action="store_true", help="run the watcher with --exact (no provisional fusion)")
+    ap.add_argument("--exact-after", type=float, default=None, help="the watcher's --exact-after")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
     ap.add_argument("--baseline-trials", type=int, default=5)
@@ -138,8 +140,9 @@ def main() -> None:
     trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp)
     folder = tmp / "in"
     folder.mkdir()
+    extra = (["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])
     proc = subprocess.Popen(CLI + ["watch", str(folder), "--db", str(db_path), "--interval", "0.1", "--settle", "0",
-                                   "--workers", "1", "--author", "bench"], env=_env(src),
+                                   "--workers", "1", "--author", "bench", *extra], env=_env(src),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     watcher = psutil.Process(proc.pid)
     logged: dict[str, dict] = {}  # report id → the watcher's line (read as it prints)
@@ -176,6 +179,11 @@ def main() -> None:
             without += 1
             time.sleep(0.2)
         cpu = sum(watcher.cpu_times()[:2]) - cpu0
+        t_last = time.perf_counter()
+        while db.queued_blocks():  # provisional blocks: settled once the watcher is quiet
+            time.sleep(0.5)
+        settled = time.perf_counter() - t_last
+        settle_cpu = sum(watcher.cpu_times()[:2]) - cpu0 - cpu
         hwm = 0
         for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -194,6 +202,8 @@ def main() -> None:
         for k, v in x["seconds"].items():
             stages.setdefault(k, []).append(v)
     print("  watcher's own timings (median s): " + ", ".join(f"{k} {statistics.median(v):.3f}" for k, v in stages.items()))
+    print(f"  every block exact again {settled:.1f} s after the last trial (the watcher waits for quiet first), "
+          f"{settle_cpu:.1f} CPU s")
     r = subprocess.run(CLI + ["findings", "--db", str(db_path), "--format", "json"], env=_env(src), capture_output=True,
                        text=True, check=True)
     incidents = {x["incidents"][0] for x in lines if x["incidents"] and x["findings"]}
