@@ -90,6 +90,15 @@ class ReadQueries:
             r = conn.execute(sa.select(incidents.c.data).where(incidents.c.id == incident_id)).first()
             return Incident.from_dict(json.loads(r[0])) if r else None
 
+    def incidents_by_id(self, ids: Sequence[str]) -> dict[str, Incident]:
+        """incident id → the incident, for the given ids (those that exist)."""
+        out: dict[str, Incident] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(ids)), 500):
+                for r in conn.execute(sa.select(incidents.c.id, incidents.c.data).where(incidents.c.id.in_(chunk))):
+                    out[r[0]] = Incident.from_dict(json.loads(r[1]))
+        return out
+
     def incidents_updated_since(self, stamp: str, limit: int = 50) -> list[tuple[Incident, str]]:
         """Incidents added or changed after ``stamp`` (an ``updated_at``), oldest first: what a
         monitor page has not shown yet."""
@@ -167,6 +176,11 @@ class ReadQueries:
         q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
         with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
+
+    def agreement_ids(self) -> list[str]:
+        """The agreements the stored findings are under (the findings themselves left unread)."""
+        with self.atomic(write=False) as conn:
+            return [r[0] for r in conn.execute(sa.select(findings.c.agreement_id).distinct().order_by(findings.c.agreement_id))]
 
     def verdicts(self) -> list[tuple[str, str, str]]:
         """(incident id, agreement id, verdict) of every finding (the findings' traces left unread)."""
@@ -256,6 +270,12 @@ class ReadQueries:
         with self.atomic(write=False) as conn:
             return [LedgerRow(**dict(r)).decoded() for r in
                     conn.execute(q.order_by(ledger.c.seq.desc()).limit(limit)).mappings()]
+
+    def ledger_page(self, after: int, limit: int) -> list[LedgerRow]:
+        """Entries after seq ``after`` in order, as stored (payload text untouched), at most ``limit``."""
+        q = sa.select(ledger).where(ledger.c.seq > after).order_by(ledger.c.seq).limit(limit)
+        with self.atomic(write=False) as conn:
+            return [LedgerRow(**dict(r)) for r in conn.execute(q).mappings()]
 
     def ledger_entry(self, seq: int) -> LedgerEntry | None:
         with self.atomic(write=False) as conn:

@@ -1,0 +1,71 @@
+"""Incidents read and written a page at a time, so `truce incidents` and `truce export` hold one
+page in memory whatever the size of the database.
+
+:func:`iter_incidents` reads the selected incidents in the order of
+:func:`truce.outputs.shapes.incidents_json` (date, undated last, then id) by keyset on that
+stored key, each page's reports, claims and verdicts by query, and yields them in
+:func:`truce.outputs.shapes.incident_shape`. :func:`write_json_list` and :func:`write_geojson`
+write what ``json.dump(..., indent=1)`` of the whole list would, byte for byte, as they go.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator
+
+from truce.db import Database
+from truce.outputs.query import Filters, where
+from truce.outputs.shapes import incident_page_json
+from truce.records import Incident
+
+PAGE = 2000  # incidents per page: a few MB of shaped rows
+
+
+def iter_incidents(database: Database, filters: Filters | None = None, *,
+                   page: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every selected incident in :func:`~truce.outputs.shapes.incident_shape`, one page of
+    ``page`` (default :data:`PAGE`) incidents read at a time, all from one read snapshot."""
+    page = page or PAGE
+    if page < 1:
+        raise ValueError("page must be at least 1")
+    w = where(filters or Filters())
+    with database.atomic(write=False):
+        after: tuple[str, str] | None = None
+        while True:
+            data = database.incident_page_data(w, after=after, limit=page)
+            if not data:
+                return
+            # records, not the stored dicts: their to_dict() gives the keys in the order of incidents_json
+            yield from incident_page_json(database, [Incident.from_dict(d) for d in data])
+            if len(data) < page:
+                return
+            last = data[-1]
+            after = (last["date"] or "9999", last["id"])
+
+
+def _encode(obj: Any, pad: str) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", "\n" + pad)
+
+
+def write_json_list(out: Any, items: Iterable[Any], depth: int = 0) -> int:
+    """A JSON array as ``json.dump(list(items), out, ensure_ascii=False, indent=1)`` writes it at
+    nesting ``depth``, one item at a time (JSON strings hold no raw newline, so indenting every line
+    of an item's own encoding by one more space is its nested encoding); returns the items written."""
+    pad = " " * (depth + 1)
+    n = 0
+    for item in items:
+        out.write(("[\n" if n == 0 else ",\n") + pad + _encode(item, pad))
+        n += 1
+    out.write("[]" if n == 0 else "\n" + " " * depth + "]")
+    return n
+
+
+def write_geojson(out: Any, rows: Iterable[dict[str, Any]]) -> int:
+    """:func:`truce.outputs.export.incidents_geojson` of ``rows`` as ``json.dump(..., indent=1)``
+    writes it, one feature at a time; returns the features written."""
+    from truce.outputs.export import incident_feature
+
+    out.write('{\n "type": "FeatureCollection",\n "features": ')
+    n = write_json_list(out, (incident_feature(r) for r in rows), depth=1)
+    out.write("\n}")
+    return n
