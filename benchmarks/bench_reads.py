@@ -4,10 +4,12 @@ CPU s, peak RSS from ``wait4``), one or more checkouts' code side by side.
 
 ``build`` stores ``bench_fuse.synth`` claims (3 per report) with their extraction rows, as
 ``bench_incremental.py claims`` does, then runs ``truce run`` over them, into a database that
-is kept; ``time`` runs the read commands on it:
+is kept; ``time`` runs the read commands on it (the report before and after ``truce ledger verify``,
+which lets a report check only the ledger entries added since the last full check):
 
     python benchmarks/bench_reads.py build /tmp/report-bench/100k.db --claims 300000
-    python benchmarks/bench_reads.py time /tmp/report-bench/100k.db --src src /tmp/wt-base/src
+    python benchmarks/bench_reads.py time /tmp/report-bench/100k.db --src src /tmp/wt-base/src \
+        --commands "incidents json" "export parquet" report "ledger verify" report
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from bench_incremental import CLAIMS, RUN, _child  # noqa: E402
 
 COMMANDS = {
     "incidents json": ["incidents", "--format", "json"],
-    "export parquet": ["export", "--format", "parquet", "--out", "{out}/export.parquet"],
-    "report": ["report", "--out", "{out}/report.md"],
+    "export parquet": ["export", "--format", "parquet", "--output", "{out}/export.parquet"],
+    "report": ["report", "--output", "{out}/report.html"],
+    # a full check that leaves its mark: a later report checks only the ledger entries added since
+    "ledger verify": ["ledger", "verify"],
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,6 +17,28 @@ from truce.schema import (
     DAY_KEY, in_chunks, claims, findings, incident_claims, incidents, ledger, now, published_findings,
     report_inputs, reports, user_tokens, users,
 )
+
+
+class ReportRef(NamedTuple):
+    """What a list shows of a report: no text, no title (:meth:`ReadQueries.report_refs`)."""
+
+    id: str
+    url: str | None
+    source: str | None
+    affiliation: str | None
+    published: str | None
+
+
+class Quote(NamedTuple):
+    text: str
+
+
+class ClaimQuote(NamedTuple):
+    """What a list shows of a claim: its kind, index and first quote (:meth:`ReadQueries.claim_quotes`)."""
+
+    kind: str
+    index: int
+    evidence: tuple[Quote, ...]
 
 
 class ReadQueries:
@@ -219,6 +241,40 @@ class ReadQueries:
                     .where(report_inputs.c.external_id.in_(chunk)))]
         by_id = {r.id: r for r in self.reports([rid for _, rid in pairs], text=text)} if pairs else {}
         return {eid: dataclasses.replace(by_id[rid], external_id=eid) for eid, rid in pairs if rid in by_id}
+
+    def report_refs(self, external_ids: Sequence[str]) -> dict[str, ReportRef]:
+        """external id → the report ingested with it, as lists show it (:class:`ReportRef`): the fields
+        of :meth:`reports_by_external` that lists read, without building whole reports."""
+        q = (sa.select(report_inputs.c.external_id, reports.c.id, reports.c.url, reports.c.source, reports.c.affiliation,
+                       reports.c.published)
+             .select_from(report_inputs.join(reports, reports.c.id == report_inputs.c.report_id)))
+        out: dict[str, ReportRef] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(external_ids)), 500):
+                for r in conn.execute(q.where(report_inputs.c.external_id.in_(chunk))):
+                    out[r[0]] = ReportRef(*r[1:])
+        return out
+
+    def claim_quotes(self, claim_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, ClaimQuote]:
+        """claim id → its kind, index and first quote (:class:`ClaimQuote`), for the claims of these kinds."""
+        out: dict[str, ClaimQuote] = {}
+        sqlite = getattr(self, "dialect", None) == "sqlite"
+        data = claims.c.data
+        # SQLite reads the three fields out of the stored JSON itself; elsewhere each claim is decoded here
+        cols = ([claims.c.id, sa.func.json_extract(data, "$.kind"), sa.func.json_extract(data, "$.index"),
+                 sa.func.json_extract(data, "$.evidence[0].text")] if sqlite else [claims.c.id, data])
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(claim_ids)), 500):
+                for r in conn.execute(sa.select(*cols).where(claims.c.id.in_(chunk))):
+                    if sqlite:
+                        cid, kind, index, text = r
+                    else:
+                        d = json.loads(r[1])
+                        cid, kind, index = r[0], d["kind"], d["index"]
+                        text = d["evidence"][0]["text"] if d.get("evidence") else None
+                    if kind in kinds:
+                        out[cid] = ClaimQuote(kind, index, (Quote(text),) if text is not None else ())
+        return out
 
     def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:
         out: dict[str, Claim] = {}

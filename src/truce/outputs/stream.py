@@ -10,13 +10,14 @@ write what ``json.dump(..., indent=1)`` of the whole list would, byte for byte, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Iterable, Iterator
 
 from truce.db import Database
 from truce.outputs.query import Filters, where
 from truce.outputs.shapes import incident_page_json
-from truce.records import Incident
+from truce.records import Effects, Incident
 
 PAGE = 2000  # incidents per page: a few MB of shaped rows
 
@@ -35,12 +36,28 @@ def iter_incidents(database: Database, filters: Filters | None = None, *,
             data = database.incident_page_data(w, after=after, limit=page)
             if not data:
                 return
-            # records, not the stored dicts: their to_dict() gives the keys in the order of incidents_json
-            yield from incident_page_json(database, [Incident.from_dict(d) for d in data])
+            yield from incident_page_json(database, [record_order(d) for d in data])
             if len(data) < page:
                 return
-            last = data[-1]
-            after = (last["date"] or "9999", last["id"])
+            after = (data[-1]["date"] or "9999", data[-1]["id"])
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
+_EFFECTS = tuple(f.name for f in dataclasses.fields(Effects))
+
+
+def record_order(d: dict[str, Any]) -> dict[str, Any]:
+    """A stored incident (its keys sorted) with its keys in the order of ``Incident.to_dict()``, which
+    the shapes keep: the same as ``Incident.from_dict(d).to_dict()`` without building the record (the
+    claim links, the one other nested record, are reshaped by :func:`incident_shape`). Anything
+    stored with other keys goes through the record."""
+    eff = d.get("effects")
+    if len(d) != len(_FIELDS) or not all(k in d for k in _FIELDS) or not (
+            isinstance(eff, dict) and len(eff) == len(_EFFECTS) and all(k in eff for k in _EFFECTS)):
+        return Incident.from_dict(d).to_dict()
+    out = {k: d[k] for k in _FIELDS}
+    out["effects"] = {k: eff[k] for k in _EFFECTS}
+    return out
 
 
 def _encode(obj: Any, pad: str) -> str:
