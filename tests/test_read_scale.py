@@ -237,3 +237,34 @@ def test_the_report_says_what_of_the_ledger_was_checked(demo, tmp_path):
     assert re.search(rf"<code>truce ledger verify</code> verified entries 1–{n} in full \(hash chain and stored findings\) "
                      r"at \d{4}-\d\d-\d\dT[0-9:]+\+00:00; as this report was generated, entry \d+ still had the hash it "
                      r"recorded and the head pointer still named it: intact", line), line
+
+
+def test_what_sqlite_reads_with_json_extract_is_what_decoding_reads(demo, ctx, monkeypatch):
+    """SQLite reads a few fields out of the stored JSON in SQL; other databases decode it in Python:
+    both give the same."""
+    from truce.outputs.outlook import facility_ids
+    from truce.outputs.report_summary import scan
+    from truce.outputs.shapes import EVIDENCE_KINDS
+
+    with Database(str(demo[0]), create=False) as database:
+        keep = facility_ids(ctx.registry, "UA")
+        by_sql, by_python = scan(database, keep, page=7), scan(database, keep, page=7, sql_json=False)
+        assert by_sql[0] == by_python[0] and len(by_sql[0]) == len(database.incidents())
+        assert [i.to_dict() for i in by_sql[1]] == [i.to_dict() for i in by_python[1]] and by_sql[1]
+        ids = [link.claim_id for i in database.incidents() for link in i.claims]
+        quotes = database.claim_quotes(ids, EVIDENCE_KINDS)
+        monkeypatch.setattr(database, "dialect", "other")
+        assert database.claim_quotes(ids, EVIDENCE_KINDS) == quotes and quotes
+
+
+@pytest.mark.parametrize("value", [
+    {"a": "ü \" \\ \n \u2028 \x00 Київ", "b": [1, 2.5, -0.0, 1e300, True, False, None], "c": {}, "d": [], "e": [[], {}, [{}]]},
+    [{"nested": {"deeper": [1, {"x": None}]}}], "just a string", 3, None, [], {},
+    {"nan": float("nan"), "inf": [float("inf"), float("-inf")]},
+    {1: "a number key"},  # not a string key: the standard library's own encoding
+])
+def test_items_are_encoded_as_the_standard_library_does(value):
+    for depth in (0, 1, 3):
+        out = io.StringIO()
+        stream.write_json_list(out, [value, value], depth)
+        assert out.getvalue() == json.dumps([value, value], ensure_ascii=False, indent=1).replace("\n", "\n" + " " * depth)

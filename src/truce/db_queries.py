@@ -33,7 +33,8 @@ class Quote(NamedTuple):
     text: str
 
 
-class ClaimQuote(NamedTuple):
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimQuote:
     """What a list shows of a claim: its kind, index and first quote (:meth:`ReadQueries.claim_quotes`)."""
 
     kind: str

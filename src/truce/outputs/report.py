@@ -507,7 +507,7 @@ def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
             f"<th>confidence</th><th>vs. background</th><th>file:line</th></tr></thead>{rows}</table>{more}")
 
 
-def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Incident], candidates: Sequence[Any]) -> str:
+def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Any], candidates: Sequence[Any]) -> str:
     """Satellite fire detections (NASA FIRMS): what they say about incidents at facilities, and candidates."""
     by = Counter(e.verdict if e.why != "no_data" else "no_data" for e in evidence)
     out = ["<h2 id='satellite'>Satellite evidence</h2><p>Fire detections from NASA FIRMS (VIIRS, MODIS), which no party "

@@ -46,7 +46,8 @@ _IN_JSON = ("region", "facility_name", "attacker", "lat", "lon")  # the fields t
 
 
 def _brief(values: Sequence[Any]) -> Brief:
-    return Brief(values[0], *(sys.intern(v) if isinstance(v, str) else v for v in values[1:10]), values[10], values[11])
+    return Brief._make([values[0], *(sys.intern(v) if isinstance(v, str) else v for v in values[1:10]),
+                        values[10], values[11]])
 
 
 def scan(db: Database, keep: Collection[str] = (), page: int = 5000, *, sql_json: bool | None = None) -> tuple[list[Brief], list[Incident]]:

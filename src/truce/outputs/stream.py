@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from json.encoder import encode_basestring as _str  # C, when it is there
 from typing import Any, Iterable, Iterator
 
 from truce.db import Database
@@ -60,8 +61,72 @@ def record_order(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_INF = float("inf")
+
+
+def _float(o: float) -> str:
+    if o != o:
+        return "NaN"
+    if o in (_INF, -_INF):
+        return "Infinity" if o > 0 else "-Infinity"
+    return float.__repr__(o)
+
+
+def _put(o: Any, pad: str, out: list[str]) -> None:
+    """``o`` as ``json.dumps(o, ensure_ascii=False, indent=1)`` writes it with its closing bracket after
+    ``pad`` (a newline and the indentation), appended to ``out``: the standard library's encoder
+    without its generators (it has no C implementation with an indent), twice as fast."""
+    if isinstance(o, str):
+        out.append(_str(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(_float(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = pad + " "
+        sep = "," + inner
+        out.append("{")
+        for n, (k, v) in enumerate(o.items()):
+            if not isinstance(k, str):
+                raise TypeError("not a string key")
+            out.append(sep if n else inner)
+            out.append(_str(k))
+            out.append(": ")
+            _put(v, inner, out)
+        out.append(pad)
+        out.append("}")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = pad + " "
+        sep = "," + inner
+        out.append("[")
+        for n, v in enumerate(o):
+            out.append(sep if n else inner)
+            _put(v, inner, out)
+        out.append(pad)
+        out.append("]")
+    else:
+        raise TypeError(f"not JSON: {type(o).__name__}")
+
+
 def _encode(obj: Any, pad: str) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", "\n" + pad)
+    out: list[str] = []
+    try:
+        _put(obj, "\n" + pad, out)
+    except TypeError:  # anything else (a number key): the standard library's encoding of it
+        return json.dumps(obj, ensure_ascii=False, indent=1).replace("\n", "\n" + pad)
+    return "".join(out)
 
 
 def write_json_list(out: Any, items: Iterable[Any], depth: int = 0) -> int:
