@@ -87,7 +87,7 @@ def incident_page_json(database: Database, page: Sequence[Incident | dict[str, A
     dicts = [i.to_dict() if isinstance(i, Incident) else i for i in page]
     by_ext = database.report_refs([rid for d in dicts for rid in d["report_ids"]])
     synd = database.syndication({r.id for r in by_ext.values()})
-    ext_of = database.external_ids({r.id for r in by_ext.values()} | set(synd.values()))
+    ext_of = database.external_ids(set(synd.values()))  # the shape names only the canonical of a copy
     ids = [d["id"] for d in dicts]
     if updated is None:
         updated = database.incident_stamps(ids)
