@@ -21,7 +21,7 @@ from truce.outputs.query import VERDICT_ORDER
 from truce.records import Finding, Incident
 
 TOP = 500  # findings listed (and not-covered findings listed) before the report summarises
-PAGE = 500  # findings rendered per page of reads
+PAGE = 2000  # findings read and written per page (each page is one ordered query over the selection)
 
 
 class Brief(NamedTuple):
