@@ -136,6 +136,19 @@ def test_a_small_report_lists_everything_without_aggregates(full_report, demo, c
         assert _listed(build_report(database, ctx, top=5, appendix=True)) == (found, nc)
 
 
+@pytest.mark.parametrize("size", [1, 4])
+def test_findings_read_a_page_at_a_time_are_all_of_them_in_order(full_report, demo, ctx, monkeypatch, size):
+    from truce.outputs import report_summary
+    from truce.outputs.report import build_report
+
+    monkeypatch.setattr(report_summary, "PAGE", size)
+    found, nc = _listed(full_report)
+    with Database(str(demo[0]), create=False) as database:
+        assert _listed(build_report(database, ctx, appendix=True)) == (found, nc)  # none dropped or repeated
+        got, got_nc = _listed(build_report(database, ctx, top=6))
+    assert (got, got_nc) == (found[:6], nc[:6])
+
+
 def test_over_top_the_report_summarises_and_says_what_it_leaves_out(full_report, demo, ctx):
     from truce.outputs.report import build_report
 

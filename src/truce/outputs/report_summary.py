@@ -104,13 +104,14 @@ class Detail(NamedTuple):
 
 
 def finding_pages(db: Database, where: dict[str, Any], limit: int | None, *, full: bool = True,
-                  page: int = PAGE) -> Iterator[tuple[list[Finding], Detail]]:
+                  page: int | None = None) -> Iterator[tuple[list[Finding], Detail]]:
     """The findings ``where`` selects in the mediator's order (:data:`VERDICT_ORDER`, then the incident's
-    date, undated last, incident, agreement), at most ``limit`` (None: all), ``page`` at a time by keyset
+    date, undated last, incident, agreement), at most ``limit`` (None: all), ``page`` (default :data:`PAGE`) at a time by keyset
     on that order; each page with its incidents and, when ``full``, their latest reviews, the reports
     they rest on (no texts) and their claims."""
     from truce.outputs.shapes import page_reviews
 
+    page = page or PAGE
     after: tuple[int, str, str, str] | None = None
     left = limit
     while left is None or left > 0:
