@@ -330,9 +330,11 @@ class ReadQueries:
 
     def ledger_page(self, after: int, limit: int) -> list[LedgerRow]:
         """Entries after seq ``after`` in order, as stored (payload text untouched), at most ``limit``."""
-        q = sa.select(ledger).where(ledger.c.seq > after).order_by(ledger.c.seq).limit(limit)
+        c = ledger.c  # the columns in LedgerRow's order: rows built from tuples, not mappings (half the time)
+        q = (sa.select(c.seq, c.kind, c.subject, c.payload, c.author, c.created_at, c.prev_hash, c.hash)
+             .where(c.seq > after).order_by(c.seq).limit(limit))
         with self.atomic(write=False) as conn:
-            return [LedgerRow(**dict(r)) for r in conn.execute(q).mappings()]
+            return [LedgerRow(*r) for r in conn.execute(q)]
 
     def ledger_entry(self, seq: int) -> LedgerEntry | None:
         with self.atomic(write=False) as conn:
