@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,6 +17,29 @@ from truce.schema import (
     DAY_KEY, in_chunks, claims, findings, incident_claims, incidents, ledger, now, published_findings,
     report_inputs, reports, user_tokens, users,
 )
+
+
+class ReportRef(NamedTuple):
+    """What a list shows of a report: no text, no title (:meth:`ReadQueries.report_refs`)."""
+
+    id: str
+    url: str | None
+    source: str | None
+    affiliation: str | None
+    published: str | None
+
+
+class Quote(NamedTuple):
+    text: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimQuote:
+    """What a list shows of a claim: its kind, index and first quote (:meth:`ReadQueries.claim_quotes`)."""
+
+    kind: str
+    index: int
+    evidence: tuple[Quote, ...]
 
 
 class ReadQueries:
@@ -89,6 +112,15 @@ class ReadQueries:
         with self.atomic(write=False) as conn:
             r = conn.execute(sa.select(incidents.c.data).where(incidents.c.id == incident_id)).first()
             return Incident.from_dict(json.loads(r[0])) if r else None
+
+    def incidents_by_id(self, ids: Sequence[str]) -> dict[str, Incident]:
+        """incident id → the incident, for the given ids (those that exist)."""
+        out: dict[str, Incident] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(ids)), 500):
+                for r in conn.execute(sa.select(incidents.c.id, incidents.c.data).where(incidents.c.id.in_(chunk))):
+                    out[r[0]] = Incident.from_dict(json.loads(r[1]))
+        return out
 
     def incidents_updated_since(self, stamp: str, limit: int = 50) -> list[tuple[Incident, str]]:
         """Incidents added or changed after ``stamp`` (an ``updated_at``), oldest first: what a
@@ -168,6 +200,11 @@ class ReadQueries:
         with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
 
+    def agreement_ids(self) -> list[str]:
+        """The agreements the stored findings are under (the findings themselves left unread)."""
+        with self.atomic(write=False) as conn:
+            return [r[0] for r in conn.execute(sa.select(findings.c.agreement_id).distinct().order_by(findings.c.agreement_id))]
+
     def verdicts(self) -> list[tuple[str, str, str]]:
         """(incident id, agreement id, verdict) of every finding (the findings' traces left unread)."""
         with self.atomic(write=False) as conn:
@@ -215,6 +252,40 @@ class ReadQueries:
                     .where(report_inputs.c.external_id.in_(chunk)))]
         by_id = {r.id: r for r in self.reports([rid for _, rid in pairs], text=text)} if pairs else {}
         return {eid: dataclasses.replace(by_id[rid], external_id=eid) for eid, rid in pairs if rid in by_id}
+
+    def report_refs(self, external_ids: Sequence[str]) -> dict[str, ReportRef]:
+        """external id → the report ingested with it, as lists show it (:class:`ReportRef`): the fields
+        of :meth:`reports_by_external` that lists read, without building whole reports."""
+        q = (sa.select(report_inputs.c.external_id, reports.c.id, reports.c.url, reports.c.source, reports.c.affiliation,
+                       reports.c.published)
+             .select_from(report_inputs.join(reports, reports.c.id == report_inputs.c.report_id)))
+        out: dict[str, ReportRef] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(external_ids)), 500):
+                for r in conn.execute(q.where(report_inputs.c.external_id.in_(chunk))):
+                    out[r[0]] = ReportRef(*r[1:])
+        return out
+
+    def claim_quotes(self, claim_ids: Sequence[str], kinds: Sequence[str]) -> dict[str, ClaimQuote]:
+        """claim id → its kind, index and first quote (:class:`ClaimQuote`), for the claims of these kinds."""
+        out: dict[str, ClaimQuote] = {}
+        sqlite = getattr(self, "dialect", None) == "sqlite"
+        data = claims.c.data
+        # SQLite reads the three fields out of the stored JSON itself; elsewhere each claim is decoded here
+        cols = ([claims.c.id, sa.func.json_extract(data, "$.kind"), sa.func.json_extract(data, "$.index"),
+                 sa.func.json_extract(data, "$.evidence[0].text")] if sqlite else [claims.c.id, data])
+        with self.atomic(write=False) as conn:
+            for chunk in in_chunks(list(dict.fromkeys(claim_ids)), 500):
+                for r in conn.execute(sa.select(*cols).where(claims.c.id.in_(chunk))):
+                    if sqlite:
+                        cid, kind, index, text = r
+                    else:
+                        d = json.loads(r[1])
+                        cid, kind, index = r[0], d["kind"], d["index"]
+                        text = d["evidence"][0]["text"] if d.get("evidence") else None
+                    if kind in kinds:
+                        out[cid] = ClaimQuote(kind, index, (Quote(text),) if text is not None else ())
+        return out
 
     def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:
         out: dict[str, Claim] = {}
@@ -266,6 +337,14 @@ class ReadQueries:
         with self.atomic(write=False) as conn:
             return [LedgerRow(**dict(r)).decoded() for r in
                     conn.execute(q.order_by(ledger.c.seq.desc()).limit(limit)).mappings()]
+
+    def ledger_page(self, after: int, limit: int) -> list[LedgerRow]:
+        """Entries after seq ``after`` in order, as stored (payload text untouched), at most ``limit``."""
+        c = ledger.c  # the columns in LedgerRow's order: rows built from tuples, not mappings (half the time)
+        q = (sa.select(c.seq, c.kind, c.subject, c.payload, c.author, c.created_at, c.prev_hash, c.hash)
+             .where(c.seq > after).order_by(c.seq).limit(limit))
+        with self.atomic(write=False) as conn:
+            return [LedgerRow(*r) for r in conn.execute(q)]
 
     def ledger_entry(self, seq: int) -> LedgerEntry | None:
         with self.atomic(write=False) as conn:

@@ -78,34 +78,106 @@ class Verification:
     head: str | None = None
 
 
-def verify_rows(rows: Sequence[LedgerRow], head: tuple[int, str] | None) -> Verification:
-    prev = GENESIS
-    for i, r in enumerate(rows, start=1):
-        seq = r.seq
+class _Chain:
+    """The chain checked one entry at a time: sequence, link, hash and JSON payload; ``start``: the
+    (seq, hash) of an entry already checked, to go on from."""
+
+    def __init__(self, start: tuple[int, str] | None = None) -> None:
+        self.n, self.prev = start if start else (0, GENESIS)
+        self.last: tuple[int, str] | None = start
+    def step(self, r: LedgerRow) -> tuple[str, int] | None:
+        """(reason, entry) when ``r`` breaks the chain, else None."""
+        self.n += 1
+        i, seq = self.n, r.seq
         if seq != i:
             what = "removed" if seq > i else "inserted or duplicated"
-            return Verification(False, len(rows), f"entry {i}: sequence jumps to {seq} (an entry was {what}, or entries reordered)", i)
-        if r.prev_hash != prev:
-            return Verification(False, len(rows), f"entry {seq}: link to the previous entry is broken "
-                                                  "(an entry before it was altered, removed, inserted or reordered)", seq)
+            return f"entry {i}: sequence jumps to {seq} (an entry was {what}, or entries reordered)", i
+        if r.prev_hash != self.prev:
+            return (f"entry {seq}: link to the previous entry is broken "
+                    "(an entry before it was altered, removed, inserted or reordered)"), seq
         h = entry_hash(seq, r.kind, r.subject, r.payload, r.author, r.created_at, r.prev_hash)
         if h != r.hash:
-            return Verification(False, len(rows), f"entry {seq}: content does not match its hash (the entry was altered)", seq)
+            return f"entry {seq}: content does not match its hash (the entry was altered)", seq
         try:
             if json.loads(r.payload) is None:
                 raise ValueError
         except ValueError:
-            return Verification(False, len(rows), f"entry {seq}: payload is not valid JSON", seq)
-        prev = h
-    if head is not None:
-        if not rows:
-            return Verification(False, 0, f"ledger is empty but its head points at entry {head[0]} (entries were removed)", 1)
-        if (rows[-1].seq, rows[-1].hash) != tuple(head):
-            return Verification(False, len(rows), f"head points at entry {head[0]} but the last entry is {rows[-1].seq} "
-                                                  "(entries were removed from the end, or the head was altered)", rows[-1].seq)
-    elif rows:
-        return Verification(False, len(rows), "ledger has entries but no head pointer (the head was removed)", 1)
-    return Verification(True, len(rows), "intact", None, prev if rows else None)
+            return f"entry {seq}: payload is not valid JSON", seq
+        self.prev = h
+        self.last = (seq, h)
+        return None
+
+    def end(self, head: tuple[int, str] | None, entries: int) -> Verification:
+        """The head pointer against the last entry, once every entry has passed."""
+        last = self.last
+        if head is not None:
+            if last is None:
+                return Verification(False, 0, f"ledger is empty but its head points at entry {head[0]} (entries were removed)", 1)
+            if last != tuple(head):
+                return Verification(False, entries, f"head points at entry {head[0]} but the last entry is {last[0]} "
+                                                    "(entries were removed from the end, or the head was altered)", last[0])
+        elif last is not None:
+            return Verification(False, entries, "ledger has entries but no head pointer (the head was removed)", 1)
+        return Verification(True, entries, "intact", None, self.prev if last is not None else None)
+
+
+def verify_rows(rows: Sequence[LedgerRow], head: tuple[int, str] | None) -> Verification:
+    chain = _Chain()
+    for r in rows:
+        bad = chain.step(r)
+        if bad is not None:
+            return Verification(False, len(rows), bad[0], bad[1])
+    return chain.end(head, len(rows))
+
+
+def verify_chain(db: Database, page: int = 5000, *, start: tuple[int, str] | None = None) -> Verification:
+    """The hash chain alone (sequence, links, hashes, JSON payloads, head pointer), read ``page``
+    entries at a time from one snapshot: memory bounded by the page, whatever the ledger's length.
+    ``start``: (seq, hash) of an entry verified before (:func:`verified_mark`); the entries after it
+    are checked, and it must still have that hash. Unlike :func:`verify` it does not check the
+    stored findings and statuses against the ledger."""
+    with db.atomic(write=False):
+        head = db.ledger_head()
+        entries = db.ledger_count()
+        after = 0
+        if start is not None:
+            anchor = db.ledger_page(start[0] - 1, 1)
+            if not anchor or (anchor[0].seq, anchor[0].hash) != tuple(start):
+                return Verification(False, entries, f"entry {start[0]} no longer has the hash `truce ledger verify` "
+                                                    "recorded (it was altered or removed since)", start[0])
+            after = start[0]
+        chain = _Chain(start)
+        while True:
+            rows = db.ledger_page(after, page)
+            for r in rows:
+                bad = chain.step(r)
+                if bad is not None:
+                    return Verification(False, entries, bad[0], bad[1])
+            if len(rows) < page:
+                break
+            after = rows[-1].seq
+    return chain.end(head, entries)
+
+
+VERIFIED = "ledger_verified"  # meta key: the last entry `truce ledger verify` found intact, and when
+
+
+def record_verified(db: Database, v: Verification) -> None:
+    """Remember an intact :func:`verify` (its last entry and the time), so that a later check of the
+    chain (:func:`verify_chain` from :func:`verified_mark`) need only read the entries added since."""
+    if v.ok and v.head and v.entries:
+        db.set_meta(VERIFIED, json.dumps({"seq": v.entries, "hash": v.head, "at": now()}))
+
+
+def verified_mark(db: Database) -> dict[str, Any] | None:
+    """What :func:`record_verified` stored: {"seq", "hash", "at"}, or None."""
+    raw = db.get_meta(VERIFIED)
+    try:
+        d = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    ok = isinstance(d, dict) and isinstance(d.get("seq"), int) and isinstance(d.get("hash"), str)
+    return d if ok else None
 
 
 def verify(db: Database) -> Verification:

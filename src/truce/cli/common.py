@@ -162,7 +162,7 @@ def _agreement_ids(settings: Settings, database: Database | None = None) -> list
 
     ids = {a.id for a in load_agreements(settings.agreements)}
     if database is not None:
-        ids |= {f.agreement_id for f, _ in database.findings()}
+        ids |= set(database.agreement_ids())
     return sorted(ids)
 
 

@@ -78,6 +78,10 @@ def ledger_verify(ctx: click.Context, db: str | None, file_: str | None, public_
             settings = _settings(ctx, db=db)
             with _open(settings, create=False) as database:
                 v = lg.verify(database)
+                try:  # lets `truce report` check only the entries added since; a read-only database keeps none
+                    lg.record_verified(database, v)
+                except PipelineError:
+                    pass
     except PipelineError as e:
         _fail(e)
     if v.ok:

@@ -51,39 +51,57 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, 
 
         truce incidents --country RU --type refinery --from 2025-03-18 --to 2025-04-16 --format json
     """
-    from truce.outputs.shapes import incidents_json
+    from truce.outputs.stream import iter_incidents
 
+    out = None
     try:
         settings = _settings(ctx, db=db)
         with _open(settings, create=False) as database:
-            rows = incidents_json(database, _filters(settings, database, kw))
+            filters = _filters(settings, database, kw)
+            # json, csv and geojson are written a page of incidents at a time (the file appears whole
+            # when done); the table is measured before it is drawn, so it reads them all
+            rows = iter_incidents(database, filters)
+            out = _write(output)
+            if fmt == "table":
+                _incident_table(out, list(rows))
+            else:
+                _write_incidents(out, fmt, rows)
     except PipelineError as e:
         _fail(e)
-    out = _write(output)
-    if fmt == "json":
-        _dump(out, rows)
-    elif fmt == "geojson":
-        from truce.outputs.export import incidents_geojson
+    if out is not None and out is not sys.stdout:
+        out.close()
 
-        _dump(out, incidents_geojson(rows))
-    elif fmt == "csv":
-        cols = ["id", "date", "country", "region_code", "region", "facility_id", "facility_name", "facility_type",
+
+INCIDENT_CSV = ["id", "date", "country", "region_code", "region", "facility_id", "facility_name", "facility_type",
                 "attacker", "attacker_basis", "weapon", "outcome", "grade", "lat", "lon", "n_reports", "report_ids"]
+
+
+def _write_incidents(out: Any, fmt: str, rows: Any) -> None:
+    from truce.outputs.stream import write_geojson, write_json_list
+
+    if fmt == "json":
+        write_json_list(out, rows)
+        out.write("\n")
+    elif fmt == "geojson":
+        write_geojson(out, rows)
+        out.write("\n")
+    else:
         from truce.safeio import csv_row
 
+        cols = INCIDENT_CSV
         w = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow(csv_row({**{k: r.get(k) for k in cols}, "n_reports": len(r["reports"]),
                                 "report_ids": "|".join(x["report_id"] for x in r["reports"])}))
-    else:
-        _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
-               [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
-                 r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
-                 r["grade"], str(len(r["reports"]))] for r in rows],
-               f"{len(rows)} incident(s); * attacker inferred, not stated")
-    if out is not sys.stdout:
-        out.close()
+
+
+def _incident_table(out: Any, rows: list[dict[str, Any]]) -> None:
+    _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
+           [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
+             r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
+             r["grade"], str(len(r["reports"]))] for r in rows],
+           f"{len(rows)} incident(s); * attacker inferred, not stated")
 
 
 @cli.command()
@@ -190,31 +208,32 @@ def export_cmd(ctx: click.Context, db: str | None, fmt: str, output: str, **kw: 
         truce export --format acled-csv -o truce-acled.csv --from 2025-03-18 --to 2025-04-16
     """
     from truce.outputs import export as ex
-    from truce.outputs.shapes import incidents_json
+    from truce.outputs.stream import iter_incidents, write_geojson
 
+    if fmt == "parquet" and output == "-":
+        _usage("parquet needs a file path (--output FILE.parquet)")
+    left_out: dict[str, int] = {}
+    out = None
     try:
         settings = _settings(ctx, db=db)
         with _open(settings, create=False) as database:
-            rows = incidents_json(database, _filters(settings, database, kw))
+            rows = iter_incidents(database, _filters(settings, database, kw))  # a page at a time
             agreements = _agreement_ids(settings, database)
+            if fmt == "parquet":
+                n = ex.write_parquet(rows, output, agreements)
+            else:
+                out = _write(output)
+                if fmt == "csv":
+                    n = ex.write_csv(rows, out, agreements)
+                elif fmt == "geojson":
+                    n = write_geojson(out, rows)
+                    out.write("\n")
+                else:
+                    n, left_out = ex.write_acled(rows, out, int(time.time()))
     except PipelineError as e:
         _fail(e)
-    left_out: dict[str, int] = {}
-    if fmt == "parquet":
-        if output == "-":
-            _usage("parquet needs a file path (--output FILE.parquet)")
-        n = ex.write_parquet(rows, output, agreements)
-    else:
-        out = _write(output)
-        if fmt == "csv":
-            n = ex.write_csv(rows, out, agreements)
-        elif fmt == "geojson":
-            _dump(out, ex.incidents_geojson(rows))
-            n = len(rows)
-        else:
-            n, left_out = ex.write_acled(rows, out, int(time.time()))
-        if out is not sys.stdout:
-            out.close()
+    if out is not None and out is not sys.stdout:
+        out.close()
     click.echo(f"exported {n} incident(s) as {fmt}" + (f" to {output}" if output != "-" else ""), err=True)
     for reason, count in left_out.items():
         click.echo(f"left out {count} incident(s): {reason}", err=True)
@@ -292,11 +311,18 @@ def outlook(ctx: click.Context, db: str | None, day: Any, country: str, fmt: str
 @click.option("--pdf", is_flag=True, help="Also write a PDF (A4, page numbers, contents) next to it (needs WeasyPrint).")
 @click.option("--lang", type=click.Choice(["en", "uk", "ru"]), default="en", show_default=True,
               help="Language of the report's headings, tables and labels.")
+@click.option("--top", type=click.IntRange(min=1), default=500, show_default=True,
+              help="List at most this many findings (and not-covered findings); over it, add aggregates and say how many are left out.")
+@click.option("--appendix", is_flag=True, help="List every finding, however many (the file may be large).")
 @click.pass_context
-def report(ctx: click.Context, db: str | None, output: str, pdf: bool, lang: str, **kw: Any) -> None:
+def report(ctx: click.Context, db: str | None, output: str, pdf: bool, lang: str, top: int, appendix: bool,
+           **kw: Any) -> None:
     """Write the situation report: status history, map, timeline, findings with evidence, coverage.
 
     The first --agreement is the report's focus; findings come violations and contested first.
+    Over --top findings it lists the first ones in that order, with counts by verdict, grade, asset
+    type, region and month over the whole selection; --appendix lists them all. The ledger's hash
+    chain is checked as the report is made (`truce ledger verify` also checks the findings against it).
 
     Example:
 
@@ -309,7 +335,7 @@ def report(ctx: click.Context, db: str | None, output: str, pdf: bool, lang: str
         with _open(settings, create=False) as database:
             filters = _filters(settings, database, kw)
             c = common._context(settings, database)
-            path = write_report(database, c, Path(output), filters=filters, lang=lang)
+            path = write_report(database, c, Path(output), filters=filters, lang=lang, top=top, appendix=appendix)
         click.echo(f"wrote {path}")
         if pdf:
             click.echo(f"wrote {write_pdf(path, path.with_suffix('.pdf'))}")

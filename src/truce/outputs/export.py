@@ -1,7 +1,8 @@
 """Exports of incidents: GeoJSON (RFC 7946), CSV, Parquet and ACLED-compatible CSV.
 
 Every export takes the rows of :func:`truce.outputs.shapes.incidents_json` (already
-filtered). CSV and Parquet carry the location precision, the verdict under each agreement
+filtered), any iterable of them: the command line passes :func:`truce.outputs.stream.iter_incidents`
+and each writer writes as the rows come. CSV and Parquet carry the location precision, the verdict under each agreement
 (``verdict_<agreement id>``) and the first evidence quote with its source and URL; Parquet
 types its dates. ACLED rows need a date and coordinates: :func:`acled_rows` leaves out the
 incidents without them and says how many, and why.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from truce.safeio import atomic_path, csv_row
 
@@ -23,18 +24,21 @@ ACLED_COLUMNS = (
 )
 
 
-def incidents_geojson(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """A FeatureCollection of incidents (``truce incidents --format json`` rows); incidents
-    without coordinates get a null geometry, as RFC 7946 allows."""
-    feats = []
-    for r in rows:
-        geom = ({"type": "Point", "coordinates": [r["lon"], r["lat"]]}
-                if r.get("lat") is not None and r.get("lon") is not None else None)
-        props = {k: v for k, v in r.items() if k not in ("lat", "lon", "claims")}
-        props["n_reports"] = len(r.get("reports", []))
-        props["n_claims"] = len(r.get("claims", []))
-        feats.append({"type": "Feature", "id": r["id"], "geometry": geom, "properties": props})
-    return {"type": "FeatureCollection", "features": feats}
+def incident_feature(r: dict[str, Any]) -> dict[str, Any]:
+    """One incident (a ``truce incidents --format json`` row) as a GeoJSON Feature; without
+    coordinates its geometry is null, as RFC 7946 allows."""
+    geom = ({"type": "Point", "coordinates": [r["lon"], r["lat"]]}
+            if r.get("lat") is not None and r.get("lon") is not None else None)
+    props = {k: v for k, v in r.items() if k not in ("lat", "lon", "claims")}
+    props["n_reports"] = len(r.get("reports", []))
+    props["n_claims"] = len(r.get("claims", []))
+    return {"type": "Feature", "id": r["id"], "geometry": geom, "properties": props}
+
+
+def incidents_geojson(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A FeatureCollection of incidents (``truce incidents --format json`` rows); the command line
+    writes the same a feature at a time (:func:`truce.outputs.stream.write_geojson`)."""
+    return {"type": "FeatureCollection", "features": [incident_feature(r) for r in rows]}
 
 
 CSV_COLUMNS = ("id", "date", "date_precision", "country", "region_code", "region", "facility_id", "facility_name",
@@ -69,14 +73,17 @@ def flat(r: dict[str, Any], agreements: Sequence[str] = ()) -> dict[str, Any]:
     return out
 
 
-def write_csv(rows: list[dict[str, Any]], out: Any, agreements: Sequence[str] = ()) -> int:
+def write_csv(rows: Iterable[dict[str, Any]], out: Any, agreements: Sequence[str] = ()) -> int:
+    """CSV, a row at a time; returns the rows written."""
     import csv
 
     w = csv.DictWriter(out, fieldnames=columns(agreements), lineterminator="\n")
     w.writeheader()
+    n = 0
     for r in rows:
         w.writerow(csv_row(flat(r, agreements)))  # a cell that reads as a formula gets a leading apostrophe
-    return len(rows)
+        n += 1
+    return n
 
 
 def _timestamp(s: str | None) -> dt.datetime | None:
@@ -90,26 +97,49 @@ def _timestamp(s: str | None) -> dt.datetime | None:
     return (t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc)
 
 
-def write_parquet(rows: list[dict[str, Any]], path: str, agreements: Sequence[str] = ()) -> int:
-    """Parquet with typed columns: ``date`` is date32, ``first_reported`` a UTC timestamp."""
+def write_parquet(rows: Iterable[dict[str, Any]], path: str, agreements: Sequence[str] = (),
+                  page: int | None = None) -> int:
+    """Parquet with typed columns: ``date`` is date32, ``first_reported`` a UTC timestamp; one row
+    group per ``page`` rows (default: a page of :mod:`truce.outputs.stream`), written as they come."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from truce.outputs.stream import PAGE
 
     types = {"date": pa.date32(), "first_reported": pa.timestamp("ms", tz="UTC"), "lat": pa.float64(),
              "lon": pa.float64(), "n_reports": pa.int32(), "n_sources": pa.int32(), "outage_customers": pa.int64(),
              "killed": pa.int32(), "injured": pa.int32(), "fire": pa.bool_()}
     cols = columns(agreements)
     schema = pa.schema([(c, types.get(c, pa.string())) for c in cols])
-    data = []
-    for r in rows:
-        d = flat(r, agreements)
-        d["date"] = dt.date.fromisoformat(d["date"]) if d["date"] else None
-        d["first_reported"] = _timestamp(d["first_reported"])
-        data.append(d)
-    table = pa.Table.from_pylist(data, schema=schema)
+    n = 0
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-    return len(rows)
+        writer = pq.ParquetWriter(tmp, schema)
+        try:
+            for data in _pages((_typed(flat(r, agreements)) for r in rows), page or PAGE):
+                writer.write_table(pa.Table.from_pylist(data, schema=schema))
+                n += len(data)
+            if n == 0:  # no row group at all: an empty one, as pq.write_table writes for an empty table
+                writer.write_table(pa.Table.from_pylist([], schema=schema))
+        finally:
+            writer.close()
+    return n
+
+
+def _typed(d: dict[str, Any]) -> dict[str, Any]:
+    d["date"] = dt.date.fromisoformat(d["date"]) if d["date"] else None
+    d["first_reported"] = _timestamp(d["first_reported"])
+    return d
+
+
+def _pages(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for x in items:
+        batch.append(x)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 # --- ACLED -----------------------------------------------------------------------------
@@ -145,14 +175,19 @@ ACLED_LEFT_OUT = {
 }
 
 
-def acled_rows(rows: list[dict[str, Any]], stamp: int,
+def acled_rows(rows: Iterable[dict[str, Any]], stamp: int,
                left_out: Counter[str] | None = None) -> list[dict[str, Any]]:
     """Incidents in ACLED's 31 columns and codes: remote violence on infrastructure,
     sub-event by weapon, the attacker as actor1 (inter1 as ACLED codes the actor in
     that country), geo_precision from how the incident is placed, time_precision 1.
     Incidents ACLED cannot hold (no date, no coordinates, another country) are counted in
     ``left_out`` by reason (``ACLED_LEFT_OUT``)."""
-    out = []
+    return list(iter_acled(rows, stamp, left_out))
+
+
+def iter_acled(rows: Iterable[dict[str, Any]], stamp: int,
+               left_out: Counter[str] | None = None) -> Iterator[dict[str, Any]]:
+    """:func:`acled_rows`, a row at a time."""
     left_out = left_out if left_out is not None else Counter()
     for r in rows:
         if not r["date"]:
@@ -194,22 +229,22 @@ def acled_rows(rows: list[dict[str, Any]], stamp: int,
             "notes": notes, "fatalities": eff.get("killed") or 0,
             "tags": f"truce_grade={r['grade']}; facility_type={r.get('facility_type') or ''}", "timestamp": stamp,
         }
-        out.append({k: row[k] for k in ACLED_COLUMNS})
-    return out
+        yield {k: row[k] for k in ACLED_COLUMNS}
 
 
 def country_name(code: str | None) -> str:
     return {"RU": "Russia", "UA": "Ukraine"}.get(code or "", "unknown")
 
 
-def write_acled(rows: list[dict[str, Any]], out: Any, stamp: int) -> tuple[int, dict[str, int]]:
-    """ACLED CSV; returns (rows written, {reason: incidents left out})."""
+def write_acled(rows: Iterable[dict[str, Any]], out: Any, stamp: int) -> tuple[int, dict[str, int]]:
+    """ACLED CSV, a row at a time; returns (rows written, {reason: incidents left out})."""
     import csv
 
     w = csv.DictWriter(out, fieldnames=list(ACLED_COLUMNS), lineterminator="\n")
     w.writeheader()
     left_out: Counter[str] = Counter()
-    data = acled_rows(rows, stamp, left_out)
-    for r in data:
+    n = 0
+    for r in iter_acled(rows, stamp, left_out):
         w.writerow(csv_row(r))
-    return len(data), dict(sorted(left_out.items()))
+        n += 1
+    return n, dict(sorted(left_out.items()))

@@ -120,6 +120,18 @@ def _top(f: Facility, registry: Registry) -> Facility:
     return f
 
 
+def facility_ids(registry: Registry, country: str) -> frozenset[str]:
+    """The facilities whose incidents can cost ``country`` generation in :func:`losses` (a plant, or a
+    part of one, of the country's generation with a capacity in MW): an incident anywhere else never
+    counts, so a caller may read only these incidents."""
+    out = set()
+    for f in registry:
+        top = _top(f, registry)
+        if top.country == country and top.type in GENERATION and top.capacity_unit == "MW" and top.capacity:
+            out.add(f.id)
+    return frozenset(out)
+
+
 def losses(registry: Registry, incidents: Iterable[Incident], day: dt.date, country: str,
            a: dict[str, Any]) -> list[Loss]:
     """Every plant's loss on ``day``: the larger of what the registry's status and its incidents say."""
@@ -246,10 +258,21 @@ def series(registry: Registry, incidents: Sequence[Incident], start: dt.date, en
     web server's) plots. Each point: date, available MW by type (central), unlisted, imports, supply,
     demand and deficit (low, central, high) and outage hours (low, central, high)."""
     a = assumptions or load_assumptions(country)
+    # each point reads only the incidents that can count on its day: at a facility of the country's
+    # generation, dated, from their day to the longest repair time they can be given (in their order)
+    ids = facility_ids(registry, country)
+    rep = a["repair_days"]
+    spans = []
+    for inc in incidents:
+        d, fac = _day(inc.date), registry.get(inc.facility_id)
+        if inc.facility_id not in ids or d is None or fac is None:
+            continue
+        longest = rep["destroyed"] if inc.effects.destroyed else rep["damaged"].get(_top(fac, registry).type, [90, 30, 180])
+        spans.append((inc, d, d + dt.timedelta(days=max(float(x) for x in longest))))
     out = []
     day = start
     while day <= end:
-        o = outlook(registry, incidents, day, country, a)
+        o = outlook(registry, [inc for inc, d0, d1 in spans if d0 <= day < d1], day, country, a)
         out.append(dict(date=o.date, available_mw={t: v["central"] for t, v in o.available_mw.items()},
                         unlisted_mw=o.unlisted_mw["central"], import_mw=o.import_mw["central"], supply_mw=o.supply_mw,
                         demand_mw=o.demand_mw, deficit_mw=o.deficit_mw, outage_hours=o.outage_hours,

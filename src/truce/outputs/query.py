@@ -13,10 +13,10 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Protocol
 
 from truce.errors import PipelineError
-from truce.records import FACILITY_TYPES, GRADES, VERDICTS, Finding, Incident
+from truce.records import FACILITY_TYPES, GRADES, VERDICTS, Finding
 
 # the order a mediator reads findings in: violations and contested first, not covered last
 VERDICT_ORDER = ("consistent_with_violation", "contested", "alleged", "indeterminate", "not_covered")
@@ -175,6 +175,23 @@ def resolve_regions(given: Iterable[str], rows: Iterable[Mapping[str, str]]) -> 
 
 # --- the query ------------------------------------------------------------------------------
 
+class IncidentFields(Protocol):
+    """What :class:`Filters` reads of an incident (a :class:`truce.records.Incident`, or a lighter row with these fields)."""
+
+    @property
+    def date(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def region_code(self) -> str | None: ...
+    @property
+    def facility_id(self) -> str | None: ...
+    @property
+    def facility_type(self) -> str | None: ...
+    @property
+    def grade(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Filters:
     """What to select. Empty fields select everything; several values of one field are
@@ -215,7 +232,7 @@ class Filters:
             return False
         return (self.start is None or date >= self.start) and (self.end is None or date <= self.end)
 
-    def incident(self, i: Incident, verdicts: Mapping[str, str] | None = None, *, dates: bool = True) -> bool:
+    def incident(self, i: IncidentFields, verdicts: Mapping[str, str] | None = None, *, dates: bool = True) -> bool:
         """Does the incident qualify? ``verdicts``: agreement id → its finding's verdict, for the
         verdict filter; ``dates=False`` ignores the period (figures that need the context around it)."""
         if not self._fields(i, dates):
@@ -226,7 +243,7 @@ class Filters:
                 return False
         return True
 
-    def _fields(self, i: Incident, dates: bool = True) -> bool:
+    def _fields(self, i: IncidentFields, dates: bool = True) -> bool:
         if dates and not self.in_period(i.date):
             return False
         if self.countries and i.country not in self.countries:
@@ -241,7 +258,7 @@ class Filters:
             return False
         return True
 
-    def finding(self, f: Finding, i: Incident | None) -> bool:
+    def finding(self, f: Finding, i: IncidentFields | None) -> bool:
         if self.agreements and f.agreement_id not in self.agreements:
             return False
         if self.verdicts and f.verdict not in self.verdicts:

@@ -17,15 +17,15 @@ import html
 import io
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from truce import __version__
 from truce.context import Context
 from truce.db import Database
 from truce.evaluate import STANDING_LABEL
-from truce.outputs.query import VERDICT_ORDER, Filters, finding_order
+from truce.outputs.query import VERDICT_ORDER, Filters
 from truce.records import Finding, Incident
-from truce.safeio import atomic_path, http_url, write_atomic
+from truce.safeio import AtomicFile, atomic_path, http_url
 
 GRADE_STYLE = {  # colour, marker: distinguishable in grayscale by shape
     "confirmed": ("#08306b", "s"), "fair": ("#2171b5", "o"), "weak": ("#9ecae1", "^"),
@@ -53,7 +53,7 @@ def _png(fig: Any) -> str:
 
 # --- figures ---------------------------------------------------------------------------
 
-def map_figure(incidents: Sequence[Incident], ctx: Context, title: str) -> str:
+def map_figure(incidents: Sequence[Any], ctx: Context, title: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -71,10 +71,11 @@ def map_figure(incidents: Sequence[Incident], ctx: Context, title: str) -> str:
     ax.scatter([f.lon for f in fac], [f.lat for f in fac], s=6, c="#525252", marker="|", linewidths=0.6,
                label=f"registry facilities ({len(fac)})", zorder=2)
     for g, (colour, marker) in GRADE_STYLE.items():
-        pts = [(i.lon, i.lat) for i in incidents if i.grade == g and i.lat is not None and i.lon is not None]
+        # each place drawn once (incidents at one facility share its point), counted in full in the legend
+        pts = Counter((i.lon, i.lat) for i in incidents if i.grade == g and i.lat is not None and i.lon is not None)
         if pts:
             ax.scatter([x for x, _ in pts], [y for _, y in pts], s=46, c=colour, marker=marker,
-                       edgecolors="black", linewidths=0.5, label=f"{g} ({len(pts)})", zorder=3)
+                       edgecolors="black", linewidths=0.5, label=f"{g} ({sum(pts.values())})", zorder=3)
     lons = [i.lon for i in incidents if i.lon is not None] or [22, 50]
     lats = [i.lat for i in incidents if i.lat is not None] or [44, 57]
     ax.set_xlim(max(19, min(lons) - 3), min(62, max(lons) + 3))
@@ -96,7 +97,7 @@ def _boundary_credit() -> str:
     return CREDIT if boundaries_source() else f"No region boundaries are installed ({INSTALL_HINT})"
 
 
-def timeline_figure(incidents: Sequence[Incident], agreement: Any | None, start: str | None, end: str | None) -> str:
+def timeline_figure(incidents: Sequence[Any], agreement: Any | None, start: str | None, end: str | None) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -192,12 +193,27 @@ def public_id(external_id: str | None) -> str:
     return s
 
 
-def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
-                 date_to: str | None = None, filters: Filters | None = None, lang: str = "en") -> str:
-    """The situation report as one HTML string. ``filters`` select incidents and findings (the first
-    agreement among them is the focus); ``agreement_id``/``date_from``/``date_to`` are a shorthand."""
-    from truce.ledger import latest_reviews, verify
-    from truce.outputs.stats import coverage
+def build_report(db: Database, ctx: Context, *, lang: str = "en", **kw: Any) -> str:
+    """The situation report as one HTML string (the parts of :func:`report_parts`, in ``lang``)."""
+    from truce.outputs.report_i18n import localise_report
+
+    return localise_report("".join(report_parts(db, ctx, **kw)), lang)
+
+
+def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
+                 date_to: str | None = None, filters: Filters | None = None, top: int | None = None,
+                 appendix: bool = False) -> Iterator[str]:
+    """The situation report's HTML in parts, made as they are read: a page of findings at a time.
+    ``filters`` select incidents and findings (the first agreement among them is the focus);
+    ``agreement_id``/``date_from``/``date_to`` are a shorthand. Over ``top`` findings (default
+    :data:`~truce.outputs.report_summary.TOP`) in either list it lists the first ``top`` in the mediator's
+    order, adds aggregates over the whole selection and says how many it leaves out; ``appendix``
+    lists every finding."""
+    from truce.ledger import verified_mark, verify_chain
+    from truce.outputs.outlook import facility_ids
+    from truce.outputs.query import where
+    from truce.outputs.report_summary import TOP, aggregates_html, finding_pages, not_shown_html, scan
+    from truce.outputs.stats import agreement_rates, capacity_affected, coverage
 
     if filters is None:
         filters = Filters(date_from=dt.date.fromisoformat(date_from) if date_from else None,
@@ -217,25 +233,39 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     else:
         focus = next((a for a in agreements if a.ever_in_force()), agreements[0] if agreements else None)
     date_from, date_to = filters.start, filters.end
-    found = db.findings()
+    limit = TOP if top is None else max(0, top)
+    started = dt.datetime.now(dt.timezone.utc)
     verdicts: dict[str, dict[str, str]] = {}
-    for f, _ in found:
-        verdicts.setdefault(f.incident_id, {})[f.agreement_id] = f.verdict
-    incidents = [i for i in db.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
-    inc_by_id = {i.id: i for i in incidents}
-    findings = [f for f, _ in found if filters.finding(f, inc_by_id.get(f.incident_id))
-                and (filters.agreements or focus is None or f.agreement_id == focus.id or _matters(f))]
-    findings.sort(key=lambda f: finding_order(f, inc_by_id[f.incident_id].date))
-    reviews = latest_reviews(db)
-    # only what the report shows: the reports and claims of its findings and status histories
+    if filters.verdicts:  # only the verdict filter reads incidents' verdicts
+        for iid, aid, verdict in db.verdicts():
+            verdicts.setdefault(iid, {})[aid] = verdict
+    # every incident's scalar fields, read a page at a time; in full only those the grid outlook reads
+    every, outlook_incidents = scan(db, keep=facility_ids(ctx.registry, "UA"))
+    incidents = [i for i in every if filters.incident(i, verdicts.get(i.id, {}))]
+    # findings are selected, counted and ordered in SQL; the report reads in full only those it lists.
+    # Listed: every verdict but "not covered" under any agreement, and "not covered" under the selected
+    # agreements (the focus when none is selected)
+    w_all = where(filters)
+    allowed = filters.verdicts or VERDICT_ORDER
+    nc_agreements = tuple(filters.agreements) or ((focus.id,) if focus is not None else ())
+    counts = db.verdict_counts(w_all)
+    by_verdict: Counter[str] = Counter()
+    for aid, vs in counts.items():
+        for verdict, n in vs.items():
+            if verdict != "not_covered" or not nc_agreements or aid in nc_agreements:
+                by_verdict[verdict] += n
+    n_matters = sum(n for k, n in by_verdict.items() if k != "not_covered")
+    n_not_covered = by_verdict.get("not_covered", 0)
+    matters_where = {**w_all, "verdicts": tuple(x for x in allowed if x != "not_covered")}
+    nc_where = {**w_all, "verdicts": ("not_covered",), "agreements": nc_agreements}
+    summarised = not appendix and max(n_matters, n_not_covered) > limit
+    listed = None if appendix else limit
     histories = {a.id: db.agreement_status(a.id) for a in agreements}
-    matters = [f for f in findings if f.verdict != "not_covered"]
-    shown = [inc_by_id[f.incident_id] for f in matters]
-    reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs if h.report_id}
-                                            | {rid for i in shown for rid in i.report_ids}), text=False)
-    claims = db.claims_by_id([link.claim_id for i in shown for link in i.claims])
+    reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs if h.report_id}),
+                                     text=False)
     n_reports, n_claims = db.report_count(), db.claim_count()
-    v = verify(db)
+    mark = verified_mark(db)  # the last full `truce ledger verify`: only the entries since are checked here
+    v = verify_chain(db, start=(mark["seq"], mark["hash"]) if mark else None)
     period = f"{date_from or (min((i.date for i in incidents if i.date), default='…'))} – " \
              f"{date_to or (max((i.date for i in incidents if i.date), default='…'))}"
     selection = filters.describe()
@@ -245,13 +275,13 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
       f"<style>{CSS}</style></head><body>")
     w(f"<h1>Situation report: strikes on energy infrastructure</h1><p class='muted'>Period {period}. "
       f"{('Selected: ' + _esc(selection) + '. ') if selection else ''}"
-      f"Generated {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
-      f"Ledger: {v.entries} entries, {'intact' if v.ok else 'BROKEN — ' + _esc(v.reason)}"
-      f"{' (head ' + v.head[:16] + '…)' if v.head else ''}.</p>")
-    not_covered = [f for f in findings if f.verdict == "not_covered"]
+      f"Generated {started:%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
+      f"{_ledger_html(v, mark)}</p>")
     toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
-        ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({len(matters)})"),
-        ("not-covered", f"Not covered ({len(not_covered)})"), ("impact", "Impact"), ("coverage", "Coverage")]
+        ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({n_matters})"),
+        ("not-covered", f"Not covered ({n_not_covered})"), ("impact", "Impact"), ("coverage", "Coverage")]
+    if summarised:
+        toc.insert(toc.index(("findings", f"Findings ({n_matters})")), ("aggregates", "Aggregates"))
     physical = db.physical_evidence()
     fire_candidates = db.fire_candidates()
     if physical or fire_candidates:
@@ -260,7 +290,6 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w("<nav class='toc'><h2>Contents</h2><ol>" + "".join(f"<li><a href='#{_esc(k)}'>{_esc(t)}</a></li>" for k, t in toc)
       + "</ol></nav>")
     grades = Counter(i.grade for i in incidents)
-    by_verdict = Counter(f.verdict for f in findings)
     w("<h2 id='summary'>Summary</h2><div class='cards'>")
     w(f"<div class='card'><b>{n_reports}</b>reports</div><div class='card'><b>{n_claims}</b>claims</div>")
     w(f"<div class='card'><b>{len(incidents)}</b>incidents</div>")
@@ -304,6 +333,7 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
               f"<br><span class='muted'>{_esc(standing)}</span></td><td>{reading}</td>"
               f"<td><blockquote>{_esc(h.evidence)[:500]}</blockquote></td></tr>")
         w("</table>")
+    yield from _flush(out)
 
     w("<h2 id='map'>Map</h2>")
     w(f"<figure><img alt='map of incidents by corroboration grade' src='{map_figure(incidents, ctx, 'Incidents ' + period)}'>"
@@ -316,54 +346,50 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
       f"<figcaption>Incidents per day by attacking party (stated or inferred)"
       f"{'; shaded: the window of ' + _esc(focus.title) + ', hatched: disputed boundaries' if focus else ''}.</figcaption></figure>")
 
-    w(f"<h2 id='findings'>Findings ({len(matters)})</h2><p class='muted'>Consistent with violation, contested, alleged, "
+    if summarised:
+        w(aggregates_html(incidents, counts, list(GRADE_STYLE), VERDICT_LABEL))
+    yield from _flush(out)
+    w(f"<h2 id='findings'>Findings ({n_matters})</h2><p class='muted'>Consistent with violation, contested, alleged, "
       "indeterminate; then by date. Each source is marked as the <span class='role'>claim</span> (who asserts the "
       "strike, and sources of the same side), a <span class='role role-counter-claim'>counter-claim</span> (who denies "
       "it) or <span class='role role-corroboration'>corroboration</span> (an independent source asserting it).</p>")
     w("<table class='findings'><colgroup><col style='width:15%'><col style='width:22%'><col style='width:9%'>"
       "<col style='width:24%'><col style='width:30%'></colgroup>"
       "<thead><tr><th>date, incident</th><th>target</th><th>attacker</th><th>grade</th><th>agreement: verdict</th></tr></thead>")
-    for f in matters:
-        i = inc_by_id[f.incident_id]
-        rv = reviews.get(f"{f.agreement_id}/{f.incident_id}")
-        review = (f"<p><b>Review:</b> {_esc(VERDICT_LABEL.get(rv['verdict'], rv['verdict']))} by {_esc(rv['author'])}"
-                  f" — <span class='muted'>{_esc(rv.get('note', ''))}</span></p>") if rv else ""
-        hinge = f"<br><span class='muted'>hinges on: {_esc(f.hinges_on)}</span>" if f.hinges_on else ""
-        trace = "".join("<li>" + _esc(t.condition) + ": " + _esc(t.fact) + " — <b>" + _esc(t.result) + "</b>"
-                        + (" (" + _esc(t.note) + ")" if t.note else "") + "</li>" for t in f.trace)
-        w(f"<tbody class='finding'><tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
-          f"<td>{_esc(_target(i))}<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
-          f"<td>{_esc(i.attacker or '—')} <span class='muted'>{_esc(i.attacker_basis or '')}</span></td>"
-          f"<td>{_esc(i.grade)}<br><span class='muted'>{_esc('; '.join(i.grade_reasons))}</span></td>"
-          f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}</td></tr>"
-          f"<tr class='detail'><td colspan='5'>{_evidence_html(i, claims, reports)}"
-          f"<ol class='trace'>{trace}</ol>{review}</td></tr></tbody>")
+    shown = 0
+    for page, det in (finding_pages(db, matters_where, listed) if matters_where["verdicts"] else ()):
+        w("".join(_finding_row(f, det) for f in page))
+        shown += len(page)
+        yield from _flush(out)
     w("</table>")
-    w(f"<h2 id='not-covered'>Not covered ({len(not_covered)})</h2><p class='muted'>Incidents outside what the "
+    w(not_shown_html(shown, n_matters, "findings"))
+    w(f"<h2 id='not-covered'>Not covered ({n_not_covered})</h2><p class='muted'>Incidents outside what the "
       "agreement covers, with the check that failed; the full traces are in <code>truce findings --format json</code>.</p>")
-    if not_covered:
+    if n_not_covered:
         w("<table class='not-covered'><colgroup><col style='width:12%'><col style='width:17%'><col style='width:25%'>"
           "<col style='width:10%'><col style='width:36%'></colgroup>"
           "<thead><tr><th>date</th><th>incident</th><th>target</th><th>grade</th><th>why not covered</th></tr></thead>")
-        for f in not_covered:
-            i = inc_by_id[f.incident_id]
-            failed = next((t for t in f.trace if t.result == "fail"), None)
-            why = f"{failed.condition}: {failed.fact}" if failed else ""
-            w(f"<tr><td>{_esc(i.date or 'undated')}</td><td>{_esc(i.id)}<br><span class='muted'>{_esc(f.agreement_id)}</span></td>"
-              f"<td>{_esc(_target(i))}</td><td>{_esc(i.grade)}</td><td>{_esc(why)}</td></tr>")
+        shown = 0
+        for page, det in finding_pages(db, nc_where, listed, full=False):
+            w("".join(_not_covered_row(f, det.incidents[f.incident_id]) for f in page))
+            shown += len(page)
+            yield from _flush(out)
         w("</table>")
+        w(not_shown_html(shown, n_not_covered, "not-covered findings"))
 
     if physical or fire_candidates:
+        inc_by_id = {i.id: i for i in incidents if i.id in physical}
         w(_satellite_html([physical[i.id] for i in incidents if i.id in physical], inc_by_id,
                           [c for c in fire_candidates if filters.in_period(c.date)]))
 
-    from truce.outputs.stats import summary
-
-    st = summary(db, ctx, filters=filters)
+    # the figures of `truce stats`: the incidents selected whatever their date (the rates compare periods
+    # around each window), the period bounding the capacity figures
+    around = [i for i in every if filters.incident(i, verdicts.get(i.id, {}), dates=False)]
     w("<h2 id='impact'>Impact</h2>")
-    w(_impact_html(st))
+    w(_impact_html({"capacity": capacity_affected(around, ctx.registry, date_from=filters.start, date_to=filters.end),
+                    "rates": agreement_rates(ctx, filters, around)}))
 
-    w(_outlook_html(db, ctx, incidents, date_from, date_to))
+    w(_outlook_html(ctx, outlook_incidents, incidents, date_from, date_to))
 
     cov = coverage(db, date_from, date_to)
     w("<h2 id='coverage'>Coverage</h2><p>Reports in the period by the affiliation of their source; a side with few sources "
@@ -380,17 +406,62 @@ def build_report(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w("<p class='muted'>Every number here traces to stored claims with character offsets into the reports; "
       "`truce findings --format json` gives the full traces, `truce ledger verify` checks the record.</p>")
     w("</body></html>")
-    from truce.outputs.report_i18n import localise_report
-
-    return localise_report("".join(out), lang)
+    yield from _flush(out)
 
 
-def _outlook_html(db: Database, ctx: Context, incidents: Sequence[Incident], date_from: str | None,
+def _ledger_html(v: Any, mark: dict[str, Any] | None) -> str:
+    """What was verified of the ledger, by what and when."""
+    result = ("intact" if v.ok else "BROKEN — " + _esc(v.reason)) + (f" (head {v.head[:16]}…)" if v.head else "")
+    chain = "its hash chain (each entry's sequence, link, hash and payload, and the head pointer)"
+    if mark is None:
+        return (f"Ledger: {v.entries} entries; {chain} was checked in full as this report was generated: {result}. "
+                "<code>truce ledger verify</code> also checks the stored findings against it.")
+    n = mark["seq"]
+    since = (f"the hash chain of entries {n + 1}–{v.entries} (each entry's sequence, link, hash and payload) and the "
+             "head pointer were checked" if v.entries > n else "the head pointer still named it")
+    return (f"Ledger: {v.entries} entries. <code>truce ledger verify</code> verified entries 1–{n} in full (hash chain "
+            f"and stored findings) at {_esc(mark.get('at'))}; as this report was generated, entry {n} still had the hash "
+            f"it recorded and {since}: {result}.")
+
+
+def _finding_row(f: Finding, det: Any) -> str:
+    """One finding of the findings table: the incident, the verdict, the evidence, the trace, the review."""
+    i = det.incidents[f.incident_id]
+    rv = det.reviews.get(f"{f.agreement_id}/{f.incident_id}")
+    review = (f"<p><b>Review:</b> {_esc(VERDICT_LABEL.get(rv['verdict'], rv['verdict']))} by {_esc(rv['author'])}"
+              f" — <span class='muted'>{_esc(rv.get('note', ''))}</span></p>") if rv else ""
+    hinge = f"<br><span class='muted'>hinges on: {_esc(f.hinges_on)}</span>" if f.hinges_on else ""
+    trace = "".join("<li>" + _esc(t.condition) + ": " + _esc(t.fact) + " — <b>" + _esc(t.result) + "</b>"
+                    + (" (" + _esc(t.note) + ")" if t.note else "") + "</li>" for t in f.trace)
+    return (f"<tbody class='finding'><tr id='{_esc(i.id)}'><td>{_esc(i.date or 'undated')}<br><span class='muted'>{_esc(i.id)}</span></td>"
+            f"<td>{_esc(_target(i))}<br><span class='muted'>{_esc(i.facility_type)}; {_esc(i.region or '')} {_esc(i.country or '')}</span></td>"
+            f"<td>{_esc(i.attacker or '—')} <span class='muted'>{_esc(i.attacker_basis or '')}</span></td>"
+            f"<td>{_esc(i.grade)}<br><span class='muted'>{_esc('; '.join(i.grade_reasons))}</span></td>"
+            f"<td class='v-{_esc(f.verdict)}'>{_esc(f.agreement_id)}: {_esc(VERDICT_LABEL.get(f.verdict, f.verdict))}{hinge}</td></tr>"
+            f"<tr class='detail'><td colspan='5'>{_evidence_html(i, det.claims, det.reports)}"
+            f"<ol class='trace'>{trace}</ol>{review}</td></tr></tbody>")
+
+
+def _not_covered_row(f: Finding, i: Incident) -> str:
+    failed = next((t for t in f.trace if t.result == "fail"), None)
+    why = f"{failed.condition}: {failed.fact}" if failed else ""
+    return (f"<tr><td>{_esc(i.date or 'undated')}</td><td>{_esc(i.id)}<br><span class='muted'>{_esc(f.agreement_id)}</span></td>"
+            f"<td>{_esc(_target(i))}</td><td>{_esc(i.grade)}</td><td>{_esc(why)}</td></tr>")
+
+
+def _flush(out: list[str]) -> Iterator[str]:
+    """What has been written so far, as one part; ``out`` is emptied."""
+    if out:
+        yield "".join(out)
+        out.clear()
+
+
+def _outlook_html(ctx: Context, every: Sequence[Incident], incidents: Sequence[Any], date_from: str | None,
                   date_to: str | None) -> str:
-    """Ukraine's grid outlook over the period, weekly, as a chart and the last week's figures."""
+    """Ukraine's grid outlook over the period, weekly, as a chart and the last week's figures. ``every``:
+    all incidents that can cost Ukraine generation (losses persist after the period's first day)."""
     from truce.outputs.outlook import chart, load_assumptions, outlook, series
 
-    every = db.incidents()  # losses persist after the period's first day: all incidents count
     days = sorted(i.date for i in incidents if i.date)
     if not days:
         return "<h2 id='outlook'>Grid outlook</h2><p class='muted'>No dated incidents.</p>"
@@ -436,7 +507,7 @@ def _detections_html(ms: Sequence[Any], limit: int = 6) -> str:
             f"<th>confidence</th><th>vs. background</th><th>file:line</th></tr></thead>{rows}</table>{more}")
 
 
-def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Incident], candidates: Sequence[Any]) -> str:
+def _satellite_html(evidence: Sequence[Any], inc_by_id: dict[str, Any], candidates: Sequence[Any]) -> str:
     """Satellite fire detections (NASA FIRMS): what they say about incidents at facilities, and candidates."""
     by = Counter(e.verdict if e.why != "no_data" else "no_data" for e in evidence)
     out = ["<h2 id='satellite'>Satellite evidence</h2><p>Fire detections from NASA FIRMS (VIIRS, MODIS), which no party "
@@ -550,10 +621,16 @@ def _evidence_html(i: Incident, claims: dict[str, Any], reports: dict[str, Any],
     return "".join(parts)
 
 
-def write_report(db: Database, ctx: Context, path: Path, **kw: Any) -> Path:
+def write_report(db: Database, ctx: Context, path: Path, *, lang: str = "en", **kw: Any) -> Path:
+    """The report (:func:`report_parts`) written as it is made, each part in ``lang``; the file
+    appears whole when done."""
+    from truce.outputs.report_i18n import localise_report
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, build_report(db, ctx, **kw))
+    with AtomicFile(path) as fh:
+        for part in report_parts(db, ctx, **kw):
+            fh.write(localise_report(part, lang))
     return path
 
 

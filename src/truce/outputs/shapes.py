@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Collection, Mapping, Sequence
 
 from truce.db import Database
+from truce.db_queries import ClaimQuote, ReportRef
 from truce.ledger import latest_reviews
 from truce.outputs.query import Filters, finding_order
 from truce.records import Claim, Finding, Incident, Report
@@ -33,9 +34,9 @@ def select_incidents(database: Database, filters: Filters | None = None) -> list
     return [i for i in database.incidents() if filters.incident(i, verdicts.get(i.id, {}))]
 
 
-def incident_shape(incident: Incident | dict[str, Any], *, reports: Mapping[str, Report], syndicated: Mapping[str, str],
-                   external_of: Mapping[str, str], updated_at: str | None, verdicts: Mapping[str, str],
-                   claims: Mapping[str, Claim]) -> dict[str, Any]:
+def incident_shape(incident: Incident | dict[str, Any], *, reports: Mapping[str, Report | ReportRef],
+                   syndicated: Mapping[str, str], external_of: Mapping[str, str], updated_at: str | None,
+                   verdicts: Mapping[str, str], claims: Mapping[str, Claim | ClaimQuote]) -> dict[str, Any]:
     """One incident as EVAL-FORMAT.md section 4 has it: the reports it rests on, by the id they
     were ingested with (``reports``: external id → report); each claim's role (claim,
     counter-claim, corroboration); the verdict under each agreement; and the first evidence
@@ -74,23 +75,27 @@ def incidents_json(database: Database, filters: Filters | None = None) -> list[d
 
 
 def incident_page_json(database: Database, page: Sequence[Incident | dict[str, Any]],
-                       published: Collection[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """The incidents of one page (records, or their stored ``to_dict()``) in :func:`incident_shape`,
-    reading only their reports, claims and findings; syndicated copies are read from the groups
-    ``truce run`` stored. ``published``: when given, only the verdicts of these (incident id, agreement id)
-    pairs are shown (the public view)."""
+                       published: Collection[tuple[str, str]] | None = None,
+                       updated: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The incidents of one page (records, or their ``to_dict()``) in :func:`incident_shape`,
+    reading only what the shape shows of their reports and claims, and their findings' verdicts;
+    syndicated copies are read from the groups ``truce run`` stored. ``published``: when given, only
+    the verdicts of these (incident id, agreement id) pairs are shown (the public view); ``updated``:
+    incident id → updated_at, when the caller read it with the page."""
     if not page:
         return []
     dicts = [i.to_dict() if isinstance(i, Incident) else i for i in page]
-    by_ext, synd, ext_of = _reports_of([rid for d in dicts for rid in d["report_ids"]], database)
+    by_ext = database.report_refs([rid for d in dicts for rid in d["report_ids"]])
+    synd = database.syndication({r.id for r in by_ext.values()})
+    ext_of = database.external_ids(set(synd.values()))  # the shape names only the canonical of a copy
     ids = [d["id"] for d in dicts]
-    updated = database.incident_stamps(ids)
+    if updated is None:
+        updated = database.incident_stamps(ids)
     verdicts: dict[str, dict[str, str]] = {}
     for iid, aid, verdict in database.verdicts_of(ids):
         if published is None or (iid, aid) in published:
             verdicts.setdefault(iid, {})[aid] = verdict
-    claims = {k: c for k, c in database.claims_by_id([c["claim_id"] for d in dicts for c in d["claims"]]).items()
-              if c.kind in EVIDENCE_KINDS}
+    claims = database.claim_quotes([c["claim_id"] for d in dicts for c in d["claims"]], EVIDENCE_KINDS)
     return [incident_shape(d, reports=by_ext, syndicated=synd, external_of=ext_of, updated_at=updated.get(d["id"]),
                            verdicts=verdicts.get(d["id"], {}), claims=claims) for d in dicts]
 
@@ -111,8 +116,8 @@ def first_evidence(i: Incident, claims: Mapping[str, Claim], reports: Mapping[st
     return _first_evidence([c.to_dict() for c in i.claims], claims, reports)
 
 
-def _first_evidence(links: Sequence[Mapping[str, Any]], claims: Mapping[str, Claim],
-                    reports: Mapping[str, Report]) -> dict[str, Any] | None:
+def _first_evidence(links: Sequence[Mapping[str, Any]], claims: Mapping[str, Claim | ClaimQuote],
+                    reports: Mapping[str, Report | ReportRef]) -> dict[str, Any] | None:
     rank = {"claim": 0, "corroboration": 1, "counter-claim": 2}
     best = None
     for link in links:

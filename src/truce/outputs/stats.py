@@ -4,13 +4,12 @@ strike rates around agreement windows (see :func:`rate_change`)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Sequence
 
 from truce.context import Context
 from truce.db import Database
 from truce.outputs.query import Filters
-from truce.records import Incident
 from truce.reference.registry import Registry
 
 
@@ -51,7 +50,7 @@ def coverage(db: Database, date_from: str | None = None, date_to: str | None = N
 GENERATION = ("nuclear_plant", "thermal_plant", "chp", "hydro_plant", "solar_wind")
 
 
-def capacity_affected(incidents: Sequence[Incident], registry: Registry, *, date_from: str | None = None, date_to: str | None = None,
+def capacity_affected(incidents: Sequence[Any], registry: Registry, *, date_from: str | None = None, date_to: str | None = None,
                       refinery_days: int = 30) -> dict[str, Any]:
     """MW of generation by type hit in the period (each facility once) with its share of the
     registry's national total, grid assets hit, and Mt/yr of refining capacity with an
@@ -98,7 +97,7 @@ def capacity_affected(incidents: Sequence[Incident], registry: Registry, *, date
 
 # --- strike rates around an agreement window -----------------------------------------
 
-def rate_change(incidents: Sequence[Incident], start: str, end: str, *,
+def rate_change(incidents: Sequence[Any], start: str, end: str, *,
                 grades: tuple[str, ...] = ("confirmed", "fair", "weak", "contested")) -> dict[str, Any]:
     """Incidents per day before, during and after a window, per attacking party, with the
     during/before and after/during rate ratios and their tests.
@@ -120,15 +119,16 @@ def rate_change(incidents: Sequence[Incident], start: str, end: str, *,
                "after": (d1 + dt.timedelta(days=1), d1 + dt.timedelta(days=days))}
     out: dict[str, Any] = {"window": {"start": start, "end": end, "days": days},
                            "periods": {k: [a.isoformat(), b.isoformat()] for k, (a, b) in periods.items()}, "by_attacker": {}}
+    tally = Counter((i.attacker, i.date) for i in incidents if i.date and i.grade in grades)  # each day read once
     for party in ("RU", "UA"):
         per_day: dict[str, list[int]] = {k: [0] * days for k in periods}
-        for i in incidents:
-            if i.attacker != party or not i.date or i.grade not in grades:
+        for (attacker, date), n in tally.items():
+            if attacker != party:
                 continue
-            d = dt.date.fromisoformat(i.date)
+            d = dt.date.fromisoformat(date)
             for k, (a, b) in periods.items():
                 if a <= d <= b:
-                    per_day[k][(d - a).days] += 1
+                    per_day[k][(d - a).days] += n
         counts = {k: sum(v) for k, v in per_day.items()}
         row: dict[str, Any] = {"counts": counts, "per_day": {k: round(v / days, 3) for k, v in counts.items()}}
         all_days = [x for v in per_day.values() for x in v]
@@ -181,9 +181,14 @@ def summary(db: Database, ctx: Context, *, agreement_id: str | None = None, date
     incidents = [i for i in db.incidents() if filters.incident(i, verdicts.get(i.id, {}), dates=False)]
     by_id = {i.id: i for i in incidents}
     findings = [f for f, _ in found if filters.finding(f, by_id.get(f.incident_id))]
-    out: dict[str, Any] = {"capacity": capacity_affected(incidents, ctx.registry, date_from=filters.start,
-                                                         date_to=filters.end),
-                           "verdicts": verdict_counts(findings), "rates": {}}
+    return {"capacity": capacity_affected(incidents, ctx.registry, date_from=filters.start, date_to=filters.end),
+            "verdicts": verdict_counts(findings), "rates": agreement_rates(ctx, filters, incidents)}
+
+
+def agreement_rates(ctx: Context, filters: Filters, incidents: Sequence[Any]) -> dict[str, Any]:
+    """:func:`rate_change` around the window of each agreement (selected, ever in force) under each
+    party's reading; ``incidents``: anything with ``attacker``, ``date`` and ``grade``."""
+    out: dict[str, Any] = {}
     for a in ctx.agreements:
         if (filters.agreements and a.id not in filters.agreements) or not a.ever_in_force():
             continue
@@ -195,7 +200,7 @@ def summary(db: Database, ctx: Context, *, agreement_id: str | None = None, date
             readings[k] = (starts[k], ends[k])
         if len(readings) > 1:
             del readings["terms"]  # the terms' own window is one of the parties' readings
-        out["rates"][a.id] = {k: rate_change(incidents, s, e) for k, (s, e) in readings.items() if s and e}
+        out[a.id] = {k: rate_change(incidents, s, e) for k, (s, e) in readings.items() if s and e}
     return out
 
 
