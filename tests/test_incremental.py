@@ -305,8 +305,9 @@ def test_provisional_fusion_shows_new_claims_at_once_and_settles_to_the_exact_re
         assert {f.incident_id for f, _ in db.findings_of(sorted(set(inc.values())))} == set(inc.values())
         assert ledger.verify(db).ok
     assert slices > 0  # the slice path was taken (not only fallbacks to whole blocks)
+    assert any(c.kind == "negotiation" for c in db.claims())  # so the status histories waited too
     settle = run_pipeline(db, ctx, author="test", defer_over=0)  # nothing new: exact
-    assert settle.unsettled == 0 and not db.queued_blocks()
+    assert settle.unsettled == 0 and not db.queued_blocks() and db.get_meta("fusion.status") == "done"
     ref = Database(str(tmp_path / "ref.db"))
     _ingest(ref, tmp_path, LINES[:60], ctx)
     run_pipeline(ref, ctx, author="test")

@@ -59,6 +59,7 @@ class RunSummary:
     blocks: int = 0  # blocks of claims fusion re-decided (a region, or a country; truce.fuse.block_of)
     provisional: int = 0  # large blocks whose new claims were fused in a time slice only (settled by a later run)
     unsettled: int = 0  # blocks left queued by this run (provisional or deferred), for a quieter run to settle
+    status_pending: bool = False  # agreement status histories left for a quieter run to recompute
     evaluated: int = 0  # incidents evaluated (changed, missing a finding, or all when the terms changed)
     physical: dict[str, int] = field(default_factory=dict)  # satellite evidence by verdict, and candidates
     counter_claims: int = 0  # claims whose report denies the event they are about
@@ -153,8 +154,10 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
     if plan.orphans:
         with db.atomic():
             s.ledger_appended += len(ledger.record_changes(db, [], plan.orphans, [a.id for a in ctx.agreements], author))
-    if plan.status:
+    if plan.status and among is None:
         record_status(db, ctx, s, author)
+    elif plan.status:  # a watcher's run: status histories read every negotiation claim; its quiet run does it
+        s.status_pending = True
     if summary:
         summarise(db, s)
     s.seconds["total"] = time.perf_counter() - t0

@@ -216,7 +216,7 @@ class Watcher:
                 # quiet: a run with nothing new re-decides the provisional blocks exactly, and
                 # fuses what other processes extracted (`truce extract`, a backfill's workers)
                 self.health.unsettled = len(self.db.queued_blocks())
-                self._must_run = self.health.unsettled > 0
+                self._must_run = self.health.unsettled > 0 or self.db.get_meta("fusion.status") == "pending"
                 if not self._must_run and now - self._last_full_check >= self.opts.exact_after:
                     self._last_full_check = now
                     self._must_run = bool(self.db.fusion_changed_reports())
