@@ -150,6 +150,20 @@ def test_a_forged_finding_with_a_recomputed_digest_fails_verify(run_db):
     v = ledger.verify(run_db)
     assert not v.ok and "'consistent_with_violation' is not what ledger entry" in v.reason
     assert f"{r['agreement_id']}/{r['incident_id']}" in v.reason
+    assert ledger.verify(run_db, page=3) == v  # read a few entries and rows at a time: the same verdict
+
+
+def test_verify_reads_the_ledger_a_page_at_a_time_and_says_the_same(run_db):
+    """Pages of 1, 2, 7 entries (and finding rows) find what one big page finds, tampered or not."""
+    from truce.schema import findings
+    assert all(ledger.verify(run_db, page=n) == ledger.verify(run_db) for n in (1, 2, 7))
+    r = _finding_row(run_db, "not_covered")
+    where = sa.and_(findings.c.incident_id == r["incident_id"], findings.c.agreement_id == r["agreement_id"])
+    with run_db.atomic() as conn:  # the row names an older entry than its subject's latest
+        conn.execute(findings.update().where(where).values(ledger_seq=1))
+    v = ledger.verify(run_db)
+    assert not v.ok and "names ledger entry 1, which is not its entry" in v.reason
+    assert all(ledger.verify(run_db, page=n) == v for n in (1, 2, 7))
 
 
 def test_a_deleted_finding_and_a_forged_status_fail_verify(run_db, ctx):

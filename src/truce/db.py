@@ -489,6 +489,15 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
             q = sa.select(findings).order_by(findings.c.agreement_id, findings.c.incident_id)
             return [dict(r) for r in conn.execute(q).mappings()]
 
+    def findings_raw_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Finding rows as stored, in (agreement, incident) order after the key ``after``."""
+        c = findings.c
+        q = sa.select(findings).order_by(c.agreement_id, c.incident_id).limit(limit)
+        if after is not None:
+            q = q.where(sa.or_(c.agreement_id > after[0], sa.and_(c.agreement_id == after[0], c.incident_id > after[1])))
+        with self.atomic(write=False) as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def agreement_status_raw(self) -> list[dict[str, Any]]:
         with self.atomic(write=False) as conn:
             q = sa.select(agreement_status).order_by(agreement_status.c.agreement_id, agreement_status.c.claim_id)

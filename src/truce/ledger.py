@@ -24,7 +24,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterable, Sequence
+from typing import IO, Any, Callable, Iterable, Sequence
 
 from truce.db import Database, now
 from truce.errors import LedgerError
@@ -130,12 +130,13 @@ def verify_rows(rows: Sequence[LedgerRow], head: tuple[int, str] | None) -> Veri
     return chain.end(head, len(rows))
 
 
-def verify_chain(db: Database, page: int = 5000, *, start: tuple[int, str] | None = None) -> Verification:
+def verify_chain(db: Database, page: int = 5000, *, start: tuple[int, str] | None = None,
+                 visit: Callable[[LedgerRow], None] | None = None) -> Verification:
     """The hash chain alone (sequence, links, hashes, JSON payloads, head pointer), read ``page``
     entries at a time from one snapshot: memory bounded by the page, whatever the ledger's length.
     ``start``: (seq, hash) of an entry verified before (:func:`verified_mark`); the entries after it
     are checked, and it must still have that hash. Unlike :func:`verify` it does not check the
-    stored findings and statuses against the ledger."""
+    stored findings and statuses against the ledger; ``visit`` sees each entry that passed."""
     with db.atomic(write=False):
         head = db.ledger_head()
         entries = db.ledger_count()
@@ -153,6 +154,8 @@ def verify_chain(db: Database, page: int = 5000, *, start: tuple[int, str] | Non
                 bad = chain.step(r)
                 if bad is not None:
                     return Verification(False, entries, bad[0], bad[1])
+                if visit is not None:
+                    visit(r)
             if len(rows) < page:
                 break
             after = rows[-1].seq
@@ -180,71 +183,107 @@ def verified_mark(db: Database) -> dict[str, Any] | None:
     return d if ok else None
 
 
-def verify(db: Database) -> Verification:
+def verify(db: Database, page: int = 5000) -> Verification:
     """The chain, then the current state against it: every stored finding must be the
     content of the latest ledger entry about it (named by its ``ledger_seq``/``ledger_hash``),
     every finding the ledger holds as current must be stored, and every stored status
-    observation must be the one the ledger logged last."""
+    observation must be the one the ledger logged last.
+
+    Read ``page`` entries (and finding rows) at a time from one snapshot: what is held is one
+    small record per subject (its latest entry's seq, kind, hash and digest), not the ledger."""
+    latest: dict[str, tuple[int, str, str, Any]] = {}  # finding subject → (seq, kind, hash, digest)
+    logged: dict[str, tuple[int, str]] = {}  # status subject → (seq, payload)
+
+    def visit(r: LedgerRow) -> None:
+        if r.kind == "finding":
+            payload = json.loads(r.payload)
+            latest[r.subject] = (r.seq, r.kind, r.hash, payload.get("digest") if isinstance(payload, dict) else None)
+        elif r.kind == "retired":
+            latest[r.subject] = (r.seq, r.kind, r.hash, None)
+        elif r.kind == "status":
+            logged[r.subject] = (r.seq, r.payload)
+
     with db.atomic(write=False):
-        rows = db.ledger_raw()
-        head = db.ledger_head()
-        found = db.findings_raw()
-        status = db.agreement_status_raw()
-    v = verify_rows(rows, head)
-    if not v.ok:
-        return v
-    bad = _check_state(rows, found, status)
+        v = verify_chain(db, page, visit=visit)
+        if not v.ok:
+            return v
+        bad = _check_state_paged(db, latest, logged, page)
     if bad is not None:
-        return Verification(False, len(rows), bad[0], bad[1], v.head)
+        return Verification(False, v.entries, bad[0], bad[1], v.head)
     return v
 
 
-def _latest(rows: Sequence[LedgerRow], kinds: tuple[str, ...]) -> dict[str, LedgerRow]:
-    return {r.subject: r for r in rows if r.kind in kinds}
+def _entry(db: Database, seq: int) -> LedgerRow | None:
+    rows = db.ledger_page(seq - 1, 1) if seq > 0 else []
+    return rows[0] if rows and rows[0].seq == seq else None
 
 
-def _check_state(rows: Sequence[LedgerRow], found: Sequence[dict[str, Any]],
-                 status: Sequence[dict[str, Any]]) -> tuple[str, int | None] | None:
-    """(reason, entry seq) of the first stored row the ledger does not vouch for."""
-    latest = _latest(rows, ("finding", "retired"))
-    stored = set()
-    for r in found:
-        subject = f"{r['agreement_id']}/{r['incident_id']}"
-        stored.add(subject)
-        where = f"finding {subject}"
-        try:
-            f = Finding.from_dict(json.loads(r["data"]))
-        except (ValueError, KeyError, TypeError):
-            return f"{where}: stored data is not a finding (the row was altered)", None
-        if (f.incident_id, f.agreement_id, f.verdict) != (r["incident_id"], r["agreement_id"], r["verdict"]):
-            return f"{where}: stored verdict {r['verdict']!r} disagrees with its own data (the row was altered)", None
-        if f.digest() != r["digest"]:
-            return f"{where}: stored data does not match its digest (the row was altered)", None
-        seq = r.get("ledger_seq")
-        if seq is None:
-            return f"{where}: not recorded in the ledger (run `truce run` to record it, or the row was forged)", None
-        entry = rows[seq - 1] if 0 < seq <= len(rows) else None
-        if entry is None or entry.hash != r.get("ledger_hash") or entry.kind != "finding" or entry.subject != subject:
+def _check_state_paged(db: Database, latest: dict[str, tuple[int, str, str, Any]], logged: dict[str, tuple[int, str]],
+                       page: int) -> tuple[str, int | None] | None:
+    """The stored findings and statuses against the ledger, finding rows read a page at a time,
+    with the latest entries' records instead of the ledger; an entry a row names that is not the
+    latest about it is read by its seq."""
+    stored: set[str] = set()
+    after: tuple[str, str] | None = None
+    while True:
+        found = db.findings_raw_page(after, page)
+        for r in found:
+            subject = f"{r['agreement_id']}/{r['incident_id']}"
+            stored.add(subject)
+            bad = _check_finding_row(db, r, subject, latest)
+            if bad is not None:
+                return bad
+        if len(found) < page:
+            break
+        after = (found[-1]["agreement_id"], found[-1]["incident_id"])
+    for subject, (seq, kind, _, _) in latest.items():
+        if kind == "finding" and subject not in stored:
+            entry = _entry(db, seq)
+            if entry is not None and _finding_of(entry) is not None:
+                return f"finding {subject}: recorded in ledger entry {seq} but missing from the findings table", seq
+    for r in db.agreement_status_raw():
+        subject = f"{r['agreement_id']}/{r['claim_id']}"
+        got = logged.get(subject)
+        if got is None:
+            return f"status {subject}: not recorded in the ledger (the row was forged)", None
+        if got[1] != r["data"]:
+            return f"status {subject}: stored observation differs from ledger entry {got[0]} (the row was altered)", got[0]
+    return None
+
+
+def _check_finding_row(db: Database, r: dict[str, Any], subject: str,
+                       latest: dict[str, tuple[int, str, str, Any]]) -> tuple[str, int | None] | None:
+    where = f"finding {subject}"
+    try:
+        f = Finding.from_dict(json.loads(r["data"]))
+    except (ValueError, KeyError, TypeError):
+        return f"{where}: stored data is not a finding (the row was altered)", None
+    if (f.incident_id, f.agreement_id, f.verdict) != (r["incident_id"], r["agreement_id"], r["verdict"]):
+        return f"{where}: stored verdict {r['verdict']!r} disagrees with its own data (the row was altered)", None
+    if f.digest() != r["digest"]:
+        return f"{where}: stored data does not match its digest (the row was altered)", None
+    seq = r.get("ledger_seq")
+    if seq is None:
+        return f"{where}: not recorded in the ledger (run `truce run` to record it, or the row was forged)", None
+    last = latest.get(subject)
+    if last is not None and last[0] == seq:
+        kind, h, digest, entry_subject = last[1], last[2], last[3], subject
+    else:
+        entry = _entry(db, seq)
+        if entry is None:
             return f"{where}: names ledger entry {seq}, which is not its entry (the row was altered)", seq
         payload = json.loads(entry.payload)
-        if payload.get("digest") != r["digest"]:
-            old = (payload.get("finding") or {}).get("verdict")
-            return (f"{where}: stored verdict {r['verdict']!r} is not what ledger entry {seq} recorded ({old!r}); "
-                    "the row was altered"), seq
-        last = latest.get(subject)
-        if last is not None and last.seq != seq:
-            return f"{where}: ledger entry {last.seq} superseded entry {seq}, which the row still shows (the row was altered)", seq
-    for subject, entry in latest.items():
-        if entry.kind == "finding" and subject not in stored and _finding_of(entry) is not None:
-            return f"finding {subject}: recorded in ledger entry {entry.seq} but missing from the findings table", entry.seq
-    logged = _latest(rows, ("status",))
-    for r in status:
-        subject = f"{r['agreement_id']}/{r['claim_id']}"
-        entry = logged.get(subject)
-        if entry is None:
-            return f"status {subject}: not recorded in the ledger (the row was forged)", None
-        if entry.payload != r["data"]:
-            return f"status {subject}: stored observation differs from ledger entry {entry.seq} (the row was altered)", entry.seq
+        kind, h, entry_subject = entry.kind, entry.hash, entry.subject
+        digest = payload.get("digest") if isinstance(payload, dict) else None
+    if h != r.get("ledger_hash") or kind != "finding" or entry_subject != subject:
+        return f"{where}: names ledger entry {seq}, which is not its entry (the row was altered)", seq
+    if digest != r["digest"]:
+        entry = _entry(db, seq)
+        old = ((json.loads(entry.payload).get("finding") or {}).get("verdict")) if entry is not None else None
+        return (f"{where}: stored verdict {r['verdict']!r} is not what ledger entry {seq} recorded ({old!r}); "
+                "the row was altered"), seq
+    if last is not None and last[0] != seq:
+        return f"{where}: ledger entry {last[0]} superseded entry {seq}, which the row still shows (the row was altered)", seq
     return None
 
 
