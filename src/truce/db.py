@@ -490,11 +490,11 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
             return [dict(r) for r in conn.execute(q).mappings()]
 
     def findings_raw_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
-        """Finding rows as stored, in (agreement, incident) order after the key ``after``."""
+        """Finding rows as stored, in key order (incident, agreement) after the key ``after``."""
         c = findings.c
-        q = sa.select(findings).order_by(c.agreement_id, c.incident_id).limit(limit)
+        q = sa.select(findings).order_by(c.incident_id, c.agreement_id).limit(limit)
         if after is not None:
-            q = q.where(sa.or_(c.agreement_id > after[0], sa.and_(c.agreement_id == after[0], c.incident_id > after[1])))
+            q = q.where(sa.or_(c.incident_id > after[0], sa.and_(c.incident_id == after[0], c.agreement_id > after[1])))
         with self.atomic(write=False) as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 

@@ -235,7 +235,7 @@ def _check_state_paged(db: Database, latest: dict[str, tuple[int, str, str, Any]
                 return bad
         if len(found) < page:
             break
-        after = (found[-1]["agreement_id"], found[-1]["incident_id"])
+        after = (found[-1]["incident_id"], found[-1]["agreement_id"])
     for subject, (seq, kind, _, _) in latest.items():
         if kind == "finding" and subject not in stored:
             entry = _entry(db, seq)
