@@ -217,12 +217,14 @@ class FusionStore:
                 out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
         return out
 
-    def block_incidents_between(self, block: str, first: str, last: str) -> list[str]:
-        """Ids of the stored incidents of ``block`` dated ``first``..``last`` (ISO days)."""
+    def block_incidents_between(self, block: str, first: str, last: str, *, undated: bool = False) -> list[str]:
+        """Ids of the stored incidents of ``block`` dated ``first``..``last`` (ISO days), and its
+        undated ones when asked."""
         t = _s
         ib, inc = t.incident_blocks, t.incidents
+        when = sa.and_(inc.c.date >= first, inc.c.date <= last)
         q = sa.select(inc.c.id).select_from(inc.join(ib, ib.c.incident_id == inc.c.id)).where(
-            sa.and_(ib.c.block == block, inc.c.date >= first, inc.c.date <= last))
+            sa.and_(ib.c.block == block, sa.or_(when, inc.c.date.is_(None)) if undated else when))
         with self.atomic(write=False) as conn:
             return sorted(r[0] for r in conn.execute(q))
 
@@ -394,9 +396,12 @@ class FusionStore:
         out: dict[str, LedgerRow] = {}
         with self.atomic(write=False) as conn:
             for chunk in _chunks(sorted(set(subjects))):
-                q = sa.select(lg).where(sa.and_(lg.c.subject.in_(chunk), lg.c.kind.in_(list(kinds)))).order_by(lg.c.seq)
-                for r in conn.execute(q).mappings():
-                    out[r["subject"]] = LedgerRow(**dict(r))
+                # by subject alone, kinds and order here: with the kind in the query SQLite walked
+                # the (kind, seq) index over every entry instead of looking the subjects up
+                q = sa.select(lg).where(lg.c.subject.in_(chunk))
+                rows = (LedgerRow(**dict(r)) for r in conn.execute(q).mappings())
+                for row in sorted((r for r in rows if r.kind in kinds), key=lambda x: x.seq):
+                    out[row.subject] = row
         return out
 
     # --- counts for the run's summary ----------------------------------------------------------

@@ -210,6 +210,7 @@ class FusionPlan:
     status: bool = False  # agreement status histories to recompute
     orphans: list[str] = field(default_factory=list)  # incident ids findings name but no incident has
     added: dict[str, list[Claim]] = field(default_factory=dict)  # block → claims of reports new to fusion
+    provisional: bool = False  # a watcher's reading run: large blocks fused provisionally, or left to wait
     mixed: set[str] = field(default_factory=set)  # blocks a report fusion saw before enters or leaves
 
 
@@ -221,8 +222,7 @@ def inputs_digest(db: Database, ctx: Context) -> str:
     parts = {
         "fusion": FUSION_VERSION, "evaluate": evaluate.ENGINE_VERSION,
         "agreements": sorted((a.id, a.digest) for a in ctx.agreements),
-        "registry": hashlib.sha256("\n".join(canonical_json(f.to_dict()) for f in sorted(ctx.registry, key=lambda f: f.id))
-                                   .encode()).hexdigest(),
+        "registry": _registry_digest(ctx),
         "regions": sorted((code, p.name, p.lat, p.lon) for code, p in g.regions.items()),
         "occupied": sorted(g.occupied_regions),
         "fires": db.fire_detection_count(),
@@ -230,6 +230,19 @@ def inputs_digest(db: Database, ctx: Context) -> str:
     if parts["fires"]:
         parts["matching"] = physical.load_matching(ctx.settings.firms_matching)
     return hashlib.sha256(canonical_json(parts).encode()).hexdigest()
+
+
+_REGISTRY_DIGESTS: dict[int, tuple[object, str]] = {}  # id(registry) → (registry, digest): a watcher's runs
+
+
+def _registry_digest(ctx: Context) -> str:
+    held = _REGISTRY_DIGESTS.get(id(ctx.registry))
+    if held is None or held[0] is not ctx.registry:
+        digest = hashlib.sha256("\n".join(canonical_json(f.to_dict()) for f in sorted(ctx.registry, key=lambda f: f.id))
+                                .encode()).hexdigest()
+        _REGISTRY_DIGESTS.clear()
+        held = _REGISTRY_DIGESTS[id(ctx.registry)] = (ctx.registry, digest)
+    return held[1]
 
 
 def blocks_digest(ctx: Context) -> str:
@@ -294,6 +307,7 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     negotiation = bool(ids) and db.had_negotiation(ids)
     collect = collect and not plan.full and not refile
     kept = 0
+    plan.provisional = collect
     if collect:
         plan.mixed = db.blocks_of_reports([rid for rid in ids if rid in old])
     queued: set[str] = set()
@@ -311,7 +325,7 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
                         plan.added.setdefault(b, []).append(c)
                         kept += 1
                         if kept > COLLECT_CLAIMS:  # a large batch: every block in full
-                            collect = False
+                            collect = plan.provisional = False
                             plan.added.clear()
                 elif c.kind in fuse.FUSE_KINDS and c.stance == "denies":
                     s.counter_claims += 1
@@ -373,7 +387,7 @@ def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress
         fires = db.fire_points()
         params = physical.load_matching(ctx.settings.firms_matching)
     wait: set[str] = set()
-    if defer_over is not None and plan is not None and plan.added and fires is None:
+    if defer_over is not None and plan is not None and plan.provisional and fires is None:
         big = {b for b, n in sizes.items() if n > defer_over and not queued[b]} - plan.mixed
         wait = big - set(plan.added)  # queued by earlier runs: settled by a run with nothing new
         for b in sorted(big & set(plan.added)):
@@ -438,8 +452,9 @@ def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress
             progress("fuse", done, len(queued))
         del claims, claims_by_id, meta, incidents
         t = time.perf_counter()
-    # findings under an agreement no longer loaded: retired (their incidents' blocks need not change)
-    gone = sorted(set(db.finding_agreements()) - set(agreement_ids))
+    # findings under an agreement no longer loaded: retired (their incidents' blocks need not change);
+    # a watcher's reading run leaves the look (a count over every finding) to its quiet runs
+    gone = sorted(set(db.finding_agreements()) - set(agreement_ids)) if plan is None or not plan.provisional else []
     if gone:
         with db.atomic():
             s.ledger_appended += len(ledger.retire_agreements(db, gone, author))
@@ -451,21 +466,30 @@ def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: st
     """Fuse new claims (of reports new to fusion) with the stored incidents of their block
     dated within ``SLICE_DAYS`` of them, and store, evaluate and log the result in place of
     those incidents, leaving the block queued. Provisional: fusion's date clustering can chain
-    further in a busy block, which only re-deciding the whole block settles. Returns False,
-    having stored nothing, when the slice is not enough — an undated or month-dated new claim,
-    or a result that would name an incident outside the slice."""
-    days = [d for d in map(fuse.claim_day, new) if d is not None]
-    if not days or len(days) < len(new):
-        return False
+    further in a busy block, which only re-deciding the whole block settles. A claim dated to
+    a month reaches that month; an undated one the days its report's publication trails (and
+    the block's undated incidents, which collect the claims that found no incident). Returns
+    False, having stored nothing, when the slice is not enough — an undated claim of a report
+    with no publication date, or a result that would name an incident outside the slice."""
+    new_meta = report_meta(db, {c.report_id for c in new})
+    spans: list[tuple[dt.date, dt.date]] = []
+    undated = False
+    for c in new:
+        span = _claim_span(c, new_meta)
+        if span is None:
+            return False
+        spans.append(span[:2])
+        undated = undated or span[2]
     one = dt.timedelta(days=SLICE_DAYS)
-    replacing = db.block_incidents_between(block, (min(days) - one).isoformat(), (max(days) + one).isoformat())
+    replacing = db.block_incidents_between(block, (min(a for a, _ in spans) - one).isoformat(),
+                                           (max(b for _, b in spans) + one).isoformat(), undated=undated)
     claims = {c.id: c for c in db.claims_of_incidents(replacing)}
     claims.update((c.id, c) for c in new)
     meta = report_meta(db, {c.report_id for c in claims.values()})
     unattached: list[fuse.Unattached] = []
     incidents = fuse.fuse(claims.values(), meta, ctx.registry, region_names, region_points, unattached)
     ids = [i.id for i in incidents]
-    if any(i.date is None for i in incidents) or db.incident_ids_stored(ids) - set(replacing):
+    if (any(i.date is None for i in incidents) and not undated) or db.incident_ids_stored(ids) - set(replacing):
         return False
     s.counter_claims += sum(1 for c in new if c.stance == "denies")
     s.unattached += [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
@@ -479,6 +503,27 @@ def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: st
         results = evaluate_incidents(ctx, todo, claims, meta)
         s.ledger_appended += len(ledger.record_changes(db, results, removed, list(agreement_ids), author))
     return True
+
+
+def _claim_span(c: Claim, meta: dict[str, ReportMeta]) -> tuple[dt.date, dt.date, bool] | None:
+    """The days a new claim's incident can lie on: (first, last, whether it may join the block's
+    undated incidents); None when nothing dates it."""
+    day = fuse.claim_day(c)
+    if day is not None:
+        return day, day, False
+    if c.date_precision == "month" and c.date and len(c.date) >= 7:
+        try:
+            first = dt.date.fromisoformat(c.date[:7] + "-01")
+        except ValueError:
+            return None
+        last = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        return first, last, True
+    pub = meta[c.report_id].published if c.report_id in meta else None
+    try:
+        p = dt.date.fromisoformat(pub[:10]) if pub else None
+    except ValueError:
+        p = None
+    return (p - dt.timedelta(days=3), p, True) if p is not None else None
 
 
 def evaluate_incidents(ctx: Context, incidents: Sequence[Incident], claims_by_id: dict[str, Claim],
