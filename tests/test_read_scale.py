@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from truce import ledger
 from truce.cli import cli
 from truce.db import Database
-from truce.outputs import stream
+from truce.outputs import export, stream
 from truce.outputs.export import incidents_geojson
 from truce.outputs.query import Filters
 from truce.outputs.shapes import incidents_json
@@ -32,6 +32,7 @@ def _run(*args):
 def page(request, monkeypatch):
     """Pages of 1, 5 (95 demo incidents: 19 whole pages), 7 (a last page part full) and one page."""
     monkeypatch.setattr(stream, "PAGE", request.param)
+    monkeypatch.setattr(export, "PAGE", request.param)  # the constant lives there (Parquet row groups)
     return request.param
 
 

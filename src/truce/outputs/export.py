@@ -16,6 +16,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from truce.safeio import atomic_path, csv_row
 
+PAGE = 2000  # incidents per page (truce.outputs.stream reads them so): a few MB of shaped rows
+
 ACLED_COLUMNS = (
     "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type", "sub_event_type",
     "actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2", "interaction", "civilian_targeting",
@@ -103,8 +105,6 @@ def write_parquet(rows: Iterable[dict[str, Any]], path: str, agreements: Sequenc
     group per ``page`` rows (default: a page of :mod:`truce.outputs.stream`), written as they come."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from truce.outputs.stream import PAGE
 
     types = {"date": pa.date32(), "first_reported": pa.timestamp("ms", tz="UTC"), "lat": pa.float64(),
              "lon": pa.float64(), "n_reports": pa.int32(), "n_sources": pa.int32(), "outage_customers": pa.int64(),

@@ -16,11 +16,11 @@ from json.encoder import encode_basestring as _str  # C, when it is there
 from typing import Any, Iterable, Iterator
 
 from truce.db import Database
+from truce.outputs.export import PAGE
 from truce.outputs.query import Filters, where
 from truce.outputs.shapes import incident_page_json
 from truce.records import Effects, Incident
 
-PAGE = 2000  # incidents per page: a few MB of shaped rows
 
 
 def iter_incidents(database: Database, filters: Filters | None = None, *,
