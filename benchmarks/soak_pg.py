@@ -27,42 +27,22 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_backfill import drop_schema, new_schema  # noqa: E402
 from bench_extract import corpus  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-from truce.config import database_url  # noqa: E402
-
 CLI = [sys.executable, "-c", "from truce.cli import main; main()"]
 OUTLETS = ["Reuters", "Ukrinform", "TASS", "Kyiv Independent"]
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-
-
-def _schema(base_url: str) -> str:
-    """A fresh PostgreSQL schema; the database URL that uses it."""
-    name = "soak_" + uuid.uuid4().hex[:10]
-    eng = sa.create_engine(database_url(base_url))
-    with eng.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    eng.dispose()
-    return name
-
-
-def _drop_schema(base_url: str, name: str) -> None:
-    eng = sa.create_engine(database_url(base_url))
-    with eng.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-    eng.dispose()
 
 
 def _tree_cpu(procs: list[psutil.Process]) -> float:
@@ -104,8 +84,8 @@ def main() -> None:
     ingest_file.write_text("\n".join(lines[i] for i in ingest_only + both) + "\n", encoding="utf-8")
     files = [dropped[k:k + args.per_file] for k in range(0, len(dropped), args.per_file)]
 
-    schema = _schema(args.postgres)
-    url = f"{args.postgres}?options=-csearch_path%3D{schema}"
+    url = new_schema(args.postgres)
+    schema = url.rsplit("%3D", 1)[1]
     Database(url).close()  # the schema, before three processes race to create it
     print(f"soak: {len(lines):,} reports ({len(dropped):,} in {len(files)} dropped files, {len(ingest_only) + len(both):,} "
           f"through `truce ingest`, {len(both):,} of them in both), {args.minutes:g} min of feeding; schema {schema}",
@@ -207,7 +187,7 @@ def main() -> None:
     db.close()
     ref.close()
     if not args.keep:
-        _drop_schema(args.postgres, schema)
+        drop_schema(args.postgres, url)
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print(f"kept: {tmp}, schema {schema}")

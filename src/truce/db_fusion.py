@@ -207,13 +207,15 @@ class FusionStore:
 
     def block_claims(self, blocks: Sequence[str]) -> list[Claim]:
         """The stored claims of these blocks (one indexed query per 500 blocks)."""
-        t = _s
+        return self._claims_linked(_s.claim_blocks, _s.claim_blocks.c.block, blocks)
+
+    def _claims_linked(self, link: sa.Table, key: sa.Column, keys: Sequence[str]) -> list[Claim]:
+        """The stored claims a link table (with a ``claim_id`` column) ties to these keys."""
+        c = _s.claims
         out: list[Claim] = []
         with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(blocks)):
-                q = sa.select(t.claims.c.data).select_from(
-                    t.claims.join(t.claim_blocks, t.claim_blocks.c.claim_id == t.claims.c.id)).where(
-                    t.claim_blocks.c.block.in_(chunk))
+            for chunk in _chunks(list(keys)):
+                q = sa.select(c.c.data).select_from(c.join(link, link.c.claim_id == c.c.id)).where(key.in_(chunk))
                 out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
         return out
 
@@ -239,15 +241,7 @@ class FusionStore:
 
     def claims_of_incidents(self, ids: Sequence[str]) -> list[Claim]:
         """The stored claims linked to these incidents."""
-        t = _s
-        out: list[Claim] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(ids)):
-                q = sa.select(t.claims.c.data).select_from(
-                    t.claims.join(t.incident_claims, t.incident_claims.c.claim_id == t.claims.c.id)).where(
-                    t.incident_claims.c.incident_id.in_(chunk))
-                out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
-        return out
+        return self._claims_linked(_s.incident_claims, _s.incident_claims.c.incident_id, ids)
 
     def incident_ids_stored(self, ids: Sequence[str]) -> set[str]:
         """Which of these incident ids are stored."""

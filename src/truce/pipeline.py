@@ -485,7 +485,7 @@ def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: st
                                            (max(b for _, b in spans) + one).isoformat(), undated=undated)
     claims = {c.id: c for c in db.claims_of_incidents(replacing)}
     claims.update((c.id, c) for c in new)
-    meta = report_meta(db, {c.report_id for c in claims.values()})
+    meta = {**new_meta, **report_meta(db, {c.report_id for c in claims.values()} - set(new_meta))}
     unattached: list[fuse.Unattached] = []
     incidents = fuse.fuse(claims.values(), meta, ctx.registry, region_names, region_points, unattached)
     ids = [i.id for i in incidents]
