@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,6 +17,8 @@ from truce.schema import (
     DAY_KEY, in_chunks, claims, findings, incident_claims, incidents, ledger, now, published_findings,
     report_inputs, reports, user_tokens, users,
 )
+
+T = TypeVar("T")
 
 
 class ReportRef(NamedTuple):
@@ -115,11 +117,15 @@ class ReadQueries:
 
     def incidents_by_id(self, ids: Sequence[str]) -> dict[str, Incident]:
         """incident id → the incident, for the given ids (those that exist)."""
-        out: dict[str, Incident] = {}
+        return self._decoded_by_id(incidents, Incident.from_dict, ids)
+
+    def _decoded_by_id(self, table: sa.Table, decode: Callable[[dict[str, Any]], T], ids: Sequence[str]) -> dict[str, T]:
+        """id → the record a table's ``data`` column holds, for the given ids (those that exist)."""
+        out: dict[str, T] = {}
         with self.atomic(write=False) as conn:
             for chunk in in_chunks(list(dict.fromkeys(ids)), 500):
-                for r in conn.execute(sa.select(incidents.c.id, incidents.c.data).where(incidents.c.id.in_(chunk))):
-                    out[r[0]] = Incident.from_dict(json.loads(r[1]))
+                for r in conn.execute(sa.select(table.c.id, table.c.data).where(table.c.id.in_(chunk))):
+                    out[r[0]] = decode(json.loads(r[1]))
         return out
 
     def incidents_updated_since(self, stamp: str, limit: int = 50) -> list[tuple[Incident, str]]:
@@ -288,12 +294,7 @@ class ReadQueries:
         return out
 
     def claims_by_id(self, claim_ids: Sequence[str]) -> dict[str, Claim]:
-        out: dict[str, Claim] = {}
-        with self.atomic(write=False) as conn:
-            for chunk in in_chunks(list(dict.fromkeys(claim_ids)), 500):
-                for r in conn.execute(sa.select(claims.c.id, claims.c.data).where(claims.c.id.in_(chunk))):
-                    out[r[0]] = Claim.from_dict(json.loads(r[1]))
-        return out
+        return self._decoded_by_id(claims, Claim.from_dict, claim_ids)
 
     def claims_of_report(self, report_id: str) -> list[Claim]:
         with self.atomic(write=False) as conn:
