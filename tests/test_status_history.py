@@ -1,10 +1,16 @@
 """An agreement's status history resolves same-day conflicts by the source's standing (party to
 the agreement, mediator, official body, media) and shows disagreements as disagreements (issue #11)."""
 
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
 from truce.evaluate import status_history
 from truce.records import Claim, Evidence
 from truce.reference.terms import load_agreements
 
+DEMO = Path(__file__).parents[1] / "src" / "truce" / "data" / "demo" / "reports.jsonl"
 M = {a.id: a for a in load_agreements()}["moratorium-2025-03"]
 SOURCES = {  # report id → (source, kind, affiliation)
     "kremlin": ("Kremlin", "party_official", "RU"),
@@ -63,3 +69,57 @@ def test_the_recorded_history_outranks_a_report_and_compatible_statuses_are_no_c
     (wh,) = [r for r in day if r.origin == "report"]
     assert wh.reading == "yields" and "the agreement's recorded history" in wh.reading_note
     assert all(r.reading is None for r in rows if r.date != "2025-03-18")  # one status a day: nothing to resolve
+
+
+# --- the status stage reads a page of whole days at a time ----------------------------------------
+
+def _reference(db, ctx):
+    """The histories computed at once from every negotiation claim (what the stage must store)."""
+    import dataclasses
+
+    from truce import evaluate
+    from truce.pipeline import report_meta
+
+    claims = db.claims(kinds=["negotiation"])
+    meta = report_meta(db, {c.report_id for c in claims})
+    ext = {rid: (m.external_id, m.source) for rid, m in meta.items()}
+    kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
+    rows = [r for a in ctx.agreements for r in evaluate.status_history(a, claims, ext, kinds)]
+    return sorted((dataclasses.asdict(r) for r in rows), key=lambda d: (d["agreement_id"], d["claim_id"]))
+
+
+def _stored(db):
+    import dataclasses
+
+    return sorted((dataclasses.asdict(r) for r in db.agreement_status()), key=lambda d: (d["agreement_id"], d["claim_id"]))
+
+
+@pytest.mark.parametrize("page", [1, 2, 7, 2_000])
+def test_status_read_a_page_of_days_at_a_time_is_the_history_read_at_once(db, ctx, monkeypatch, page):
+    from truce import ledger, pipeline
+    from truce.ingest import ingest_paths
+
+    ingest_paths(db, [str(DEMO)], ctx)
+    monkeypatch.setattr(pipeline, "STATUS_PAGE", page)
+    pipeline.run_pipeline(db, ctx, author="t")
+    negotiation = db.claims(kinds=["negotiation"])
+    days = Counter(c.date for c in negotiation if c.agreement_id)
+    assert len(negotiation) > 10 and max(days.values()) > 2  # pages end inside days with several claims
+    assert _stored(db) == _reference(db, ctx)
+    status_entries = [e for e in db.ledger_entries() if e.kind == "status"]
+    assert len(status_entries) == len(_stored(db))  # each logged once
+
+    # a run that recomputes with nothing changed logs and rewrites nothing
+    s = pipeline.RunSummary()
+    pipeline.record_status(db, ctx, s, "t")
+    assert s.ledger_appended == 0
+
+    # a report's negotiation claims withdrawn: their rows go, the days they shared are resolved again
+    gone = next(c.report_id for c in negotiation if days[c.date] > 1 and c.agreement_id)
+    db.replace_claims_many([(gone, [c for c in db.claims() if c.report_id == gone and c.kind != "negotiation"], None)],
+                           ctx.extractor.id)
+    pipeline.record_status(db, ctx, pipeline.RunSummary(), "t")
+    assert _stored(db) == _reference(db, ctx)
+    assert not any(r["report_id"] == gone for r in _stored(db))
+    assert ledger.verify(db).ok
+

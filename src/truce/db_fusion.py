@@ -25,7 +25,8 @@ import sqlalchemy as sa
 
 import truce.schema as _s
 
-from truce.records import Claim, FireCandidate, Finding, Incident, LedgerRow, PhysicalEvidence, canonical_json
+from truce.records import (Claim, FireCandidate, Finding, Incident, LedgerRow, PhysicalEvidence, StatusObservation,
+                           canonical_json)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -329,6 +330,65 @@ class FusionStore:
         a = _s.agreement_status
         with self.atomic(write=False) as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(a)).scalar_one())
+
+    def negotiation_days(self, page: int = 2_000) -> Iterator[list[Claim]]:
+        """Every negotiation claim, a page of whole days at a time: dated claims in date order
+        (a page ends with the whole of its last day), then the undated ones by id."""
+        c = _s.claims
+        base = sa.select(c.c.id, c.c.date, c.c.data).where(c.c.kind == "negotiation")
+        after: tuple[str, str] | None = None
+        while True:
+            q = base.where(c.c.date.is_not(None)).order_by(c.c.date, c.c.id).limit(page)
+            if after is not None:
+                q = q.where(sa.or_(c.c.date > after[0], sa.and_(c.c.date == after[0], c.c.id > after[1])))
+            with self.atomic(write=False) as conn:
+                rows = list(conn.execute(q).all())
+                if not rows:
+                    break
+                last_day, last_id = rows[-1][1], rows[-1][0]
+                rows += conn.execute(base.where(c.c.date == last_day, c.c.id > last_id).order_by(c.c.id)).all()
+            after = (last_day, rows[-1][0])
+            yield [Claim.from_dict(json.loads(r[2])) for r in rows]
+        last = ""
+        while True:
+            with self.atomic(write=False) as conn:
+                rows = list(conn.execute(base.where(c.c.date.is_(None), c.c.id > last).order_by(c.c.id).limit(page)))
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [Claim.from_dict(json.loads(r[2])) for r in rows]
+
+    def agreement_status_data(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(agreement id, claim id) → the stored status row's JSON, for those of ``keys`` stored."""
+        a = _s.agreement_status
+        out: dict[tuple[str, str], str] = {}
+        with self.atomic(write=False) as conn:
+            for chunk in _chunks(sorted({k[1] for k in keys})):
+                out.update({(r[0], r[1]): r[2] for r in conn.execute(
+                    sa.select(a.c.agreement_id, a.c.claim_id, a.c.data).where(a.c.claim_id.in_(chunk)))})
+        wanted = set(keys)
+        return {k: v for k, v in out.items() if k in wanted}
+
+    def write_agreement_status(self, rows: Sequence[StatusObservation], drop: Sequence[tuple[str, str]] = ()) -> None:
+        """Store ``rows`` (replacing the stored rows of their keys) and delete the rows of ``drop``."""
+        a = _s.agreement_status
+        values = [dict(agreement_id=r.agreement_id, claim_id=r.claim_id, status=r.status, date=r.date,
+                       data=canonical_json(r.to_dict())) for r in rows]
+        _s.check_rows(a, values)
+        with self.atomic() as conn:
+            gone: dict[str, list[str]] = {}
+            for aid, cid in sorted({(r.agreement_id, r.claim_id) for r in rows} | set(drop)):
+                gone.setdefault(aid, []).append(cid)
+            for aid, cids in gone.items():
+                for chunk in _chunks(cids):
+                    conn.execute(a.delete().where(a.c.agreement_id == aid, a.c.claim_id.in_(chunk)))
+            for chunk in _chunks(values, 2_000):
+                conn.execute(a.insert(), list(chunk))
+
+    def agreement_status_keys(self) -> list[tuple[str, str]]:
+        a = _s.agreement_status
+        with self.atomic(write=False) as conn:
+            return [(r[0], r[1]) for r in conn.execute(sa.select(a.c.agreement_id, a.c.claim_id))]
 
     def finding_count(self) -> int:
         f = _s.findings

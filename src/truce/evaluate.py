@@ -262,12 +262,25 @@ def status_history(a: Agreement, claims: Sequence[Claim], externals: dict[str, t
     standing: what the sources of the highest standing say holds and the rest yields to it; when
     sources of equal standing disagree (the two parties, say), every one of them is marked a
     disagreement and nothing is made to hold."""
+    return status_of_days(a, terms_status(a), claims, externals, sources)
+
+
+def terms_status(a: Agreement) -> list[StatusObservation]:
+    """The status history the agreement's terms record (``terms:N`` rows)."""
+    return [StatusObservation(agreement_id=a.id, claim_id=f"terms:{i}", status=s["status"], date=s["date"],
+                              source=s.get("source"), evidence=s.get("note") or "", report_id=None,
+                              origin="terms", standing="terms")
+            for i, s in enumerate(a.statuses())]
+
+
+def status_of_days(a: Agreement, terms: Sequence[StatusObservation], claims: Sequence[Claim],
+                   externals: Mapping[str, tuple[str, str | None]],
+                   sources: Mapping[str, tuple[str | None, str | None]] | None = None) -> list[StatusObservation]:
+    """:func:`status_history` of some whole days: ``terms`` and ``claims`` must hold every
+    observation of each day they touch (a day is resolved on its own), so a history read a
+    few days at a time is the history read at once."""
     sources = sources or {}
-    rows: list[StatusObservation] = []
-    for i, s in enumerate(a.statuses()):
-        rows.append(StatusObservation(agreement_id=a.id, claim_id=f"terms:{i}", status=s["status"], date=s["date"],
-                                      source=s.get("source"), evidence=s.get("note") or "", report_id=None,
-                                      origin="terms", standing="terms"))
+    rows = list(terms)
     for c in claims:
         if c.kind != "negotiation" or c.agreement_id != a.id or not c.status:
             continue

@@ -432,19 +432,32 @@ def retire_agreements(db: Database, agreement_ids: Sequence[str], author: str) -
     return appended
 
 
-def record_status(db: Database, status: Sequence[StatusObservation], author: str) -> list[LedgerRow]:
-    """Log the status observations that are new or changed, and store them all."""
+def record_status(db: Database, batches: Iterable[Sequence[StatusObservation]], author: str) -> int:
+    """Log the status observations that are new or changed and store them, a batch at a time,
+    then drop the stored rows no batch held (one transaction). Returns the entries appended."""
+    appended = 0
     with db.atomic():
         db.lock_ledger()
-        logged = db.ledger_latest_about([f"{r.agreement_id}/{r.claim_id}" for r in status], ("status",))
-        items: list[Item] = []
-        for r in status:
-            subject = f"{r.agreement_id}/{r.claim_id}"
-            if subject not in logged or logged[subject].payload != canonical_json(r.to_dict()):
-                items.append(("status", subject, r.to_dict()))
-        appended = prepare(db.ledger_tail(), items, author, now())
-        db.ledger_append(appended)
-        db.replace_agreement_status(status)
+        tail, created, seen = db.ledger_tail(), now(), set()
+        for status in batches:
+            keys = [(r.agreement_id, r.claim_id) for r in status]
+            seen.update(keys)
+            logged = db.ledger_latest_about([f"{k[0]}/{k[1]}" for k in keys], ("status",))
+            stored = db.agreement_status_data(keys)
+            items: list[Item] = []
+            changed = []
+            for key, r in zip(keys, status):
+                text = canonical_json(r.to_dict())
+                if (row := logged.get(f"{key[0]}/{key[1]}")) is None or row.payload != text:
+                    items.append(("status", f"{key[0]}/{key[1]}", r.to_dict()))
+                if stored.get(key) != text:
+                    changed.append(r)
+            rows = prepare(tail, items, author, created)
+            db.ledger_append(rows)
+            tail = (rows[-1].seq, rows[-1].hash) if rows else tail
+            appended += len(rows)
+            db.write_agreement_status(changed)
+        db.write_agreement_status([], drop=[k for k in db.agreement_status_keys() if k not in seen])
     return appended
 
 

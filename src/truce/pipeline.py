@@ -37,7 +37,8 @@ from truce.db import Database
 from truce.grade import ReportMeta
 from truce.parallel import (BudgetExceeded, Extracted, ExtractionPool, Item, extract_one, extract_reports,
                             time_budget)
-from truce.records import ACLED_CONTENT_TYPE, VERDICTS, Claim, Finding, Incident, canonical_json
+from truce.records import (ACLED_CONTENT_TYPE, VERDICTS, Claim, Finding, Incident, StatusObservation,
+                           canonical_json)
 
 Progress = Callable[[str, int, int], None]
 EXTRACT_BATCH = 200  # reports computed, then stored, per transaction
@@ -198,6 +199,7 @@ FUSION_VERSION = "blocks/1"  # bump when fusion, grading or evaluation change wh
 CHUNK_CLAIMS = 10_000  # blocks re-decided (loaded, fused, stored) together, up to this many claims
 EVALUATE_BATCH = 1_000  # incidents evaluated and logged together (inside their chunk's transaction)
 PLAN_REPORTS = 2_000  # reports filed into blocks per query
+STATUS_PAGE = 2_000  # negotiation claims read per page by the status stage (whole days)
 COLLECT_CLAIMS = 5_000  # new claims a plan keeps for provisional fusion; more: every block in full
 SLICE_DAYS = 3  # a new dated claim reaches incidents this many days away: ±1 clustering, ±1 joins, 0-3 days' lag
 
@@ -542,18 +544,33 @@ def evaluate_incidents(ctx: Context, incidents: Sequence[Incident], claims_by_id
 
 
 def record_status(db: Database, ctx: Context, s: RunSummary, author: str) -> None:
-    """Stage 4: every agreement's status history from the negotiation claims (read alone),
-    logged and stored with the ledger entries of what changed."""
+    """Stage 4: every agreement's status history from the negotiation claims (read a page of
+    whole days at a time, in one snapshot), logged and stored with the ledger entries of what changed."""
     t = time.perf_counter()
-    claims = db.claims(kinds=["negotiation"])
-    meta = report_meta(db, {c.report_id for c in claims})
-    externals = {rid: (m.external_id, m.source) for rid, m in meta.items()}
-    kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
-    rows = [row for a in ctx.agreements for row in evaluate.status_history(a, claims, externals, kinds)]
     with db.atomic():
-        s.ledger_appended += len(ledger.record_status(db, rows, author))
+        s.ledger_appended += ledger.record_status(db, _status_batches(db, ctx), author)
         db.set_meta("fusion.status", "done")
     s.seconds["status"] = time.perf_counter() - t
+
+
+def _status_batches(db: Database, ctx: Context) -> Iterator[list[StatusObservation]]:
+    """The status rows of every agreement, a page of whole days of claims at a time (with the
+    terms' rows of those days), then the terms' rows of days no claim speaks of."""
+    terms = {a.id: evaluate.terms_status(a) for a in ctx.agreements}
+    placed: set[tuple[str, str]] = set()
+    for claims in db.negotiation_days(STATUS_PAGE):
+        meta = report_meta(db, {c.report_id for c in claims})
+        externals = {rid: (m.external_id, m.source) for rid, m in meta.items()}
+        kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
+        days = {c.date for c in claims if c.date}
+        batch: list[StatusObservation] = []
+        for a in ctx.agreements:
+            mine = [r for r in terms[a.id] if r.date in days]
+            placed.update((a.id, r.claim_id) for r in mine)
+            batch += evaluate.status_of_days(a, mine, claims, externals, kinds)
+        yield batch
+    yield [row for a in ctx.agreements
+           for row in evaluate.status_of_days(a, [r for r in terms[a.id] if (a.id, r.claim_id) not in placed], [], {})]
 
 
 def summarise(db: Database, s: RunSummary) -> None:
