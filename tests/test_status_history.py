@@ -114,12 +114,19 @@ def test_status_read_a_page_of_days_at_a_time_is_the_history_read_at_once(db, ct
     pipeline.record_status(db, ctx, s, "t")
     assert s.ledger_appended == 0
 
-    # a report's negotiation claims withdrawn: their rows go, the days they shared are resolved again
-    gone = next(c.report_id for c in negotiation if days[c.date] > 1 and c.agreement_id)
-    db.replace_claims_many([(gone, [c for c in db.claims() if c.report_id == gone and c.kind != "negotiation"], None)],
+    # reports' negotiation claims withdrawn, then restored: a run recomputes only the days they
+    # speak of (the full pass is not taken), and each time stores the history read at once
+    original = _stored(db)
+    monkeypatch.setattr(pipeline, "_status_batches", lambda *a: pytest.fail("the full status pass ran"))
+    gone = sorted({c.report_id for c in negotiation if days[c.date] > 1 and c.agreement_id})[:3]
+    held = {rid: [c for c in db.claims() if c.report_id == rid] for rid in gone}
+    db.replace_claims_many([(rid, [c for c in cs if c.kind != "negotiation"], None) for rid, cs in held.items()],
                            ctx.extractor.id)
-    pipeline.record_status(db, ctx, pipeline.RunSummary(), "t")
+    s = pipeline.run_pipeline(db, ctx, author="t")
+    assert "status" in s.seconds and db.get_meta("fusion.status") == "done"
     assert _stored(db) == _reference(db, ctx)
-    assert not any(r["report_id"] == gone for r in _stored(db))
+    assert not any(r["claim_id"].split(":")[0] in gone for r in _stored(db))
+    db.replace_claims_many([(rid, cs, None) for rid, cs in held.items()], ctx.extractor.id)
+    pipeline.run_pipeline(db, ctx, author="t")
+    assert _stored(db) == _reference(db, ctx) == original
     assert ledger.verify(db).ok
-

@@ -118,15 +118,15 @@ class FusionStore:
                         out[rid]["negotiation"] = int(n)
         return out
 
-    def had_negotiation(self, ids: Sequence[str]) -> bool:
-        """Did fusion last see negotiation claims in any of these reports?"""
+    def with_negotiation(self, ids: Sequence[str]) -> set[str]:
+        """Those of these reports in which fusion last saw negotiation claims."""
         fr = _s.fused_reports
+        out: set[str] = set()
         with self.atomic(write=False) as conn:
             for chunk in _chunks(list(ids)):
-                if conn.execute(sa.select(fr.c.report_id).where(sa.and_(fr.c.report_id.in_(chunk),
-                                                                        fr.c.negotiation > 0)).limit(1)).first():
-                    return True
-        return False
+                out.update(r[0] for r in conn.execute(sa.select(fr.c.report_id).where(
+                    sa.and_(fr.c.report_id.in_(chunk), fr.c.negotiation > 0))))
+        return out
 
     def report_metas(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """What grading needs of each report (no text): external id (the smallest it was ingested
@@ -385,10 +385,35 @@ class FusionStore:
             for chunk in _chunks(values, 2_000):
                 conn.execute(a.insert(), list(chunk))
 
-    def agreement_status_keys(self) -> list[tuple[str, str]]:
+    def agreement_status_keys(self, days: Sequence[str] | None = None) -> list[tuple[str, str]]:
+        """(agreement id, claim id) of the stored status rows (of those ``days`` only, when given)."""
         a = _s.agreement_status
+        q = sa.select(a.c.agreement_id, a.c.claim_id)
         with self.atomic(write=False) as conn:
-            return [(r[0], r[1]) for r in conn.execute(sa.select(a.c.agreement_id, a.c.claim_id))]
+            if days is None:
+                return [(r[0], r[1]) for r in conn.execute(q)]
+            return [(r[0], r[1]) for chunk in _chunks(sorted(days)) for r in conn.execute(q.where(a.c.date.in_(chunk)))]
+
+    def agreement_status_of_reports(self, report_ids: Sequence[str]) -> list[tuple[str, str, str | None]]:
+        """(agreement id, claim id, date) of the stored status rows of these reports' claims
+        (claim ids are ``report:index``: a range of the primary key per agreement)."""
+        a = _s.agreement_status
+        out: list[tuple[str, str, str | None]] = []
+        with self.atomic(write=False) as conn:
+            aids = [r[0] for r in conn.execute(sa.select(a.c.agreement_id).distinct())]
+            for aid in aids:
+                for chunk in _chunks(sorted(report_ids), 100):
+                    ranges = [sa.and_(a.c.claim_id >= f"{rid}:", a.c.claim_id < f"{rid};") for rid in chunk]
+                    out += [(r[0], r[1], r[2]) for r in conn.execute(
+                        sa.select(a.c.agreement_id, a.c.claim_id, a.c.date).where(a.c.agreement_id == aid, sa.or_(*ranges)))]
+        return out
+
+    def negotiation_claims_on(self, days: Sequence[str]) -> list[Claim]:
+        """The negotiation claims dated on any of these days."""
+        c = _s.claims
+        with self.atomic(write=False) as conn:
+            return [Claim.from_dict(json.loads(r[0])) for chunk in _chunks(sorted(days)) for r in conn.execute(
+                sa.select(c.c.data).where(c.c.kind == "negotiation", c.c.date.in_(chunk)).order_by(c.c.id))]
 
     def finding_count(self) -> int:
         f = _s.findings

@@ -432,9 +432,11 @@ def retire_agreements(db: Database, agreement_ids: Sequence[str], author: str) -
     return appended
 
 
-def record_status(db: Database, batches: Iterable[Sequence[StatusObservation]], author: str) -> int:
+def record_status(db: Database, batches: Iterable[Sequence[StatusObservation]], author: str,
+                  scope: Iterable[tuple[str, str]] | None = None) -> int:
     """Log the status observations that are new or changed and store them, a batch at a time,
-    then drop the stored rows no batch held (one transaction). Returns the entries appended."""
+    then drop the stored rows no batch held: every row, or those of ``scope`` ((agreement id,
+    claim id): the rows the batches recomputed). One transaction; returns the entries appended."""
     appended = 0
     with db.atomic():
         db.lock_ledger()
@@ -457,7 +459,8 @@ def record_status(db: Database, batches: Iterable[Sequence[StatusObservation]], 
             tail = (rows[-1].seq, rows[-1].hash) if rows else tail
             appended += len(rows)
             db.write_agreement_status(changed)
-        db.write_agreement_status([], drop=[k for k in db.agreement_status_keys() if k not in seen])
+        db.write_agreement_status([], drop=[k for k in (db.agreement_status_keys() if scope is None else scope)
+                                            if k not in seen])
     return appended
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -200,6 +201,7 @@ CHUNK_CLAIMS = 10_000  # blocks re-decided (loaded, fused, stored) together, up 
 EVALUATE_BATCH = 1_000  # incidents evaluated and logged together (inside their chunk's transaction)
 PLAN_REPORTS = 2_000  # reports filed into blocks per query
 STATUS_PAGE = 2_000  # negotiation claims read per page by the status stage (whole days)
+STATUS_PARTIAL_MAX = 2_000  # reports whose days a status recompute picks out; more: every day, a page at a time
 COLLECT_CLAIMS = 5_000  # new claims a plan keeps for provisional fusion; more: every block in full
 SLICE_DAYS = 3  # a new dated claim reaches incidents this many days away: ±1 clustering, ±1 joins, 0-3 days' lag
 
@@ -306,7 +308,7 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
         extra |= db.fusion_blocks()
         if db.fire_detection_count():  # satellite candidates at facilities with no claims yet
             extra |= {fuse.facility_block(f.region_code, f.country) for f in ctx.registry}
-    negotiation = bool(ids) and db.had_negotiation(ids)
+    negotiating = db.with_negotiation(ids) if ids else set()  # had negotiation claims, or have (below)
     collect = collect and not plan.full and not refile
     kept = 0
     plan.provisional = collect
@@ -337,14 +339,12 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
             snapshot = list(db.report_snapshot(part).values())
             for row in snapshot:
                 row["canonical"] = canon.get(str(row["report_id"]), str(row["report_id"]))
-                negotiation = negotiation or bool(row["negotiation"])
+                if row["negotiation"]:
+                    negotiating.add(str(row["report_id"]))
             queued |= db.queue_blocks(placed, snapshot)
         queued |= db.queue_blocks({}, [], extra, everything=plan.full)
         queued |= db.queue_blocks({}, [], incomplete)
-        plan.status = (plan.full or negotiation or db.get_meta("fusion.status") == "pending"
-                       or (bool(ctx.agreements) and db.agreement_status_count() == 0))  # a lost table
-        if plan.status:
-            db.set_meta("fusion.status", "pending")
+        plan.status = _queue_status(db, ctx, negotiating, everything=plan.full)
         if plan.full:
             db.set_meta("fusion.inputs", digest)
         if refile:
@@ -543,34 +543,76 @@ def evaluate_incidents(ctx: Context, incidents: Sequence[Incident], claims_by_id
     return results
 
 
+def _queue_status(db: Database, ctx: Context, reports: set[str], *, everything: bool) -> bool:
+    """Queue the status histories to recompute (in the plan's transaction): every day of every
+    agreement (``fusion.status`` ``pending``), or the days the negotiation claims these reports
+    have or had speak of (``partial``, the reports kept in ``fusion.status_reports``). Returns
+    whether anything waits."""
+    state = db.get_meta("fusion.status")
+    if everything or state == "pending" or (bool(ctx.agreements) and db.agreement_status_count() == 0):  # a lost table
+        db.set_meta("fusion.status", "pending")
+        return True
+    if not reports:
+        return state == "partial"
+    held = reports | (set(json.loads(db.get_meta("fusion.status_reports") or "[]")) if state == "partial" else set())
+    if len(held) > STATUS_PARTIAL_MAX:  # a day at a time over everything costs less than many days picked out
+        db.set_meta("fusion.status", "pending")
+    else:
+        db.set_meta("fusion.status", "partial")
+        db.set_meta("fusion.status_reports", json.dumps(sorted(held)))
+    return True
+
+
+def status_waiting(db: Database) -> bool:
+    """Do agreement status histories wait to be recomputed (all, or some days)?"""
+    return db.get_meta("fusion.status") in ("pending", "partial")
+
+
 def record_status(db: Database, ctx: Context, s: RunSummary, author: str) -> None:
-    """Stage 4: every agreement's status history from the negotiation claims (read a page of
-    whole days at a time, in one snapshot), logged and stored with the ledger entries of what changed."""
+    """Stage 4: the agreements' status histories from the negotiation claims, logged and stored
+    with the ledger entries of what changed: every day, read a page of whole days at a time in
+    one snapshot; or (``partial``) only the days the queued reports' claims speak of, now or before."""
     t = time.perf_counter()
     with db.atomic():
-        s.ledger_appended += ledger.record_status(db, _status_batches(db, ctx), author)
+        if db.get_meta("fusion.status") == "partial":
+            rids = json.loads(db.get_meta("fusion.status_reports") or "[]")
+            current = [c for c in db.claims_of_reports(rids) if c.kind == "negotiation"]
+            before = db.agreement_status_of_reports(rids)
+            days = sorted({c.date for c in current if c.date} | {d for _, _, d in before if d})
+            claims = db.negotiation_claims_on(days) + [c for c in current if not c.date]
+            scope = set(db.agreement_status_keys(days)) | {(aid, cid) for aid, cid, _ in before}
+            s.ledger_appended += ledger.record_status(db, [_status_rows(db, ctx, claims, set(days))], author, scope)
+        else:
+            s.ledger_appended += ledger.record_status(db, _status_batches(db, ctx), author)
         db.set_meta("fusion.status", "done")
+        db.set_meta("fusion.status_reports", "[]")
     s.seconds["status"] = time.perf_counter() - t
+
+
+def _status_rows(db: Database, ctx: Context, claims: list[Claim], days: set[str],
+                 placed: set[tuple[str, str]] | None = None) -> list[StatusObservation]:
+    """The status rows of every agreement on whole ``days`` (``claims``: all of theirs, with
+    the terms' rows of those days, noted in ``placed``), and of the undated ``claims``."""
+    meta = report_meta(db, {c.report_id for c in claims})
+    externals = {rid: (m.external_id, m.source) for rid, m in meta.items()}
+    kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
+    rows: list[StatusObservation] = []
+    for a in ctx.agreements:
+        mine = [r for r in evaluate.terms_status(a) if r.date in days]
+        if placed is not None:
+            placed.update((a.id, r.claim_id) for r in mine)
+        rows += evaluate.status_of_days(a, mine, claims, externals, kinds)
+    return rows
 
 
 def _status_batches(db: Database, ctx: Context) -> Iterator[list[StatusObservation]]:
     """The status rows of every agreement, a page of whole days of claims at a time (with the
     terms' rows of those days), then the terms' rows of days no claim speaks of."""
-    terms = {a.id: evaluate.terms_status(a) for a in ctx.agreements}
     placed: set[tuple[str, str]] = set()
     for claims in db.negotiation_days(STATUS_PAGE):
-        meta = report_meta(db, {c.report_id for c in claims})
-        externals = {rid: (m.external_id, m.source) for rid, m in meta.items()}
-        kinds = {rid: (m.source_kind, m.affiliation) for rid, m in meta.items()}
-        days = {c.date for c in claims if c.date}
-        batch: list[StatusObservation] = []
-        for a in ctx.agreements:
-            mine = [r for r in terms[a.id] if r.date in days]
-            placed.update((a.id, r.claim_id) for r in mine)
-            batch += evaluate.status_of_days(a, mine, claims, externals, kinds)
-        yield batch
-    yield [row for a in ctx.agreements
-           for row in evaluate.status_of_days(a, [r for r in terms[a.id] if (a.id, r.claim_id) not in placed], [], {})]
+        yield _status_rows(db, ctx, claims, {c.date for c in claims if c.date}, placed)
+    yield [row for a in ctx.agreements for row in evaluate.status_of_days(
+        a, [r for r in evaluate.terms_status(a) if (a.id, r.claim_id) not in placed], [], {})]
 
 
 def summarise(db: Database, s: RunSummary) -> None:

@@ -51,7 +51,7 @@ from truce.ingest.files import (CSV_SUFFIXES, FEED_SUFFIXES, HTML_SUFFIXES, JSON
                                 read_bytes, read_feed_bytes)
 from truce.ingest.firms import looks_like_firms, read_firms
 from truce.parallel import Extracted, ExtractionPool
-from truce.pipeline import RunSummary, run_pipeline
+from truce.pipeline import RunSummary, run_pipeline, status_waiting
 from truce.records import Report
 
 Log = Callable[[dict[str, Any]], None]
@@ -216,7 +216,7 @@ class Watcher:
                 # quiet: a run with nothing new re-decides the provisional blocks exactly, and
                 # fuses what other processes extracted (`truce extract`, a backfill's workers)
                 self.health.unsettled = len(self.db.queued_blocks())
-                self._must_run = self.health.unsettled > 0 or self.db.get_meta("fusion.status") == "pending"
+                self._must_run = self.health.unsettled > 0 or status_waiting(self.db)
                 if not self._must_run and now - self._last_full_check >= self.opts.exact_after:
                     self._last_full_check = now
                     self._must_run = bool(self.db.fusion_changed_reports())
