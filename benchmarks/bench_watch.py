@@ -19,6 +19,11 @@ ingest FILE` then `truce run`, as processes) for a few trials on the same databa
 when it exists (trials then run on a copy, so the kept one stays as built):
 
     python benchmarks/bench_watch.py --claims 1000000 --db /tmp/w1m.db --trials 50
+
+``--pg URL`` builds in a new schema of that PostgreSQL database (its URL is printed); ``--db``
+with such a schema's URL reuses it (no copy there: the trials' reports stay in it):
+
+    python benchmarks/bench_watch.py --claims 1000000 --pg postgresql://postgres@127.0.0.1:5432/test
 """
 
 from __future__ import annotations
@@ -86,9 +91,9 @@ def trial_reports(n: int, sources, src: str, tmp: Path) -> list[tuple[str, str]]
     return out
 
 
-def build(db_path: Path, n: int, src: str) -> float:
+def build(db_path: Path | str, n: int, src: str, work: Path) -> float:
     rows = corpus(n)
-    data = db_path.parent / "base.jsonl"
+    data = work / "base.jsonl"
     data.write_text("\n".join(json.dumps({**r, "source": ["Reuters", "Ukrinform", "TASS", "Kyiv Independent"][i % 4]},
                                          ensure_ascii=False) for i, r in enumerate(rows)) + "\n", encoding="utf-8")
     t = time.perf_counter()
@@ -97,7 +102,7 @@ def build(db_path: Path, n: int, src: str) -> float:
     return time.perf_counter() - t
 
 
-def build_claims(db_path: Path, n: int, src: str) -> float:
+def build_claims(db_path: Path | str, n: int, src: str) -> float:
     from bench_incremental import CLAIMS, _child
 
     t = time.perf_counter()
@@ -110,33 +115,48 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reports", type=int, default=2000)
     ap.add_argument("--claims", type=int, default=0, help="build from this many synthetic claims instead of reports")
-    ap.add_argument("--db", default=None, help="keep the built database here (reused when it exists)")
+    ap.add_argument("--db", default=None, help="keep the built database here (reused when it exists): a path, "
+                                               "or the URL of a PostgreSQL schema --pg built")
+    ap.add_argument("--pg", default=None, help="build in a new schema of this PostgreSQL database")
     ap.add_argument("--exact", action="store_true", help="run the watcher with --exact (no provisional fusion)")
     ap.add_argument("--exact-after", type=float, default=None, help="the watcher's --exact-after")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
     ap.add_argument("--baseline-trials", type=int, default=5)
     args = ap.parse_args()
+    if args.baseline and (args.pg or (args.db or "").startswith("postgresql")):
+        ap.error("--baseline runs on a copy of a SQLite database only")
     src = str(ROOT / "src")
     sys.path.insert(0, src)
     from truce.db import Database
     from truce.reference.sources import SourceBook
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench-watch-", dir=Path(args.db).parent if args.db else None))
-    db_path = tmp / "w.db"
-    kept = Path(args.db) if args.db else None
+    pg = args.pg or (args.db if args.db and args.db.startswith("postgresql") else None)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-watch-", dir=Path(args.db).parent if args.db and not pg else None))
+    db_path: Path | str = tmp / "w.db"
     secs = 0.0
-    if kept is None or not kept.exists():
-        target = kept or db_path
-        secs = (build_claims(target, args.claims, src) if args.claims else build(target, args.reports, src))
-    if kept is not None:
-        shutil.copy(kept, db_path)
+    if pg:
+        from bench_backfill import new_schema
+
+        db_path = args.db if args.db else new_schema(args.pg)
+        print(f"PostgreSQL schema: {db_path}", flush=True)
+        if not args.db:
+            secs = (build_claims(db_path, args.claims, src) if args.claims else build(db_path, args.reports, src, tmp))
+    else:
+        kept = Path(args.db) if args.db else None
+        if kept is None or not kept.exists():
+            target = kept or Path(db_path)
+            secs = (build_claims(target, args.claims, src) if args.claims else build(target, args.reports, src, tmp))
+        if kept is not None:
+            shutil.copy(kept, db_path)
     db = Database(str(db_path))
     size = (db.report_count(), db.claim_count(), db.incident_count())
-    print(f"database: {size[0]:,} reports, {size[1]:,} claims, {size[2]:,} incidents "
-          f"({db_path.stat().st_size / 2**20:.0f} MB SQLite; built in {secs:.0f} s)")
+    where = "PostgreSQL" if pg else f"{Path(db_path).stat().st_size / 2**20:.0f} MB SQLite"
+    print(f"database: {size[0]:,} reports, {size[1]:,} claims, {size[2]:,} incidents ({where}; built in {secs:.0f} s)",
+          flush=True)
     base_copy = tmp / "base.db"
-    shutil.copy(db_path, base_copy)
+    if not pg:
+        shutil.copy(db_path, base_copy)
     trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp)
     folder = tmp / "in"
     folder.mkdir()
