@@ -18,7 +18,7 @@ from truce.db import Database
 from truce.outputs import export, stream
 from truce.outputs.export import incidents_geojson
 from truce.outputs.query import Filters
-from truce.outputs.shapes import incidents_json
+from truce.outputs.shapes import findings_json, incidents_json
 from truce.schema import ledger as ledger_table
 
 
@@ -63,6 +63,23 @@ def test_paged_incidents_are_the_whole_list_byte_for_byte(demo, tmp_path, page, 
     assert geo.read_text(encoding="utf-8") == json.dumps(incidents_geojson(want), ensure_ascii=False, indent=1) + "\n"
     rows = list(csv.DictReader(io.StringIO(_run("incidents", "--db", db, "--format", "csv", *args).output)))
     assert [r["id"] for r in rows] == ids
+
+
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_paged_findings_are_the_whole_list_byte_for_byte(demo, tmp_path, page, name):
+    db = str(demo[0])
+    args, filters = FILTERS[name]
+    with Database(db, create=False) as database:
+        want = findings_json(database, filters=filters)  # the whole list, sorted in Python (before paging)
+        incidents = {i.id: i for i in database.incidents()}
+    assert want
+    out = tmp_path / "f.json"
+    _run("findings", "--db", db, "--format", "json", "-o", str(out), *args)
+    assert out.read_text(encoding="utf-8") == json.dumps(want, ensure_ascii=False, indent=1) + "\n"
+    table = _run("findings", "--db", db, *args).output
+    assert f"{len(want)} finding(s)" in table
+    first = want[0]
+    assert re.search(rf"{incidents[first['incident_id']].date or '-'} +{first['incident_id']}", table)
 
 
 def test_an_empty_selection_is_an_empty_list(demo, tmp_path):

@@ -154,25 +154,29 @@ def findings(ctx: click.Context, db: str | None, fmt: str, output: str | None, *
 
         truce findings --agreement moratorium-2025-03 --verdict consistent_with_violation --verdict contested
     """
-    from truce.outputs.shapes import findings_json
+    from truce.outputs.stream import iter_findings, write_json_list
 
+    out = None
     try:
         settings = _settings(ctx, db=db)
         with _open(settings, create=False) as database:
-            rows = findings_json(database, filters=_filters(settings, database, kw))
-            incs = {i.id: i for i in database.incidents()}
+            # json is written a page of findings at a time; the table is measured before it is
+            # drawn, so it keeps its rows (text only, not the findings)
+            rows = iter_findings(database, _filters(settings, database, kw))
+            out = _write(output)
+            if fmt == "json":
+                write_json_list(out, (d for d, _ in rows))
+                out.write("\n")
+            else:
+                table = [[i.date or "-", r["incident_id"], _target(i), r["agreement_id"], r["verdict"], i.grade,
+                          _roles(r["evidence"]), (r["hinges_on"] or "") + (
+                              f" [review: {r['review']['verdict']} by {r['review']['author']}]" if r["review"] else "")]
+                         for r, i in rows]
+                _table(out, ["date", "incident", "target", "agreement", "verdict", "grade", "sources", "hinges on / review"],
+                       table, f"{len(table)} finding(s)")
     except PipelineError as e:
         _fail(e)
-    out = _write(output)
-    if fmt == "json":
-        _dump(out, rows)
-    else:
-        _table(out, ["date", "incident", "target", "agreement", "verdict", "grade", "sources", "hinges on / review"],
-               [[incs[r["incident_id"]].date or "-", r["incident_id"], _target(incs[r["incident_id"]]), r["agreement_id"],
-                 r["verdict"], incs[r["incident_id"]].grade, _roles(r["evidence"]),
-                 (r["hinges_on"] or "") + (f" [review: {r['review']['verdict']} by {r['review']['author']}]" if r["review"] else "")]
-                for r in rows if r["incident_id"] in incs], f"{len(rows)} finding(s)")
-    if out is not sys.stdout:
+    if out is not None and out is not sys.stdout:
         out.close()
 
 

@@ -17,8 +17,8 @@ from typing import Any, Iterable, Iterator
 
 from truce.db import Database
 from truce.outputs.export import PAGE
-from truce.outputs.query import Filters, where
-from truce.outputs.shapes import incident_page_json
+from truce.outputs.query import VERDICT_ORDER, Filters, where
+from truce.outputs.shapes import finding_page_json, incident_page_json
 from truce.records import Effects, Incident
 
 
@@ -41,6 +41,31 @@ def iter_incidents(database: Database, filters: Filters | None = None, *,
             if len(data) < page:
                 return
             after = (data[-1]["date"] or "9999", data[-1]["id"])
+
+
+def iter_findings(database: Database, filters: Filters | None = None, *,
+                  page: int | None = None) -> Iterator[tuple[dict[str, Any], Incident]]:
+    """Every selected finding in :func:`~truce.outputs.shapes.finding_shape` with its incident, in
+    the order a mediator reads them (:data:`VERDICT_ORDER`, then the incident's date, undated last),
+    one page of ``page`` (default :data:`PAGE`) findings read at a time, all from one read snapshot."""
+    page = page or PAGE
+    if page < 1:
+        raise ValueError("page must be at least 1")
+    w = where(filters or Filters())
+    with database.atomic(write=False):
+        after: tuple[int, str, str, str] | None = None
+        while True:
+            rows = database.finding_page(w, VERDICT_ORDER, after=after, limit=page)
+            if not rows:
+                return
+            incs = database.incidents_by_id(list(dict.fromkeys(f.incident_id for f, _, _ in rows)))
+            for (f, _, _), d in zip(rows, finding_page_json(database, [(f, at) for f, at, _ in rows])):
+                yield d, incs[f.incident_id]
+            if len(rows) < page:
+                return
+            f, _, day = rows[-1]
+            rank = VERDICT_ORDER.index(f.verdict) if f.verdict in VERDICT_ORDER else len(VERDICT_ORDER)
+            after = (rank, day or "9999", f.incident_id, f.agreement_id)
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
