@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import click
 
@@ -59,11 +59,11 @@ def incidents(ctx: click.Context, db: str | None, fmt: str, output: str | None, 
         with _open(settings, create=False) as database:
             filters = _filters(settings, database, kw)
             # json, csv and geojson are written a page of incidents at a time (the file appears whole
-            # when done); the table is measured before it is drawn, so it reads them all
+            # when done); the table is measured before it is drawn, so it keeps its rows' text
             rows = iter_incidents(database, filters)
             out = _write(output)
             if fmt == "table":
-                _incident_table(out, list(rows))
+                _incident_table(out, rows)
             else:
                 _write_incidents(out, fmt, rows)
     except PipelineError as e:
@@ -96,12 +96,12 @@ def _write_incidents(out: Any, fmt: str, rows: Any) -> None:
                                 "report_ids": "|".join(x["report_id"] for x in r["reports"])}))
 
 
-def _incident_table(out: Any, rows: list[dict[str, Any]]) -> None:
-    _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"],
-           [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
-             r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
-             r["grade"], str(len(r["reports"]))] for r in rows],
-           f"{len(rows)} incident(s); * attacker inferred, not stated")
+def _incident_table(out: Any, rows: Iterable[dict[str, Any]]) -> None:
+    table = [[r["date"] or "-", r["id"], r["facility_name"] or r["region"] or r["country"] or "-",
+              r["facility_type"] or "-", (r["attacker"] or "-") + ("*" if r["attacker_basis"] == "inferred" else ""),
+              r["grade"], str(len(r["reports"]))] for r in rows]  # the rows' text only, a page read at a time
+    _table(out, ["date", "id", "target", "type", "attacker", "grade", "reports"], table,
+           f"{len(table)} incident(s); * attacker inferred, not stated")
 
 
 @cli.command()
