@@ -184,6 +184,39 @@ def test_over_top_the_report_summarises_and_says_what_it_leaves_out(full_report,
         int(re.search(r"<b>(\d+)</b>incidents", html).group(1))
 
 
+def _history_rows(html):
+    """(agreement section, [(date, status) of each row]) of each status history table."""
+    return [re.findall(r"<tr class='r-[^']+'><td>([^<]*)</td><td>([^<]+)</td>", t)
+            for t in re.findall(r"<table class='status'>(.*?)</table>", html, re.S)]
+
+
+def test_a_long_status_history_lists_the_record_and_the_latest_and_counts_the_rest(full_report, demo, ctx):
+    from truce.outputs.report import build_report
+
+    whole = _history_rows(full_report)
+    with Database(str(demo[0]), create=False) as database:
+        terms = {a.id: len(a.statuses()) for a in ctx.agreements}
+        stored = {a.id: [r for rows in database.agreement_status_pages(a.id, page=3) for r in rows] for a in ctx.agreements}
+        html = build_report(database, ctx, top=2)
+        assert _history_rows(build_report(database, ctx, top=2, appendix=True)) == whole
+    assert "status observations not shown" not in full_report
+    assert sum(map(len, whole)) == sum(map(len, stored.values()))  # a short history: every row
+    cut = _history_rows(html)
+    long_ = [a for a in ctx.agreements if len(stored[a.id]) > terms[a.id] + 2]
+    assert long_  # the demo has a history longer than its terms and two observations
+    for rows in cut:
+        assert len(rows) <= max(terms.values()) + 2
+    for a in long_:
+        latest = sorted((r for r in stored[a.id] if r.origin == "report"), key=lambda r: (r.date or "", r.claim_id))[-2:]
+        assert all((r.date or "", r.status) in [(d, st) for rows in cut for d, st in rows] for r in latest)
+        left = len(stored[a.id]) - terms[a.id] - 2
+        assert f"<b>{left} status observations not shown</b>" in html
+    counts = re.findall(r"<caption>Status observations by status and source standing</caption>.*?</table>", html, re.S)
+    assert len(counts) == len(long_)
+    assert sorted(sum(int(x) for x in re.findall(r"<td>(\d+)</td>", c)) for c in counts) == \
+        sorted(len(stored[a.id]) for a in long_)  # every row counted, shown or not
+
+
 def test_the_report_written_as_it_is_made_is_the_report(demo, ctx, tmp_path):
     from truce.outputs.report import build_report, write_report
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from truce.records import Claim, Finding, Incident, LedgerEntry, LedgerRow, Report
+from truce.records import Claim, Finding, Incident, LedgerEntry, LedgerRow, Report, StatusObservation
 from truce.schema import (
-    DAY_KEY, in_chunks, claims, findings, incident_claims, incidents, ledger, now, published_findings,
+    DAY_KEY, agreement_status, in_chunks, claims, findings, incident_claims, incidents, ledger, now, published_findings,
     report_inputs, reports, user_tokens, users,
 )
 
@@ -205,6 +205,22 @@ class ReadQueries:
         q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
         with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
+
+    def agreement_status_pages(self, agreement_id: str, page: int = 2_000) -> Iterator[list[StatusObservation]]:
+        """The agreement's status rows by date (undated first), then claim id, a page at a time."""
+        a = agreement_status
+        day = sa.func.coalesce(a.c.date, "")
+        after: tuple[str, str] | None = None
+        while True:
+            q = sa.select(a.c.data, day, a.c.claim_id).where(a.c.agreement_id == agreement_id)
+            if after is not None:
+                q = q.where(sa.or_(day > after[0], sa.and_(day == after[0], a.c.claim_id > after[1])))
+            with self.atomic(write=False) as conn:
+                rows = conn.execute(q.order_by(day, a.c.claim_id).limit(page)).all()
+            if not rows:
+                return
+            yield [StatusObservation.from_dict(json.loads(r[0])) for r in rows]
+            after = (rows[-1][1], rows[-1][2])
 
     def agreement_ids(self) -> list[str]:
         """The agreements the stored findings are under (the findings themselves left unread)."""

@@ -212,7 +212,8 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
     from truce.ledger import verified_mark, verify_chain
     from truce.outputs.outlook import facility_ids
     from truce.outputs.query import where
-    from truce.outputs.report_summary import TOP, aggregates_html, finding_pages, not_shown_html, scan
+    from truce.outputs.report_summary import (TOP, aggregates_html, finding_pages, history_not_shown_html, not_shown_html,
+                                              scan, status_history)
     from truce.outputs.stats import agreement_rates, capacity_affected, coverage
 
     if filters is None:
@@ -260,8 +261,8 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
     nc_where = {**w_all, "verdicts": ("not_covered",), "agreements": nc_agreements}
     summarised = not appendix and max(n_matters, n_not_covered) > limit
     listed = None if appendix else limit
-    histories = {a.id: db.agreement_status(a.id) for a in agreements}
-    reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs if h.report_id}),
+    histories = {a.id: status_history(db, a.id, listed) for a in agreements}
+    reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs.shown if h.report_id}),
                                      text=False)
     n_reports, n_claims = db.report_count(), db.claim_count()
     mark = verified_mark(db)  # the last full `truce ledger verify`: only the entries since are checked here
@@ -321,7 +322,7 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
           "<table class='status'><colgroup><col style='width:11%'><col style='width:13%'><col style='width:22%'>"
           "<col style='width:22%'><col style='width:32%'></colgroup>"
           "<thead><tr><th>date</th><th>status</th><th>source</th><th>reading of the day</th><th>evidence</th></tr></thead>")
-        for h in hist:
+        for h in hist.shown:
             rep = reports.get(h.report_id or "")
             src = _esc(h.source or "")
             if rep is not None and http_url(rep.url):  # only http(s) links: never javascript: or data:
@@ -332,7 +333,7 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
               f"{'<br><span class=muted>' + _esc(public_id(h.report_id)) + '</span>' if h.report_id else ''}"
               f"<br><span class='muted'>{_esc(standing)}</span></td><td>{reading}</td>"
               f"<td><blockquote>{_esc(h.evidence)[:500]}</blockquote></td></tr>")
-        w("</table>")
+        w("</table>" + history_not_shown_html(hist, STANDING_LABEL))
     yield from _flush(out)
 
     w("<h2 id='map'>Map</h2>")

@@ -13,12 +13,13 @@ from __future__ import annotations
 import html
 import json
 import sys
-from collections import Counter
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from typing import Any, Collection, Iterator, NamedTuple, Sequence
 
 from truce.db import Database
 from truce.outputs.query import VERDICT_ORDER
-from truce.records import Finding, Incident
+from truce.records import Finding, Incident, StatusObservation
 
 TOP = 500  # findings listed (and not-covered findings listed) before the report summarises
 PAGE = 2000  # findings read and written per page (each page is one ordered query over the selection)
@@ -195,3 +196,44 @@ def not_shown_html(shown: int, total: int, what: str) -> str:
     return (f"<p class='not-shown'><b>{total - shown} {_esc(what)} not shown</b>: the first {shown} of {total} are listed. "
             "<code>truce report --appendix</code> lists every one; <code>truce findings --format json</code> gives them "
             "with their traces.</p>")
+
+
+@dataclass
+class History:
+    """An agreement's status history as the report shows it: the rows listed (by date), how many
+    rows there are, and their counts by status and the source's standing."""
+
+    shown: list[StatusObservation] = field(default_factory=list)
+    total: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def status_history(db: Database, agreement_id: str, limit: int | None) -> History:
+    """The agreement's stored status rows, read a page at a time: every one (``limit`` None), or
+    its recorded history (the terms) and the latest ``limit`` observations reports make."""
+    h = History()
+    terms: list[StatusObservation] = []
+    latest: deque[StatusObservation] | list[StatusObservation] = deque(maxlen=limit) if limit is not None else []
+    for rows in db.agreement_status_pages(agreement_id):
+        for r in rows:
+            h.total += 1
+            h.counts[(r.status, r.standing or "media")] += 1
+            (terms if r.origin == "terms" else latest).append(r)
+    h.shown = sorted(terms + list(latest), key=lambda r: (r.date or "", r.claim_id))
+    return h
+
+
+def history_not_shown_html(h: History, standing_label: dict[str, str]) -> str:
+    """Over a long history: how many rows are left out, and the counts of all by status and standing."""
+    if len(h.shown) >= h.total:
+        return ""
+    standings = sorted({k[1] for k in h.counts})
+    statuses = sorted({k[0] for k in h.counts})
+    head = "".join(f"<th>{_esc(standing_label.get(x, x))}</th>" for x in standings)
+    body = "".join(f"<tr><td>{_esc(st)}</td>" + "".join(f"<td>{h.counts.get((st, x), 0)}</td>" for x in standings)
+                   + "</tr>" for st in statuses)
+    return (f"<p class='not-shown'><b>{h.total - len(h.shown)} status observations not shown</b>: the agreement's "
+            f"recorded history and the latest observations are listed ({len(h.shown)} of {h.total}). "
+            "<code>truce report --appendix</code> lists every one.</p>"
+            f"<table class='agg'><caption>Status observations by status and source standing</caption>"
+            f"<thead><tr><th>status</th>{head}</tr></thead>{body}</table>")
