@@ -207,20 +207,19 @@ class ReadQueries:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
 
     def agreement_status_pages(self, agreement_id: str, page: int = 2_000) -> Iterator[list[StatusObservation]]:
-        """The agreement's status rows by date (undated first), then claim id, a page at a time."""
+        """The agreement's status rows a page at a time, in claim-id order (the primary key's: each
+        page one index range, whatever the history's length)."""
         a = agreement_status
-        day = sa.func.coalesce(a.c.date, "")
-        after: tuple[str, str] | None = None
+        after = ""
         while True:
-            q = sa.select(a.c.data, day, a.c.claim_id).where(a.c.agreement_id == agreement_id)
-            if after is not None:
-                q = q.where(sa.or_(day > after[0], sa.and_(day == after[0], a.c.claim_id > after[1])))
+            q = (sa.select(a.c.data, a.c.claim_id).where(a.c.agreement_id == agreement_id, a.c.claim_id > after)
+                 .order_by(a.c.claim_id).limit(page))
             with self.atomic(write=False) as conn:
-                rows = conn.execute(q.order_by(day, a.c.claim_id).limit(page)).all()
+                rows = conn.execute(q).all()
             if not rows:
                 return
             yield [StatusObservation.from_dict(json.loads(r[0])) for r in rows]
-            after = (rows[-1][1], rows[-1][2])
+            after = rows[-1][1]
 
     def agreement_ids(self) -> list[str]:
         """The agreements the stored findings are under (the findings themselves left unread)."""

@@ -10,10 +10,11 @@ many it leaves out; ``--appendix`` lists every one.
 
 from __future__ import annotations
 
+import heapq
 import html
 import json
 import sys
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Collection, Iterator, NamedTuple, Sequence
 
@@ -210,16 +211,22 @@ class History:
 
 def status_history(db: Database, agreement_id: str, limit: int | None) -> History:
     """The agreement's stored status rows, read a page at a time: every one (``limit`` None), or
-    its recorded history (the terms) and the latest ``limit`` observations reports make."""
+    its recorded history (the terms) and the latest ``limit`` observations reports make (by date,
+    then claim id), listed by date."""
     h = History()
     terms: list[StatusObservation] = []
-    latest: deque[StatusObservation] | list[StatusObservation] = deque(maxlen=limit) if limit is not None else []
+    latest: list[tuple[tuple[str, str], int, StatusObservation]] = []  # a heap of the latest, oldest on top
     for rows in db.agreement_status_pages(agreement_id):
         for r in rows:
             h.total += 1
             h.counts[(r.status, r.standing or "media")] += 1
-            (terms if r.origin == "terms" else latest).append(r)
-    h.shown = sorted(terms + list(latest), key=lambda r: (r.date or "", r.claim_id))
+            if r.origin == "terms":
+                terms.append(r)
+            elif limit is None or len(latest) < limit:
+                heapq.heappush(latest, ((r.date or "", r.claim_id), h.total, r))
+            elif limit and (r.date or "", r.claim_id) > latest[0][0]:
+                heapq.heapreplace(latest, ((r.date or "", r.claim_id), h.total, r))
+    h.shown = sorted(terms + [r for _, _, r in latest], key=lambda r: (r.date or "", r.claim_id))
     return h
 
 
