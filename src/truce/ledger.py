@@ -162,6 +162,42 @@ def verify_chain(db: Database, page: int = 5000, *, start: tuple[int, str] | Non
     return chain.end(head, entries)
 
 
+def _chain_of(url: str, start: tuple[int, str] | None) -> Verification:
+    with Database(url, create=False) as db:
+        return verify_chain(db, start=start)
+
+
+class ChainAside:
+    """:func:`verify_chain` in another process, started at once, while the caller does other work
+    (a report is made on one core, the chain checked on another). A database only this process
+    can open (SQLite in memory) is checked here, when the result is asked for."""
+
+    def __init__(self, db: Database, start: tuple[int, str] | None = None) -> None:
+        self._db, self._start = db, start
+        self._pool: Any = None
+        self._future: Any = None
+        if not (db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:")):
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+            self._future = self._pool.submit(_chain_of, db.engine.url.render_as_string(hide_password=False), start)
+
+    def result(self) -> Verification:
+        if self._future is None:
+            return verify_chain(self._db, start=self._start)
+        try:
+            return self._future.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop waiting (the check still running ends on its own)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 VERIFIED = "ledger_verified"  # meta key: the last entry `truce ledger verify` found intact, and when
 
 

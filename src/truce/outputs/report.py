@@ -15,6 +15,8 @@ import base64
 import datetime as dt
 import html
 import io
+import shutil
+import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -197,19 +199,42 @@ def build_report(db: Database, ctx: Context, *, lang: str = "en", **kw: Any) -> 
     """The situation report as one HTML string (the parts of :func:`report_parts`, in ``lang``)."""
     from truce.outputs.report_i18n import localise_report
 
-    return localise_report("".join(report_parts(db, ctx, **kw)), lang)
+    parts = list(report_parts(db, ctx, **kw))
+    return localise_report("".join(parts[:-1]).replace(LEDGER_SLOT, parts[-1], 1), lang)
+
+
+LEDGER_SLOT = "<!--truce:ledger-->"  # where the header says what of the ledger was checked
+
+
+class LedgerLine(str):
+    """The header's ledger statement, known when the chain check ends: :func:`report_parts`'s last
+    part, which its readers put in the place of ``LEDGER_SLOT`` in its first part."""
 
 
 def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None, date_from: str | None = None,
                  date_to: str | None = None, filters: Filters | None = None, top: int | None = None,
                  appendix: bool = False) -> Iterator[str]:
-    """The situation report's HTML in parts, made as they are read: a page of findings at a time.
+    """The situation report's HTML in parts, made as they are read: a page of findings at a time;
+    the last is the :class:`LedgerLine` for the header (the chain is checked in another process
+    meanwhile).
     ``filters`` select incidents and findings (the first agreement among them is the focus);
     ``agreement_id``/``date_from``/``date_to`` are a shorthand. Over ``top`` findings (default
     :data:`~truce.outputs.report_summary.TOP`) in either list it lists the first ``top`` in the mediator's
     order, adds aggregates over the whole selection and says how many it leaves out; ``appendix``
     lists every finding."""
-    from truce.ledger import verified_mark, verify_chain
+    from truce.ledger import ChainAside, verified_mark
+
+    mark = verified_mark(db)  # the last full `truce ledger verify`: only the entries since are checked here
+    chain = ChainAside(db, start=(mark["seq"], mark["hash"]) if mark else None)
+    try:
+        yield from _report_parts(db, ctx, filters, agreement_id, date_from, date_to, top, appendix)
+        yield LedgerLine(_ledger_html(chain.result(), mark))
+    finally:
+        chain.close()
+
+
+def _report_parts(db: Database, ctx: Context, filters: Filters | None, agreement_id: str | None, date_from: str | None,
+                  date_to: str | None, top: int | None, appendix: bool) -> Iterator[str]:
     from truce.outputs.outlook import facility_ids
     from truce.outputs.query import where
     from truce.outputs.report_summary import (TOP, aggregates_html, finding_pages, history_not_shown_html, not_shown_html,
@@ -265,8 +290,6 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
     reports = db.reports_by_external(sorted({h.report_id for hs in histories.values() for h in hs.shown if h.report_id}),
                                      text=False)
     n_reports, n_claims = db.report_count(), db.claim_count()
-    mark = verified_mark(db)  # the last full `truce ledger verify`: only the entries since are checked here
-    v = verify_chain(db, start=(mark["seq"], mark["hash"]) if mark else None)
     period = f"{date_from or (min((i.date for i in incidents if i.date), default='…'))} – " \
              f"{date_to or (max((i.date for i in incidents if i.date), default='…'))}"
     selection = filters.describe()
@@ -277,7 +300,7 @@ def report_parts(db: Database, ctx: Context, *, agreement_id: str | None = None,
     w(f"<h1>Situation report: strikes on energy infrastructure</h1><p class='muted'>Period {period}. "
       f"{('Selected: ' + _esc(selection) + '. ') if selection else ''}"
       f"Generated {started:%Y-%m-%d %H:%M} UTC by Truce Monitor {__version__}. "
-      f"{_ledger_html(v, mark)}</p>")
+      f"{LEDGER_SLOT}</p>")
     toc = [("summary", "Summary")] + [(f"agreement-{a.id}", a.title) for a in agreements] + [
         ("map", "Map"), ("timeline", "Timeline"), ("findings", f"Findings ({n_matters})"),
         ("not-covered", f"Not covered ({n_not_covered})"), ("impact", "Impact"), ("coverage", "Coverage")]
@@ -629,9 +652,17 @@ def write_report(db: Database, ctx: Context, path: Path, *, lang: str = "en", **
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with AtomicFile(path) as fh:
+    head: str | None = None
+    with AtomicFile(path) as fh, tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent) as rest:
         for part in report_parts(db, ctx, **kw):
-            fh.write(localise_report(part, lang))
+            if isinstance(part, LedgerLine):  # the last: the header, then the rest as written
+                fh.write(localise_report((head or "").replace(LEDGER_SLOT, part, 1), lang))
+                rest.seek(0)
+                shutil.copyfileobj(rest, fh)
+            elif head is None:
+                head = part
+            else:
+                rest.write(localise_report(part, lang))
     return path
 
 
