@@ -187,16 +187,20 @@ class ReadQueries:
                 out.setdefault(aid, {})[verdict] = int(n)
         return out
 
+    def _finding_order(self, where: dict[str, Any], order: Sequence[str], published_only: bool) -> tuple[Any, Any, Any]:
+        """The select of findings in the mediator's order, and its rank and day keys."""
+        rank = sa.case({v: i for i, v in enumerate(order)}, value=findings.c.verdict, else_=len(order))
+        q = (sa.select(findings.c.data, findings.c.evaluated_at, incidents.c.date)
+             .select_from(findings.join(incidents, incidents.c.id == findings.c.incident_id))
+             .where(*self._finding_where(where, published_only, joined=True)))
+        return q, rank, DAY_KEY
+
     def finding_page(self, where: dict[str, Any], order: Sequence[str], *, after: tuple[int, str, str, str] | None = None,
                      limit: int = 50, published_only: bool = False) -> list[tuple[Finding, str, str | None]]:
         """One page of findings as a mediator reads them: by the rank of the verdict in ``order``,
         then the incident's date (undated last), incident and agreement; each with when it was
         evaluated and its incident's date. ``after`` is the sort key of the previous page's last."""
-        rank = sa.case({v: i for i, v in enumerate(order)}, value=findings.c.verdict, else_=len(order))
-        day = DAY_KEY
-        q = (sa.select(findings.c.data, findings.c.evaluated_at, incidents.c.date)
-             .select_from(findings.join(incidents, incidents.c.id == findings.c.incident_id))
-             .where(*self._finding_where(where, published_only, joined=True)))
+        q, rank, day = self._finding_order(where, order, published_only)
         if after is not None:
             r0, d0, i0, a0 = after
             q = q.where(sa.or_(rank > r0, sa.and_(rank == r0, day > d0),
@@ -205,6 +209,17 @@ class ReadQueries:
         q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id).limit(limit)
         with self.atomic(write=False) as conn:
             return [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in conn.execute(q)]
+
+    def finding_stream(self, where: dict[str, Any], order: Sequence[str], *,
+                       page: int = 2_000) -> Iterator[list[tuple[Finding, str, str | None]]]:
+        """Every finding :meth:`finding_page` would page through, in its order, from one query
+        sorted once and fetched ``page`` rows at a time (paging by keyset sorts the selection
+        again for every page: 420,000 findings took minutes)."""
+        q, rank, day = self._finding_order(where, order, False)
+        q = q.order_by(rank, day, findings.c.incident_id, findings.c.agreement_id)
+        with self.atomic(write=False) as conn:
+            for part in conn.execute(q.execution_options(stream_results=True, yield_per=page)).partitions(page):
+                yield [(Finding.from_dict(json.loads(r[0])), r[1], r[2]) for r in part]
 
     def agreement_status_pages(self, agreement_id: str, page: int = 2_000) -> Iterator[list[StatusObservation]]:
         """The agreement's status rows a page at a time, in claim-id order (the primary key's: each

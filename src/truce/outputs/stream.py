@@ -47,25 +47,15 @@ def iter_findings(database: Database, filters: Filters | None = None, *,
                   page: int | None = None) -> Iterator[tuple[dict[str, Any], Incident]]:
     """Every selected finding in :func:`~truce.outputs.shapes.finding_shape` with its incident, in
     the order a mediator reads them (:data:`VERDICT_ORDER`, then the incident's date, undated last),
-    one page of ``page`` (default :data:`PAGE`) findings read at a time, all from one read snapshot."""
+    from one sorted query read ``page`` (default :data:`PAGE`) findings at a time, in one read snapshot."""
     page = page or PAGE
     if page < 1:
         raise ValueError("page must be at least 1")
-    w = where(filters or Filters())
     with database.atomic(write=False):
-        after: tuple[int, str, str, str] | None = None
-        while True:
-            rows = database.finding_page(w, VERDICT_ORDER, after=after, limit=page)
-            if not rows:
-                return
+        for rows in database.finding_stream(where(filters or Filters()), VERDICT_ORDER, page=page):
             incs = database.incidents_by_id(list(dict.fromkeys(f.incident_id for f, _, _ in rows)))
             for (f, _, _), d in zip(rows, finding_page_json(database, [(f, at) for f, at, _ in rows])):
                 yield d, incs[f.incident_id]
-            if len(rows) < page:
-                return
-            f, _, day = rows[-1]
-            rank = VERDICT_ORDER.index(f.verdict) if f.verdict in VERDICT_ORDER else len(VERDICT_ORDER)
-            after = (rank, day or "9999", f.incident_id, f.agreement_id)
 
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(Incident))
