@@ -11,6 +11,7 @@ from truce.ledger import verify
 from truce.outputs.query import Filters
 from truce.outputs.shapes import findings_json, incidents_json
 from truce.web import create_app
+from truce.reference.terms import load_agreements
 from web_support import web_database
 
 pytestmark = pytest.mark.slow  # over a copy of the demo database (tests/test_web_smoke.py is the quick one)
@@ -210,3 +211,22 @@ def test_openapi_documents_every_route(web):
               "/api/v1/reviews", "/api/v1/reviews/{seq}/signoff", "/api/v1/publications", "/api/v1/updates"):
         assert p in paths
     assert doc["paths"]["/api/v1/reviews"]["post"]["security"] == [{"bearer": []}]
+
+
+def test_an_agreements_long_status_history_lists_the_record_and_the_latest(web, monkeypatch):
+    from truce.web import pages
+
+    client, tokens, path = web
+    h = bearer(tokens, "olena")
+    whole = client.get("/agreements/moratorium-2025-03?lang=en", headers=h).text
+    rows = whole.count("<blockquote>")
+    assert "observations shown" not in whole
+    monkeypatch.setattr(pages, "HISTORY_SHOWN", 1)
+    cut = client.get("/agreements/moratorium-2025-03?lang=en", headers=h).text
+    with Database(str(path), create=False) as db:
+        total = sum(len(p) for p in db.agreement_status_pages("moratorium-2025-03"))
+    terms = len({a.id: a for a in load_agreements()}["moratorium-2025-03"].statuses())
+    assert total > terms + 1 and cut.count("<blockquote>") == rows - (total - terms - 1)
+    assert f"{terms + 1} of {total} observations shown" in cut
+    uk = client.get("/agreements/moratorium-2025-03?lang=uk", headers=h).text
+    assert f"Показано {terms + 1} із {total} спостережень" in uk

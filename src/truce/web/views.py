@@ -44,10 +44,14 @@ def current_status(state: WebState, agreement_id: str) -> dict[str, Any] | None:
     """The agreement's latest status that holds (a same-day disagreement or a yielding reading
     does not), from the stored status history, else from its terms."""
     def compute() -> dict[str, Any] | None:
-        rows = [s for s in state.db.agreement_status(agreement_id) if s.reading in (None, "holds") and s.date]
-        if rows:
-            s = max(rows, key=lambda s: (s.date or "", s.origin == "terms"))
-            return {"status": s.status, "date": s.date, "source": s.source}
+        best = None  # read a page at a time: a long history is not held
+        for rows in state.db.agreement_status_pages(agreement_id):
+            for s in rows:
+                if s.reading in (None, "holds") and s.date and (best is None or (s.date, s.origin == "terms")
+                                                                  > (best.date or "", best.origin == "terms")):
+                    best = s
+        if best is not None:
+            return {"status": best.status, "date": best.date, "source": best.source}
         a = state.agreement(agreement_id)
         st = a.statuses() if a else []
         return {"status": st[-1]["status"], "date": str(st[-1]["date"]), "source": st[-1].get("source")} if st else None
