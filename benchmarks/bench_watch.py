@@ -62,7 +62,7 @@ def finding_visible(db, rid: str) -> bool:
     return bool(incidents) and bool(db.findings_of(incidents))
 
 
-def trial_reports(n: int, sources, src: str, tmp: Path) -> list[tuple[str, str]]:
+def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "") -> list[tuple[str, str]]:
     """(JSONL line, report id) of n new reports: demo reports that yield a finding in the demo
     database (checked there), each made new by a sentence appended."""
     from truce.db import Database
@@ -83,8 +83,8 @@ def trial_reports(n: int, sources, src: str, tmp: Path) -> list[tuple[str, str]]
     out = []
     for k in range(n):
         d = dict(picks[k % len(picks)])
-        d["id"] = f"trial-{k}"
-        d["text"] = d["text"] + f"\n\nThis report was updated ({k})."
+        d["id"] = f"trial-{tag}{k}"
+        d["text"] = d["text"] + f"\n\nThis report was updated ({tag}{k})."
         rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
                           published=d.get("published"), language=d.get("language"))
         out.append((json.dumps(d, ensure_ascii=False), rep.id))
@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--exact", action="store_true", help="run the watcher with --exact (no provisional fusion)")
     ap.add_argument("--exact-after", type=float, default=None, help="the watcher's --exact-after")
     ap.add_argument("--trials", type=int, default=50)
+    ap.add_argument("--tag", default="", help="makes the trial reports new to a database that had trials before")
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
     ap.add_argument("--baseline-trials", type=int, default=5)
     args = ap.parse_args()
@@ -157,7 +158,7 @@ def main() -> None:
     base_copy = tmp / "base.db"
     if not pg:
         shutil.copy(db_path, base_copy)
-    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp)
+    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp, args.tag)
     folder = tmp / "in"
     folder.mkdir()
     extra = (["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])
@@ -217,6 +218,9 @@ def main() -> None:
     print(f"truce watch, {len(lat)} trials ({without} more left out: no finding): "
           f"latency p50 {statistics.median(lat):.2f} s, p95 {q[18]:.2f} s, "
           f"max {max(lat):.2f} s; watcher CPU {cpu:.1f} s over the trials, peak RSS {hwm} MB; load {load[0]:.2f}")
+    print("  latencies in trial order (s): " + " ".join(f"{x:.2f}" for x in lat))
+    slow = sorted(lines, key=lambda x: -x["seconds"].get("latency", 0))[:3]
+    print("  the watcher's slowest: " + "; ".join(json.dumps(x["seconds"]) for x in slow))
     stages: dict[str, list[float]] = {}
     for x in lines:
         for k, v in x["seconds"].items():
