@@ -85,6 +85,11 @@ def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "") -> list[t
         d = dict(picks[k % len(picks)])
         d["id"] = f"trial-{tag}{k}"
         d["text"] = d["text"] + f"\n\nThis report was updated ({tag}{k})."
+        if d.get("published"):  # a copy published after the reports it copies, as a new copy is: never their canonical
+            import datetime as dt
+
+            later = dt.datetime.fromisoformat(d["published"]) + dt.timedelta(minutes=1 + k + 60 * len(tag))
+            d["published"] = later.isoformat()
         rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
                           published=d.get("published"), language=d.get("language"))
         out.append((json.dumps(d, ensure_ascii=False), rep.id))
@@ -120,6 +125,7 @@ def main() -> None:
     ap.add_argument("--pg", default=None, help="build in a new schema of this PostgreSQL database")
     ap.add_argument("--exact", action="store_true", help="run the watcher with --exact (no provisional fusion)")
     ap.add_argument("--exact-after", type=float, default=None, help="the watcher's --exact-after")
+    ap.add_argument("--provisional-over", type=int, default=None, help="the watcher's --provisional-over")
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--tag", default="", help="makes the trial reports new to a database that had trials before")
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
@@ -161,7 +167,8 @@ def main() -> None:
     trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp, args.tag)
     folder = tmp / "in"
     folder.mkdir()
-    extra = (["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])
+    extra = ((["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])
+             + (["--provisional-over", str(args.provisional_over)] if args.provisional_over is not None else []))
     proc = subprocess.Popen(CLI + ["watch", str(folder), "--db", str(db_path), "--interval", "0.1", "--settle", "0",
                                    "--workers", "1", "--author", "bench", *extra], env=_env(src),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
