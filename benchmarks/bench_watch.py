@@ -29,6 +29,7 @@ with such a schema's URL reuses it (no copy there: the trials' reports stay in i
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -86,8 +87,6 @@ def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "") -> list[t
         d["id"] = f"trial-{tag}{k}"
         d["text"] = d["text"] + f"\n\nThis report was updated ({tag}{k})."
         if d.get("published"):  # a copy published after the reports it copies, as a new copy is: never their canonical
-            import datetime as dt
-
             later = dt.datetime.fromisoformat(d["published"]) + dt.timedelta(minutes=1 + k + 60 * len(tag))
             d["published"] = later.isoformat()
         rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),

@@ -505,15 +505,6 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
 
     # --- agreement status history --------------------------------------------------------------
 
-    def replace_agreement_status(self, rows: Sequence[StatusObservation]) -> None:
-        values = [dict(agreement_id=r.agreement_id, claim_id=r.claim_id, status=r.status, date=r.date,
-                       data=canonical_json(r.to_dict())) for r in rows]
-        check_rows(agreement_status, values)
-        with self.atomic() as conn:
-            conn.execute(agreement_status.delete())
-            if values:
-                conn.execute(agreement_status.insert(), values)
-
     def agreement_status(self, agreement_id: str | None = None) -> list[StatusObservation]:
         with self.atomic(write=False) as conn:
             q = sa.select(agreement_status.c.data).order_by(agreement_status.c.date, agreement_status.c.claim_id)

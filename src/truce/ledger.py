@@ -28,7 +28,7 @@ from typing import IO, Any, Callable, Iterable, Sequence
 
 from truce.db import Database, now
 from truce.errors import LedgerError
-from truce.records import VERDICTS, Finding, Incident, LedgerRow, StatusObservation, canonical_json
+from truce.records import VERDICTS, Finding, LedgerRow, StatusObservation, canonical_json
 from truce.safeio import create_secret
 
 Item = tuple[str, str, dict[str, Any]]  # (kind, subject, payload) of an entry to append
@@ -351,16 +351,6 @@ def retired_entries(removed: Iterable[tuple[str, str]], absorbed_by: dict[str, l
             for iid, aid in sorted(removed)]
 
 
-def ledger_findings(db: Database) -> dict[tuple[str, str], tuple[Finding, LedgerRow]]:
-    """The findings the ledger holds as current: (incident, agreement) → (finding, its entry)."""
-    out: dict[tuple[str, str], tuple[Finding, LedgerRow]] = {}
-    for row in db.ledger_latest(("finding", "retired")).values():
-        f = _finding_of(row) if row.kind == "finding" else None
-        if f is not None:
-            out[(f.incident_id, f.agreement_id)] = (f, row)
-    return out
-
-
 def _finding_of(row: LedgerRow) -> Finding | None:
     """The finding a ``finding`` entry records (None for an entry of another shape)."""
     try:
@@ -370,39 +360,6 @@ def _finding_of(row: LedgerRow) -> Finding | None:
         return Finding.from_dict(payload["finding"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def record_evaluation(db: Database, results: Sequence[tuple[Finding, str]], incidents: Sequence[Incident],
-                      status: Sequence[StatusObservation], author: str) -> list[LedgerRow]:
-    """In one transaction: append what changed since what the ledger holds as current
-    (new or updated findings, findings of incidents absorbed by others, status observations
-    new or changed), then store the current findings, each naming its ledger entry, and the
-    status observations. The ledger is the reference: a run interrupted anywhere, or a
-    findings table lost, is reconciled from it on the next run, never logged twice."""
-    with db.atomic():
-        db.lock_ledger()
-        current = ledger_findings(db)
-        previous = {k: json.loads(row.payload)["digest"] for k, (_, row) in current.items()}
-        prev_verdicts = {k: f.verdict for k, (f, _) in current.items()}
-        items = finding_entries(results, previous, prev_verdicts)
-        current_keys = {(f.incident_id, f.agreement_id) for f, _ in results}
-        removed_keys = sorted(k for k in previous if k not in current_keys)
-        absorbed: dict[str, list[str]] = {}
-        if removed_keys:
-            claim_home = {link.claim_id: i.id for i in incidents for link in i.claims}
-            old_claims = {k[0]: [e.claim for e in f.evidence] for k, (f, _) in current.items()}
-            for iid in {k[0] for k in removed_keys}:
-                absorbed[iid] = sorted({claim_home[c] for c in old_claims.get(iid, []) if c in claim_home})
-        items += retired_entries(removed_keys, absorbed)
-        logged = db.ledger_latest(("status",))
-        for r in status:
-            subject = f"{r.agreement_id}/{r.claim_id}"
-            if subject not in logged or logged[subject].payload != canonical_json(r.to_dict()):
-                items.append(("status", subject, r.to_dict()))
-        appended, entries = _append(db, current, items, author)
-        db.replace_findings(results, entries)
-        db.replace_agreement_status(status)
-    return appended
 
 
 def _append(db: Database, current: dict[tuple[str, str], tuple[Finding, LedgerRow]],
@@ -420,7 +377,7 @@ def _append(db: Database, current: dict[tuple[str, str], tuple[Finding, LedgerRo
 
 def record_changes(db: Database, results: Sequence[tuple[Finding, str]], removed: Sequence[str],
                    agreement_ids: Sequence[str], author: str) -> list[LedgerRow]:
-    """The incremental :func:`record_evaluation`, for the incidents of some blocks: ``results``
+    """Log and store the findings of the incidents of some blocks: ``results``
     are the findings of the blocks' incidents, ``removed`` the ids of the blocks' incidents that
     no longer exist (stored incidents already replaced, in the caller's transaction). Reads the
     ledger only about these subjects (by its subject index); appends new or changed findings and
