@@ -303,6 +303,27 @@ def test_the_report_says_what_of_the_ledger_was_checked(demo, tmp_path):
                      r"recorded and the head pointer still named it: intact", line), line
 
 
+@pytest.mark.parametrize("aside", [True, False], ids=["other-process", "in-process"])
+def test_the_chain_checked_beside_the_report_is_the_chain_checked_in_it(demo, ctx, tmp_path, monkeypatch, aside):
+    import shutil
+
+    import sqlalchemy as sa
+
+    from truce.outputs.report import build_report
+
+    monkeypatch.setattr(ledger, "ASIDE_OVER", 0 if aside else 10**9)
+    db = str(tmp_path / "d.db")
+    shutil.copy(demo[0], db)
+    with Database(db, create=False) as database:
+        chain = ledger.ChainAside(database)
+        assert (chain._future is not None) == aside and chain.result().ok
+        assert "was checked in full as this report was generated: intact" in build_report(database, ctx, top=3)
+        with database.atomic() as conn:
+            conn.execute(sa.update(ledger_table).where(ledger_table.c.seq == 7).values(author="someone else"))
+        html = build_report(database, ctx, top=3)
+    assert "BROKEN — entry 7: content does not match its hash (the entry was altered)" in html
+
+
 def test_what_sqlite_reads_with_json_extract_is_what_decoding_reads(demo, ctx, monkeypatch):
     """SQLite reads a few fields out of the stored JSON in SQL; other databases decode it in Python:
     both give the same."""

@@ -167,16 +167,21 @@ def _chain_of(url: str, start: tuple[int, str] | None) -> Verification:
         return verify_chain(db, start=start)
 
 
+ASIDE_OVER = 20_000  # entries to check: more, and the chain is checked in another process
+
+
 class ChainAside:
     """:func:`verify_chain` in another process, started at once, while the caller does other work
-    (a report is made on one core, the chain checked on another). A database only this process
-    can open (SQLite in memory) is checked here, when the result is asked for."""
+    (a report is made on one core, the chain checked on another). A short chain (up to
+    ``ASIDE_OVER`` entries to check), or a database only this process can open (SQLite in
+    memory), is checked here when the result is asked for."""
 
     def __init__(self, db: Database, start: tuple[int, str] | None = None) -> None:
         self._db, self._start = db, start
         self._pool: Any = None
         self._future: Any = None
-        if not (db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:")):
+        if (db.ledger_count() - (start[0] if start else 0) > ASIDE_OVER
+                and not (db.dialect == "sqlite" and db.engine.url.database in (None, "", ":memory:"))):
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 

@@ -44,12 +44,9 @@ def current_status(state: WebState, agreement_id: str) -> dict[str, Any] | None:
     """The agreement's latest status that holds (a same-day disagreement or a yielding reading
     does not), from the stored status history, else from its terms."""
     def compute() -> dict[str, Any] | None:
-        best = None  # read a page at a time: a long history is not held
-        for rows in state.db.agreement_status_pages(agreement_id):
-            for s in rows:
-                if s.reading in (None, "holds") and s.date and (best is None or (s.date, s.origin == "terms")
-                                                                  > (best.date or "", best.origin == "terms")):
-                    best = s
+        rows = (s for page in state.db.agreement_status_pages(agreement_id) for s in page  # a page at a time
+                if s.reading in (None, "holds") and s.date)
+        best = max(rows, key=lambda s: (s.date or "", s.origin == "terms"), default=None)
         if best is not None:
             return {"status": best.status, "date": best.date, "source": best.source}
         a = state.agreement(agreement_id)
