@@ -99,6 +99,8 @@ def test_cursor_pages_walk_the_whole_list(web):
     ("/api/v1/incidents?grade=excellent", 422, "grade"),
     ("/api/v1/incidents/inc-0000", 404, "no incident"),
     ("/api/v1/agreements/nope", 404, "no agreement"),
+    ("/api/v1/agreements/nope/status", 404, "no agreement"),
+    ("/api/v1/agreements/moratorium-2025-03/status?cursor=xyz", 400, "cursor"),
     ("/api/v1/nothing-here", 404, "Not Found"),
 ])
 def test_one_error_shape(web, path, status, words):
@@ -208,7 +210,8 @@ def test_openapi_documents_every_route(web):
     paths = set(doc["paths"])
     for p in ("/api/v1/incidents", "/api/v1/incidents/{incident_id}", "/api/v1/findings", "/api/v1/agreements",
               "/api/v1/facilities", "/api/v1/reports/{report_id}", "/api/v1/ledger/head", "/api/v1/ledger/verify",
-              "/api/v1/reviews", "/api/v1/reviews/{seq}/signoff", "/api/v1/publications", "/api/v1/updates"):
+              "/api/v1/reviews", "/api/v1/reviews/{seq}/signoff", "/api/v1/publications", "/api/v1/updates",
+              "/api/v1/agreements/{agreement_id}/status"):
         assert p in paths
     assert doc["paths"]["/api/v1/reviews"]["post"]["security"] == [{"bearer": []}]
 
@@ -230,3 +233,33 @@ def test_an_agreements_long_status_history_lists_the_record_and_the_latest(web, 
     assert f"{terms + 1} of {total} observations shown" in cut
     uk = client.get("/agreements/moratorium-2025-03?lang=uk", headers=h).text
     assert f"Показано {terms + 1} із {total} спостережень" in uk
+
+
+def test_the_api_lists_an_agreements_history_summarised_and_pages_through_all_of_it(web, monkeypatch):
+    from truce.web import pages
+
+    client, tokens, path = web
+    h = bearer(tokens, "olena")
+    with Database(str(path), create=False) as db:
+        every = [s.to_dict() for p in db.agreement_status_pages("moratorium-2025-03") for s in p]
+    terms = len({a.id: a for a in load_agreements()}["moratorium-2025-03"].statuses())
+    whole = client.get("/api/v1/agreements/moratorium-2025-03", headers=h).json()["agreement"]
+    assert whole["status_observations"] == len(every) > terms + 1
+    assert sorted(map(str, whole["status_history"])) == sorted(map(str, every))
+    assert sum(c["count"] for c in whole["status_counts"]) == len(every)
+    monkeypatch.setattr(pages, "HISTORY_SHOWN", 1)
+    cut = client.get("/api/v1/agreements/moratorium-2025-03", headers=h).json()["agreement"]
+    assert len(cut["status_history"]) == terms + 1 and cut["status_observations"] == len(every)
+    latest = max((s for s in every if s["origin"] != "terms"), key=lambda s: (s["date"] or "", s["claim_id"]))
+    assert latest in cut["status_history"]
+    for limit in (1, 2, 7, 1000):
+        got, cursor = [], None
+        while True:
+            page = client.get("/api/v1/agreements/moratorium-2025-03/status", headers=h,
+                              params={"limit": limit, **({"cursor": cursor} if cursor else {})}).json()
+            assert len(page["items"]) <= limit
+            got += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert got == every

@@ -224,17 +224,18 @@ class ReadQueries:
     def agreement_status_pages(self, agreement_id: str, page: int = 2_000) -> Iterator[list[StatusObservation]]:
         """The agreement's status rows a page at a time, in claim-id order (the primary key's: each
         page one index range, whatever the history's length)."""
-        a = agreement_status
         after = ""
-        while True:
-            q = (sa.select(a.c.data, a.c.claim_id).where(a.c.agreement_id == agreement_id, a.c.claim_id > after)
-                 .order_by(a.c.claim_id).limit(page))
-            with self.atomic(write=False) as conn:
-                rows = conn.execute(q).all()
-            if not rows:
-                return
-            yield [StatusObservation.from_dict(json.loads(r[0])) for r in rows]
+        while rows := self.agreement_status_page(agreement_id, after, page):
+            yield [s for s, _ in rows]
             after = rows[-1][1]
+
+    def agreement_status_page(self, agreement_id: str, after: str, limit: int) -> list[tuple[StatusObservation, str]]:
+        """(observation, claim id) of up to ``limit`` status rows after claim id ``after``."""
+        a = agreement_status
+        q = (sa.select(a.c.data, a.c.claim_id).where(a.c.agreement_id == agreement_id, a.c.claim_id > after)
+             .order_by(a.c.claim_id).limit(limit))
+        with self.atomic(write=False) as conn:
+            return [(StatusObservation.from_dict(json.loads(r[0])), r[1]) for r in conn.execute(q)]
 
     def agreement_ids(self) -> list[str]:
         """The agreements the stored findings are under (the findings themselves left unread)."""

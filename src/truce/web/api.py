@@ -249,19 +249,46 @@ def list_agreements(request: Request) -> dict[str, Any]:
                                   for a in state.agreements]}
 
 
+def known_agreement(state: WebState, agreement_id: str) -> Any:
+    a = state.agreement(agreement_id)
+    if a is None:
+        raise WebError(404, f"no agreement {agreement_id!r}; known: {', '.join(state.agreement_ids)}")
+    return a
+
+
 @router.get("/agreements/{agreement_id}", responses=ERRORS)
 def get_agreement(request: Request, agreement_id: str = Path(max_length=100)) -> dict[str, Any]:
-    """An agreement's terms (as in its YAML), its status history with evidence and its findings by verdict."""
+    """An agreement's terms (as in its YAML), its findings by verdict and its status history: the
+    recorded history and the latest observations reports make (as its page lists them), the number
+    of all and their counts by status and source standing; ``/agreements/{id}/status`` pages
+    through every one."""
+    from truce.outputs.report_summary import status_history
+    from truce.web.pages import HISTORY_SHOWN
     from truce.web.views import verdict_counts
 
     state = state_of(request)
     user = current_user(request)
-    a = state.agreement(agreement_id)
-    if a is None:
-        raise WebError(404, f"no agreement {agreement_id!r}; known: {', '.join(state.agreement_ids)}")
+    a = known_agreement(state, agreement_id)
+    h = status_history(state.db, a.id, HISTORY_SHOWN)
+    counts = [{"status": st, "standing": standing, "count": n} for (st, standing), n in sorted(h.counts.items())]
     return {"ok": True, "agreement": {**agreement_summary(state, user, a), "terms": a.data,
                                       "verdicts": verdict_counts(state, user).get(a.id, {}),
-                                      "status_history": [s.to_dict() for s in state.db.agreement_status(a.id)]}}
+                                      "status_history": [s.to_dict() for s in h.shown],
+                                      "status_observations": h.total, "status_counts": counts}}
+
+
+@router.get("/agreements/{agreement_id}/status", responses=ERRORS)
+def list_agreement_status(request: Request, agreement_id: str = Path(max_length=100),
+                          cursor: str | None = Query(None, max_length=200),
+                          limit: int = Query(200, ge=1, le=MAX_LIMIT)) -> dict[str, Any]:
+    """Every status observation of an agreement (its terms' and its reports'), a page at a time
+    in claim-id order."""
+    state = state_of(request)
+    a = known_agreement(state, agreement_id)
+    after = str(decode_cursor(cursor, (str,))[0]) if cursor else ""
+    rows = state.db.agreement_status_page(a.id, after, limit + 1)
+    nxt = encode_cursor([rows[limit - 1][1]]) if len(rows) > limit else None
+    return {"ok": True, "items": [s.to_dict() for s, _ in rows[:limit]], "next_cursor": nxt}
 
 
 @router.get("/facilities", responses={**ERRORS, 200: {"description": "Registry facilities, or as GeoJSON",
