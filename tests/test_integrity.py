@@ -177,12 +177,21 @@ def test_a_deleted_finding_and_a_forged_status_fail_verify(run_db, ctx):
     run_pipeline(run_db, ctx, author="test")
     assert ledger.verify(run_db).ok
     with run_db.atomic() as conn:
-        row = conn.execute(sa.select(agreement_status).limit(1)).mappings().first()
+        last = (agreement_status.c.agreement_id.desc(), agreement_status.c.claim_id.desc())  # past the first pages
+        row = conn.execute(sa.select(agreement_status).order_by(*last).limit(1)).mappings().first()
+        other = "agreed" if row["status"] == "collapsed" else "collapsed"
         conn.execute(agreement_status.update().where(sa.and_(agreement_status.c.agreement_id == row["agreement_id"],
                                                              agreement_status.c.claim_id == row["claim_id"]))
-                     .values(data=row["data"].replace(f'"status":"{row["status"]}"', '"status":"collapsed"')))
+                     .values(data=row["data"].replace(f'"status":"{row["status"]}"', f'"status":"{other}"')))
     v = ledger.verify(run_db)
-    assert not v.ok and f"status {row['agreement_id']}/{row['claim_id']}" in v.reason
+    assert not v.ok and f"status {row['agreement_id']}/{row['claim_id']}" in v.reason and "altered" in v.reason
+    assert all(ledger.verify(run_db, page=n) == v for n in (1, 2, 7))
+    with run_db.atomic() as conn:
+        conn.execute(agreement_status.update().where(sa.and_(agreement_status.c.agreement_id == row["agreement_id"],
+                                                             agreement_status.c.claim_id == row["claim_id"]))
+                     .values(data=row["data"], claim_id=row["claim_id"] + "x"))
+    v = ledger.verify(run_db, page=2)
+    assert not v.ok and f"status {row['agreement_id']}/{row['claim_id']}x: not recorded" in v.reason
 
 
 def test_concurrent_reviews_and_appends_all_land_in_one_intact_chain(stores, tmp_path, ctx):

@@ -498,9 +498,13 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
         with self.atomic(write=False) as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def agreement_status_raw(self) -> list[dict[str, Any]]:
+    def agreement_status_raw_page(self, after: tuple[str, str] | None, limit: int) -> list[dict[str, Any]]:
+        """Status rows as stored, in key order (agreement, claim) after the key ``after``."""
+        c = agreement_status.c
+        q = sa.select(agreement_status).order_by(c.agreement_id, c.claim_id).limit(limit)
+        if after is not None:
+            q = q.where(sa.or_(c.agreement_id > after[0], sa.and_(c.agreement_id == after[0], c.claim_id > after[1])))
         with self.atomic(write=False) as conn:
-            q = sa.select(agreement_status).order_by(agreement_status.c.agreement_id, agreement_status.c.claim_id)
             return [dict(r) for r in conn.execute(q).mappings()]
 
     # --- agreement status history --------------------------------------------------------------

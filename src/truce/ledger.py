@@ -233,7 +233,7 @@ def verify(db: Database, page: int = 5000) -> Verification:
     Read ``page`` entries (and finding rows) at a time from one snapshot: what is held is one
     small record per subject (its latest entry's seq, kind, hash and digest), not the ledger."""
     latest: dict[str, tuple[int, str, str, Any]] = {}  # finding subject → (seq, kind, hash, digest)
-    logged: dict[str, tuple[int, str]] = {}  # status subject → (seq, payload)
+    logged: dict[str, tuple[int, bytes]] = {}  # status subject → (seq, payload's digest)
 
     def visit(r: LedgerRow) -> None:
         if r.kind == "finding":
@@ -242,7 +242,7 @@ def verify(db: Database, page: int = 5000) -> Verification:
         elif r.kind == "retired":
             latest[r.subject] = (r.seq, r.kind, r.hash, None)
         elif r.kind == "status":
-            logged[r.subject] = (r.seq, r.payload)
+            logged[r.subject] = (r.seq, _digest_text(r.payload))
 
     with db.atomic(write=False):
         v = verify_chain(db, page, visit=visit)
@@ -259,9 +259,9 @@ def _entry(db: Database, seq: int) -> LedgerRow | None:
     return rows[0] if rows and rows[0].seq == seq else None
 
 
-def _check_state_paged(db: Database, latest: dict[str, tuple[int, str, str, Any]], logged: dict[str, tuple[int, str]],
+def _check_state_paged(db: Database, latest: dict[str, tuple[int, str, str, Any]], logged: dict[str, tuple[int, bytes]],
                        page: int) -> tuple[str, int | None] | None:
-    """The stored findings and statuses against the ledger, finding rows read a page at a time,
+    """The stored findings and statuses against the ledger, their rows read a page at a time,
     with the latest entries' records instead of the ledger; an entry a row names that is not the
     latest about it is read by its seq."""
     stored: set[str] = set()
@@ -282,14 +282,23 @@ def _check_state_paged(db: Database, latest: dict[str, tuple[int, str, str, Any]
             entry = _entry(db, seq)
             if entry is not None and _finding_of(entry) is not None:
                 return f"finding {subject}: recorded in ledger entry {seq} but missing from the findings table", seq
-    for r in db.agreement_status_raw():
-        subject = f"{r['agreement_id']}/{r['claim_id']}"
-        got = logged.get(subject)
-        if got is None:
-            return f"status {subject}: not recorded in the ledger (the row was forged)", None
-        if got[1] != r["data"]:
-            return f"status {subject}: stored observation differs from ledger entry {got[0]} (the row was altered)", got[0]
+    status_after: tuple[str, str] | None = None
+    while rows := db.agreement_status_raw_page(status_after, page):
+        for r in rows:
+            subject = f"{r['agreement_id']}/{r['claim_id']}"
+            got = logged.get(subject)
+            if got is None:
+                return f"status {subject}: not recorded in the ledger (the row was forged)", None
+            if got[1] != _digest_text(r["data"]):
+                return (f"status {subject}: stored observation differs from ledger entry {got[0]} (the row was altered)",
+                        got[0])
+        status_after = (rows[-1]["agreement_id"], rows[-1]["claim_id"])
     return None
+
+
+def _digest_text(text: str) -> bytes:
+    """What the state check keeps of a status entry's payload (16 bytes, not the text)."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
 
 
 def _check_finding_row(db: Database, r: dict[str, Any], subject: str,
