@@ -143,6 +143,13 @@ def similar(a: str | _Text, b: str | _Text) -> bool:
     return len(s & long_.shingles) >= CONTAINMENT * len(s)
 
 
+def preload() -> None:
+    """Import what deduplicating needs now (datasketch imports scipy: about a second), so that a
+    long-running watcher's first report does not wait for it."""
+    import datasketch  # noqa: F401
+    import rapidfuzz  # noqa: F401
+
+
 def band_keys(texts: Sequence[str]) -> list[list[int]]:
     """Each text's LSH band keys (signed 64-bit integers; none for a text under ``MIN_CHARS``)."""
     from datasketch import MinHash

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from truce import dedup
 from truce.context import Context
 from truce.db import Database, LockedError
 from truce.errors import FetchError, IngestError, PipelineError
@@ -174,6 +175,8 @@ class Watcher:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 old[sig] = signal.signal(sig, self.stop)
+        if not self.opts.once:
+            dedup.preload()
         self.events({"event": "start", "at": _iso(), "watcher": self.id, "folders": [str(f) for f in self.opts.folders],
                      "feeds": len(self.opts.feeds), "workers": self.pool.workers})
         try:
