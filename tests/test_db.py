@@ -57,6 +57,22 @@ def test_replace_claims_is_transactional_and_incremental(db):
     db.replace_claims(_report(1).id, "rules/1", [Claim(report_id=_report(1).id, index=0, kind="strike")])
     assert db.reports_to_extract("rules/1") == [_report(2).id]
     assert db.reports_to_extract("rules/2") == [_report(1).id, _report(2).id]  # a new extractor re-reads
+    assert db.reports_to_extract("rules/0") == [_report(1).id, _report(2).id]  # so does an older one
+    db.add_reports([_report(1), _report(3)])  # one stored before: not queued again
+    assert db.reports_to_extract("rules/1") == [_report(2).id, _report(3).id]
+
+
+def test_a_database_from_before_the_extraction_queue_queues_its_unread_reports(db):
+    import sqlalchemy as sa
+
+    db.add_reports([_report(1), _report(2), _report(3)])
+    db.replace_claims(_report(2).id, "rules/1", [])
+    with db.atomic() as conn:  # as the database was before migration 070
+        conn.execute(sa.text("DROP TABLE extract_queue"))
+        conn.execute(sa.text("DROP INDEX ix_extractions_extractor"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE name = '070_extract_queue'"))
+    assert db.migrate() == ["070_extract_queue"]
+    assert db.reports_to_extract("rules/1") == [_report(1).id, _report(3).id]
 
 
 def test_incidents_and_findings_replace_and_report_changes(db):

@@ -39,7 +39,7 @@ from truce.db_queries import ReadQueries
 from truce.db_syndication import SyndicationStore
 from truce.db_watch import WatchState
 from truce.schema import (
-    MIGRATIONS, agreement_status, check_report, check_rows, in_chunks, claims, extractions,
+    MIGRATIONS, agreement_status, check_report, check_rows, in_chunks, claims, extract_queue, extractions,
     facilities_extra, findings, fire_candidates, fire_detections, incident_claims, incidents, ledger,
     ledger_head, locks, meta, metadata, now, physical_evidence, report_inputs, reports, schema_migrations,
 )
@@ -314,6 +314,7 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
                                       url=r.url, title=r.title, published=r.published, language=r.language,
                                       ingested_at=stamp)
             self._upsert(conn, reports, list(new_rows.values()), ["id"], update=False)
+            self._upsert(conn, extract_queue, [dict(report_id=rid) for rid in new_rows], ["report_id"], update=False)
             self._upsert(conn, report_inputs,
                          [dict(report_id=r.id, external_id=r.external_id, origin=r.origin) for r in items],
                          ["report_id", "external_id"], update=False)
@@ -357,11 +358,15 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
             return bytes(r[0]) if r and r[0] is not None else None
 
     def reports_to_extract(self, extractor: str) -> list[str]:
+        """Ids of the reports ``extractor`` has not read, in order: those no extractor has read
+        (queued when stored) and those another extractor read (two index ranges either side of
+        its name); nothing else is read, whatever the database's size."""
+        ex = extractions.c
         with self.atomic(write=False) as conn:
-            j = reports.outerjoin(extractions, reports.c.id == extractions.c.report_id)
-            q = sa.select(reports.c.id).select_from(j).where(
-                sa.or_(extractions.c.report_id.is_(None), extractions.c.extractor != extractor)).order_by(reports.c.id)
-            return [r[0] for r in conn.execute(q)]
+            out = {r[0] for r in conn.execute(sa.select(extract_queue.c.report_id))}
+            out |= {r[0] for r in conn.execute(sa.select(ex.report_id).where(
+                sa.or_(ex.extractor < extractor, ex.extractor > extractor)))}
+        return sorted(out)
 
     def extracted_ids(self, extractor: str, ids: Iterable[str] | None = None) -> set[str]:
         """Ids of reports (of ``ids``, or all) the extractor ``extractor`` has read (or skipped)."""
@@ -402,6 +407,7 @@ class Database(ReadQueries, SyndicationStore, WatchState, FusionStore):
                 self._upsert_many(conn, extractions, [dict(report_id=rid, extractor=extractor, n_claims=len(items),
                                                            extracted_at=stamp, skipped=skipped)
                                                       for rid, items, skipped in part], ["report_id"])
+                conn.execute(extract_queue.delete().where(extract_queue.c.report_id.in_([rid for rid, _, _ in part])))
 
     def claim_count(self) -> int:
         with self.atomic(write=False) as conn:

@@ -288,6 +288,13 @@ dirty_blocks = sa.Table(
     sa.Column("everything", sa.Integer, nullable=False, server_default="0"),
 )
 
+# reports stored and not yet read by any extractor: the work list of extraction, read by key (a
+# watcher's every run asks what is new; an anti-join of reports and extractions reads them all)
+extract_queue = sa.Table(
+    "extract_queue", metadata,
+    sa.Column("report_id", sa.String(64), sa.ForeignKey("reports.id"), primary_key=True),
+)
+
 
 def _m001_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reports, report_inputs, extractions, claims, incidents,
@@ -344,6 +351,15 @@ def _m060_fusion_blocks(conn: Connection) -> None:
         "region_code <> '' THEN 'region:' || region_code ELSE 'country:' || coalesce(country, '') END FROM incidents"))
 
 
+def _m070_extract_queue(conn: Connection) -> None:
+    """The reports no extractor has read, queued by key; extractions by extractor (the reports
+    an older extractor read are found by an index range, not by reading every extraction)."""
+    metadata.create_all(conn, tables=[extract_queue])
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_extractions_extractor ON extractions (extractor)"))
+    conn.execute(sa.text("INSERT INTO extract_queue (report_id) SELECT r.id FROM reports r LEFT OUTER JOIN "
+                         "extractions e ON e.report_id = r.id WHERE e.report_id IS NULL"))
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
@@ -354,6 +370,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("040_syndication", _m040_syndication),
     ("050_watch", _m050_watch),
     ("060_fusion_blocks", _m060_fusion_blocks),
+    ("070_extract_queue", _m070_extract_queue),
 )
 
 # Limits every backend enforces before the database sees a value (PostgreSQL rejects what
