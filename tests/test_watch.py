@@ -66,6 +66,26 @@ def test_a_new_file_in_a_watched_folder_becomes_findings(db, ctx, tmp_path):
     assert rep["watchers"][0]["files"] == 1 and rep["watchers"][0]["reports"] == 1
 
 
+def test_a_quiet_watcher_restores_a_lost_finding(db, ctx, tmp_path):
+    """A run that reads new reports does not count every finding; the quiet runs do."""
+    import sqlalchemy as sa
+    from truce.schema import findings
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _drop(folder / "a.jsonl", [LINES[1]])
+    w, lines, _ = _watcher(db, ctx, folder, exact_after=0)
+    w.cycle()
+    (line,) = lines
+    f = line["findings"][0]
+    key = sa.and_(findings.c.incident_id == f["incident"], findings.c.agreement_id == f["agreement"])
+    with db.atomic() as conn:
+        conn.execute(findings.delete().where(key))
+    w.cycle()  # nothing new: a quiet run looks, and re-decides the incident's block
+    assert [(x.incident_id, x.agreement_id, x.verdict) for x, _ in db.findings_of([f["incident"]])
+            if x.agreement_id == f["agreement"]] == [(f["incident"], f["agreement"], f["verdict"])]
+
+
 def test_a_restart_resumes_without_reingesting_and_reads_a_changed_file(db, ctx, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

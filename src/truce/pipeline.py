@@ -301,7 +301,9 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     extra: set[str] = set()
     per_incident = len(ctx.agreements)
     incomplete: set[str] = set()
-    if db.finding_count() != db.incident_count() * per_incident:  # findings lost or forged: re-decide
+    # findings lost or forged: re-decide (two counts over every row: a watcher's reading run leaves
+    # the look to its quiet runs, as it does the retired agreements')
+    if among is None and findings_incomplete(db, ctx):
         incomplete = db.incomplete_finding_blocks(per_incident)
         plan.orphans = db.orphan_finding_incidents()
     if plan.full:
@@ -352,6 +354,11 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     plan.blocks = len(queued)
     s.seconds["plan"] = time.perf_counter() - t
     return plan
+
+
+def findings_incomplete(db: Database, ctx: Context) -> bool:
+    """Are findings missing (or forged in excess)? Every stored incident has one per agreement."""
+    return db.finding_count() != db.incident_count() * len(ctx.agreements)
 
 
 def _chunks_of_blocks(sizes: dict[str, int], limit: int) -> list[list[str]]:

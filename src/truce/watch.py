@@ -52,7 +52,7 @@ from truce.ingest.files import (CSV_SUFFIXES, FEED_SUFFIXES, HTML_SUFFIXES, JSON
                                 read_bytes, read_feed_bytes)
 from truce.ingest.firms import looks_like_firms, read_firms
 from truce.parallel import Extracted, ExtractionPool
-from truce.pipeline import RunSummary, run_pipeline, status_waiting
+from truce.pipeline import RunSummary, findings_incomplete, run_pipeline, status_waiting
 from truce.records import Report
 
 Log = Callable[[dict[str, Any]], None]
@@ -222,7 +222,7 @@ class Watcher:
                 self._must_run = self.health.unsettled > 0 or status_waiting(self.db)
                 if not self._must_run and now - self._last_full_check >= self.opts.exact_after:
                     self._last_full_check = now
-                    self._must_run = bool(self.db.fusion_changed_reports())
+                    self._must_run = bool(self.db.fusion_changed_reports()) or findings_incomplete(self.db, self.ctx)
         if (ingested or self._must_run) and not self.stopping:
             self._run_stages()
         self.health.polls += 1
