@@ -160,6 +160,10 @@ def _run(db: Database, ctx: Context, progress: Progress | None, author: str, poo
         record_status(db, ctx, s, author)
     elif plan.status:  # a watcher's run: status histories read every negotiation claim; its quiet run does it
         s.status_pending = True
+    if among is None:  # a run over everything (not a watcher's reading run): after bulk writes, fresh plans
+        t = time.perf_counter()
+        db.refresh_statistics()
+        s.seconds["analyze"] = time.perf_counter() - t
     if summary:
         summarise(db, s)
     s.seconds["total"] = time.perf_counter() - t0
