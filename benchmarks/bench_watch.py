@@ -63,9 +63,12 @@ def finding_visible(db, rid: str) -> bool:
     return bool(incidents) and bool(db.findings_of(incidents))
 
 
-def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "") -> list[tuple[str, str]]:
+def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "", earlier: int = 0) -> list[tuple[str, str]]:
     """(JSONL line, report id) of n new reports: demo reports that yield a finding in the demo
-    database (checked there), each made new by a sentence appended."""
+    database (checked there), each made new by a sentence appended. Each is published after
+    its original and after the ``earlier`` trial copies a database holds from earlier runs (a
+    tie in publication time could make a new copy its group's canonical, which is what an
+    out-of-order copy does, not a new one)."""
     from truce.db import Database
     from truce.ingest import make_report
 
@@ -87,12 +90,22 @@ def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "") -> list[t
         d["id"] = f"trial-{tag}{k}"
         d["text"] = d["text"] + f"\n\nThis report was updated ({tag}{k})."
         if d.get("published"):  # a copy published after the reports it copies, as a new copy is: never their canonical
-            later = dt.datetime.fromisoformat(d["published"]) + dt.timedelta(minutes=1 + k + 60 * len(tag))
+            later = dt.datetime.fromisoformat(d["published"]) + dt.timedelta(minutes=1 + k + earlier + 60 * len(tag))
             d["published"] = later.isoformat()
         rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
                           published=d.get("published"), language=d.get("language"))
         out.append((json.dumps(d, ensure_ascii=False), rep.id))
     return out
+
+
+def earlier_trials(db) -> int:
+    """How many trial reports earlier runs stored in the database."""
+    import sqlalchemy as sa
+    from truce.schema import report_inputs
+
+    with db.atomic(write=False) as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(report_inputs)
+                                .where(report_inputs.c.external_id.like("trial-%"))).scalar_one())
 
 
 def build(db_path: Path | str, n: int, src: str, work: Path) -> float:
@@ -163,7 +176,8 @@ def main() -> None:
     base_copy = tmp / "base.db"
     if not pg:
         shutil.copy(db_path, base_copy)
-    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp, args.tag)
+    trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp, args.tag,
+                           earlier=earlier_trials(db))
     folder = tmp / "in"
     folder.mkdir()
     extra = ((["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])
@@ -185,7 +199,8 @@ def main() -> None:
     reader.start()
     without = 0
     try:
-        while not [w for w in db.watcher_health() if w.get("polls", 0) >= 1]:  # the first round (a full run)
+        # this watcher's first round (a full run; the table keeps earlier runs' watchers a while)
+        while not [w for w in db.watcher_health() if w.get("pid") == proc.pid and w.get("polls", 0) >= 1]:
             time.sleep(0.2)
         cpu0 = sum(watcher.cpu_times()[:2])
         load = os.getloadavg()
