@@ -217,14 +217,14 @@ def test_openapi_documents_every_route(web):
 
 
 def test_an_agreements_long_status_history_lists_the_record_and_the_latest(web, monkeypatch):
-    from truce.web import pages
+    from truce.web import views
 
     client, tokens, path = web
     h = bearer(tokens, "olena")
     whole = client.get("/agreements/moratorium-2025-03?lang=en", headers=h).text
     rows = whole.count("<blockquote>")
     assert "observations shown" not in whole
-    monkeypatch.setattr(pages, "HISTORY_SHOWN", 1)
+    monkeypatch.setattr(views, "HISTORY_SHOWN", 1)
     cut = client.get("/agreements/moratorium-2025-03?lang=en", headers=h).text
     with Database(str(path), create=False) as db:
         total = sum(len(p) for p in db.agreement_status_pages("moratorium-2025-03"))
@@ -236,7 +236,7 @@ def test_an_agreements_long_status_history_lists_the_record_and_the_latest(web, 
 
 
 def test_the_api_lists_an_agreements_history_summarised_and_pages_through_all_of_it(web, monkeypatch):
-    from truce.web import pages
+    from truce.web import views
 
     client, tokens, path = web
     h = bearer(tokens, "olena")
@@ -247,7 +247,7 @@ def test_the_api_lists_an_agreements_history_summarised_and_pages_through_all_of
     assert whole["status_observations"] == len(every) > terms + 1
     assert sorted(map(str, whole["status_history"])) == sorted(map(str, every))
     assert sum(c["count"] for c in whole["status_counts"]) == len(every)
-    monkeypatch.setattr(pages, "HISTORY_SHOWN", 1)
+    monkeypatch.setattr(views, "HISTORY_SHOWN", 1)
     cut = client.get("/api/v1/agreements/moratorium-2025-03", headers=h).json()["agreement"]
     assert len(cut["status_history"]) == terms + 1 and cut["status_observations"] == len(every)
     latest = max((s for s in every if s["origin"] != "terms"), key=lambda s: (s["date"] or "", s["claim_id"]))

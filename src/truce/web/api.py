@@ -263,8 +263,7 @@ def get_agreement(request: Request, agreement_id: str = Path(max_length=100)) ->
     of all and their counts by status and source standing; ``/agreements/{id}/status`` pages
     through every one."""
     from truce.outputs.report_summary import status_history
-    from truce.web.pages import HISTORY_SHOWN
-    from truce.web.views import verdict_counts
+    from truce.web.views import HISTORY_SHOWN, verdict_counts
 
     state = state_of(request)
     user = current_user(request)

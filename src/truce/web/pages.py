@@ -26,7 +26,6 @@ from truce.web import views
 from truce.web.state import HERE, WebError, WebState, current_user
 from truce.web.auth import AuthError, User, csrf_ok, new_csrf, sign_in
 
-HISTORY_SHOWN = 200  # status observations an agreement's page lists besides its recorded history
 
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
@@ -175,7 +174,7 @@ def agreement_page(request: Request, agreement_id: str) -> Response:
     findings = shapes.finding_page_json(state.db, [(f, at) for f, at, _ in rows])
     dates = {f.incident_id: day for f, _, day in rows}
     return render(request, "agreement.html", a=a, status=views.current_status(state, a.id),
-                  history=status_history(state.db, a.id, HISTORY_SHOWN), verdicts=views.verdict_counts(state, user).get(a.id, {}),
+                  history=status_history(state.db, a.id, views.HISTORY_SHOWN), verdicts=views.verdict_counts(state, user).get(a.id, {}),
                   verdict_order=VERDICT_ORDER, findings=findings, dates=dates, windows=windows,
                   timeline=views.timeline_svg(incidents, (start, end) if start and end else None, alt))
 

@@ -13,6 +13,8 @@ from truce.records import Claim, Incident, Report
 from truce.web.state import WebError, WebState
 from truce.web.auth import User
 
+HISTORY_SHOWN = 200  # status observations an agreement's page and API list besides its recorded history
+
 
 def data_version(state: WebState) -> tuple[Any, ...]:
     """Changes whenever incidents, findings, reviews or publications change (every change of a
