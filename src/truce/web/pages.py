@@ -26,7 +26,6 @@ from truce.web import views
 from truce.web.state import HERE, WebError, WebState, current_user
 from truce.web.auth import AuthError, User, csrf_ok, new_csrf, sign_in
 
-
 router = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(str(HERE / "templates")), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
