@@ -63,12 +63,14 @@ def finding_visible(db, rid: str) -> bool:
     return bool(incidents) and bool(db.findings_of(incidents))
 
 
-def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "", earlier: int = 0) -> list[tuple[str, str]]:
+def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "", earlier: int = 0,
+                  out_of_order: bool = False) -> list[tuple[str, str]]:
     """(JSONL line, report id) of n new reports: demo reports that yield a finding in the demo
     database (checked there), each made new by a sentence appended. Each is published after
     its original and after the ``earlier`` trial copies a database holds from earlier runs (a
     tie in publication time could make a new copy its group's canonical, which is what an
-    out-of-order copy does, not a new one)."""
+    out-of-order copy does, not a new one). ``out_of_order``: each is published before its
+    original and every earlier trial copy instead (it becomes its group's canonical)."""
     from truce.db import Database
     from truce.ingest import make_report
 
@@ -90,8 +92,8 @@ def trial_reports(n: int, sources, src: str, tmp: Path, tag: str = "", earlier: 
         d["id"] = f"trial-{tag}{k}"
         d["text"] = d["text"] + f"\n\nThis report was updated ({tag}{k})."
         if d.get("published"):  # a copy published after the reports it copies, as a new copy is: never their canonical
-            later = dt.datetime.fromisoformat(d["published"]) + dt.timedelta(minutes=1 + k + earlier + 60 * len(tag))
-            d["published"] = later.isoformat()
+            shift = dt.timedelta(minutes=1 + k + earlier + 60 * len(tag))
+            d["published"] = (dt.datetime.fromisoformat(d["published"]) + (-shift if out_of_order else shift)).isoformat()
         rep = make_report(text=d["text"], external_id=d["id"], sources=sources, source=d.get("source"),
                           published=d.get("published"), language=d.get("language"))
         out.append((json.dumps(d, ensure_ascii=False), rep.id))
@@ -139,6 +141,8 @@ def main() -> None:
     ap.add_argument("--exact-after", type=float, default=None, help="the watcher's --exact-after")
     ap.add_argument("--provisional-over", type=int, default=None, help="the watcher's --provisional-over")
     ap.add_argument("--trials", type=int, default=50)
+    ap.add_argument("--out-of-order", action="store_true",
+                    help="each trial copy published before every stored copy of its report (it moves its group's canonical)")
     ap.add_argument("--tag", default="", help="makes the trial reports new to a database that had trials before")
     ap.add_argument("--baseline", help="src/ of main's checkout: `truce ingest` + `truce run` per report")
     ap.add_argument("--baseline-trials", type=int, default=5)
@@ -177,7 +181,7 @@ def main() -> None:
     if not pg:
         shutil.copy(db_path, base_copy)
     trials = trial_reports(args.trials + args.baseline_trials, SourceBook.load(), src, tmp, args.tag,
-                           earlier=earlier_trials(db))
+                           earlier=earlier_trials(db), out_of_order=args.out_of_order)
     folder = tmp / "in"
     folder.mkdir()
     extra = ((["--exact"] if args.exact else []) + (["--exact-after", str(args.exact_after)] if args.exact_after else [])

@@ -317,6 +317,38 @@ def test_provisional_fusion_shows_new_claims_at_once_and_settles_to_the_exact_re
     ref.close()
 
 
+def test_an_earlier_copy_regrades_its_group_provisionally_and_settles_to_the_exact_result(tmp_path, ctx, monkeypatch):
+    """A copy published before its stored group's canonical (an out-of-order feed) moves the
+    canonical: the stored copies' claims are re-fused in their slices, not their whole blocks."""
+    base = json.loads(LINES[1])
+    later = dict(base, id="syn-late", source="Reuters", published="2025-03-20T12:00:00+00:00")
+    earlier = dict(base, id="syn-early", source="Ukrinform", published="2025-03-20T09:00:00+00:00",
+                   text=base["text"] + "\n\nReporting by our correspondent.")
+    db = Database(str(tmp_path / "x.db"))
+    _ingest(db, tmp_path, LINES[2:40] + [json.dumps(later)], ctx)
+    run_pipeline(db, ctx, author="test")
+    _ingest(db, tmp_path, [json.dumps(earlier)], ctx)
+    (a,), (b,) = _ids_of([json.dumps(later)], db), _ids_of([json.dumps(earlier)], db)
+    whole: list[str] = []
+    real_block_claims = db.block_claims
+    monkeypatch.setattr(db, "block_claims", lambda blocks: whole.extend(blocks) or real_block_claims(blocks))
+    s = run_pipeline(db, ctx, author="test", defer_over=0)  # a watcher's reading run; every block "large"
+    assert db.syndication([a]) == {a: b}  # the new copy is the canonical now
+    assert s.provisional > 0 and whole == []  # sliced, no block re-decided in full
+    claims = [c for c in db.claims_of_reports([a, b]) if fuse.block_of(c, ctx.registry) and c.stance != "denies"]
+    inc = db.incidents_of_claims([c.id for c in claims])
+    assert set(inc) == {c.id for c in claims}  # each claim in one incident, at once
+    monkeypatch.undo()
+    settle = run_pipeline(db, ctx, author="test")
+    ref = Database(str(tmp_path / "ref.db"))
+    _ingest(ref, tmp_path, LINES[2:40] + [json.dumps(later), json.dumps(earlier)], ctx)
+    run_pipeline(ref, ctx, author="test")
+    assert settle.unsettled == 0 and _state(db) == _state(ref)
+    assert ledger.verify(db).ok
+    db.close()
+    ref.close()
+
+
 def test_a_slice_that_would_reach_outside_itself_falls_back_to_the_whole_block(tmp_path, ctx, monkeypatch):
     from truce import pipeline
 

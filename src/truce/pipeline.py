@@ -217,7 +217,7 @@ class FusionPlan:
     full: bool = False  # fusion's inputs (terms, registry, gazetteer, satellite data, engine) changed: every block
     status: bool = False  # agreement status histories to recompute
     orphans: list[str] = field(default_factory=list)  # incident ids findings name but no incident has
-    added: dict[str, list[Claim]] = field(default_factory=dict)  # block → claims of reports new to fusion
+    added: dict[str, list[Claim]] = field(default_factory=dict)  # block → claims of reports new to fusion (or regraded)
     provisional: bool = False  # a watcher's reading run: large blocks fused provisionally, or left to wait
     mixed: set[str] = field(default_factory=set)  # blocks a report fusion saw before enters or leaves
 
@@ -275,8 +275,9 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     """File the claims of reports new to fusion into their blocks and queue every block they
     enter or leave (all blocks when fusion's inputs changed), in one transaction. Reads only
     the changed reports' claims; with nothing new it reads two indexed joins and returns.
-    ``collect`` keeps the claims of reports new to fusion by block (``added``: up to
-    ``COLLECT_CLAIMS``) and notes the blocks other changed reports touch (``mixed``);
+    ``collect`` keeps the claims of reports new to fusion, and of stored reports only regraded
+    (their group's canonical moved), by block (``added``: up to ``COLLECT_CLAIMS``) and notes
+    the blocks other changed reports touch (``mixed``);
     ``counts=False`` skips counting every syndication group; ``among`` looks for reports new
     to fusion among these only (a watcher's run: what it just read)."""
     t = time.perf_counter()
@@ -290,14 +291,17 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
         changed |= set(db.fused_canonicals())
     canon: dict[str, str] = {}
     old: dict[str, str] = {}
+    regraded: set[str] = set()  # reports fusion saw, claims unchanged, whose group's canonical moved
     if changed:
         copies, check = dedup_stage(db, s, among=None if refile else sorted(changed), count=counts)
         t = time.perf_counter()
+        first = set(changed)
         old = db.fused_canonicals(sorted(check | changed))
         changed |= {rid for rid, c in old.items() if copies.get(rid, rid) != c}
         # a report's grade reads its canonical's metadata: a changed canonical changes its copies
         changed |= {rid for rid, c in copies.items() if c in changed and rid in old}
         canon = {rid: copies.get(rid, rid) for rid in changed}
+        regraded = (changed - first) & set(old)
     elif counts:
         s.syndicated_groups = db.syndicated_count()
     ids = sorted(changed)
@@ -318,8 +322,8 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     collect = collect and not plan.full and not refile
     kept = 0
     plan.provisional = collect
-    if collect:
-        plan.mixed = db.blocks_of_reports([rid for rid in ids if rid in old])
+    if collect:  # a report fusion saw whose claims may differ: its blocks are re-decided in full
+        plan.mixed = db.blocks_of_reports([rid for rid in ids if rid in old and rid not in regraded])
     queued: set[str] = set()
     with db.atomic():  # one transaction, written a part at a time (memory bounded by the part)
         for start in range(0, len(ids), PLAN_REPORTS):
@@ -329,7 +333,7 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
                 b = fuse.block_of(c, ctx.registry)
                 if b is not None:
                     placed[c.report_id].append((c.id, b))
-                    if collect and c.report_id in old:
+                    if collect and c.report_id in old and c.report_id not in regraded:
                         plan.mixed.add(b)
                     elif collect:
                         plan.added.setdefault(b, []).append(c)
@@ -476,14 +480,16 @@ def fuse_blocks(db: Database, ctx: Context, s: RunSummary, author: str, progress
 def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: str, new: Sequence[Claim],
                region_names: dict[str, str], region_points: dict[str, tuple[float, float]],
                agreement_ids: Sequence[str]) -> bool:
-    """Fuse new claims (of reports new to fusion) with the stored incidents of their block
+    """Fuse new claims (of reports new to fusion, or of stored reports whose syndication group's
+    canonical moved: their grades read its metadata) with the stored incidents of their block
     dated within ``SLICE_DAYS`` of them, and store, evaluate and log the result in place of
     those incidents, leaving the block queued. Provisional: fusion's date clustering can chain
     further in a busy block, which only re-deciding the whole block settles. A claim dated to
     a month reaches that month; an undated one the days its report's publication trails (and
     the block's undated incidents, which collect the claims that found no incident). Returns
     False, having stored nothing, when the slice is not enough — an undated claim of a report
-    with no publication date, or a result that would name an incident outside the slice."""
+    with no publication date, a result that would name an incident outside the slice, or a
+    stored claim among ``new`` that sits in an incident outside it."""
     new_meta = report_meta(db, {c.report_id for c in new})
     spans: list[tuple[dt.date, dt.date]] = []
     undated = False
@@ -504,6 +510,8 @@ def fuse_slice(db: Database, ctx: Context, s: RunSummary, author: str, block: st
     ids = [i.id for i in incidents]
     if (any(i.date is None for i in incidents) and not undated) or db.incident_ids_stored(ids) - set(replacing):
         return False
+    if set(db.incidents_of_claims([c.id for c in new]).values()) - set(replacing):
+        return False  # a regraded report's claim sits in an incident outside the slice
     s.counter_claims += sum(1 for c in new if c.stance == "denies")
     s.unattached += [f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}" for u in unattached]
     with db.atomic():
