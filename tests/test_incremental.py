@@ -317,18 +317,28 @@ def test_provisional_fusion_shows_new_claims_at_once_and_settles_to_the_exact_re
     ref.close()
 
 
+def _copies_out_of_order(tmp: Path, ctx, base_line: str, others: list[str], late: str,
+                         early: str) -> tuple[Database, str, str, list[str]]:
+    """A database that fused ``others`` and a copy of ``base_line`` published at ``late``, then
+    stored (unfused) another copy of it published earlier, at ``early``: (database, the late
+    copy's report id, the early one's, every line stored)."""
+    base = json.loads(base_line)
+    later = json.dumps(dict(base, id="syn-late", source="Reuters", published=late))
+    earlier = json.dumps(dict(base, id="syn-early", source="Ukrinform", published=early,
+                              text=base["text"] + "\n\nReporting by our correspondent."))
+    db = Database(str(tmp / "x.db"))
+    _ingest(db, tmp, others + [later], ctx)
+    run_pipeline(db, ctx, author="test")
+    _ingest(db, tmp, [earlier], ctx)
+    (a,), (b,) = _ids_of([later], db), _ids_of([earlier], db)
+    return db, a, b, others + [later, earlier]
+
+
 def test_an_earlier_copy_regrades_its_group_provisionally_and_settles_to_the_exact_result(tmp_path, ctx, monkeypatch):
     """A copy published before its stored group's canonical (an out-of-order feed) moves the
     canonical: the stored copies' claims are re-fused in their slices, not their whole blocks."""
-    base = json.loads(LINES[1])
-    later = dict(base, id="syn-late", source="Reuters", published="2025-03-20T12:00:00+00:00")
-    earlier = dict(base, id="syn-early", source="Ukrinform", published="2025-03-20T09:00:00+00:00",
-                   text=base["text"] + "\n\nReporting by our correspondent.")
-    db = Database(str(tmp_path / "x.db"))
-    _ingest(db, tmp_path, LINES[2:40] + [json.dumps(later)], ctx)
-    run_pipeline(db, ctx, author="test")
-    _ingest(db, tmp_path, [json.dumps(earlier)], ctx)
-    (a,), (b,) = _ids_of([json.dumps(later)], db), _ids_of([json.dumps(earlier)], db)
+    db, a, b, stored = _copies_out_of_order(tmp_path, ctx, LINES[1], LINES[2:40], "2025-03-20T12:00:00+00:00",
+                                            "2025-03-20T09:00:00+00:00")
     whole: list[str] = []
     real_block_claims = db.block_claims
     monkeypatch.setattr(db, "block_claims", lambda blocks: whole.extend(blocks) or real_block_claims(blocks))
@@ -341,7 +351,7 @@ def test_an_earlier_copy_regrades_its_group_provisionally_and_settles_to_the_exa
     monkeypatch.undo()
     settle = run_pipeline(db, ctx, author="test")
     ref = Database(str(tmp_path / "ref.db"))
-    _ingest(ref, tmp_path, LINES[2:40] + [json.dumps(later), json.dumps(earlier)], ctx)
+    _ingest(ref, tmp_path, stored, ctx)
     run_pipeline(ref, ctx, author="test")
     assert settle.unsettled == 0 and _state(db) == _state(ref)
     assert ledger.verify(db).ok
@@ -372,16 +382,8 @@ def test_a_crash_after_dedup_moved_a_stored_reports_canonical_is_caught_by_the_n
     """A new, earlier-published copy makes itself the canonical of a stored report's group; the
     run crashes after its dedup, before fusion sees it. The next run must still re-fuse the
     stored report under its new canonical (it reads only the groups of what is new)."""
-
-    base = json.loads(LINES[0])
-    later = dict(base, id="syn-a", source="Reuters", published="2025-03-20")
-    earlier = dict(base, id="syn-b", source="Ukrinform", published="2025-03-18",
-                   text=base["text"] + "\n\nReporting by our correspondent.")
-    db = Database(str(tmp_path / "x.db"))
-    _ingest(db, tmp_path, LINES[1:20] + [json.dumps(later)], ctx)
-    run_pipeline(db, ctx, author="test")
-    _ingest(db, tmp_path, [json.dumps(earlier)], ctx)
-    a, b = sorted(_ids_of([json.dumps(later)], db)), sorted(_ids_of([json.dumps(earlier)], db))
+    db, late, early, stored = _copies_out_of_order(tmp_path, ctx, LINES[0], LINES[1:20], "2025-03-20", "2025-03-18")
+    a, b = [late], [early]
 
     def boom(*args, **kw):
         raise KeyboardInterrupt
@@ -395,7 +397,7 @@ def test_a_crash_after_dedup_moved_a_stored_reports_canonical_is_caught_by_the_n
     run_pipeline(db, ctx, author="test")
     assert db.fused_canonicals(a) == {a[0]: b[0]}
     ref = Database(str(tmp_path / "ref.db"))
-    _ingest(ref, tmp_path, LINES[1:20] + [json.dumps(later), json.dumps(earlier)], ctx)
+    _ingest(ref, tmp_path, stored, ctx)
     run_pipeline(ref, ctx, author="test")
     assert _state(db) == _state(ref)
     db.close()
