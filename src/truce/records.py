@@ -53,13 +53,39 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}  # per class: its dataclass fields, None if not one
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    names = _FIELD_NAMES.get(cls, ())
+    if names == ():
+        names = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else None
+        _FIELD_NAMES[cls] = names
+    return names
+
+
+_FIELD_SETS: dict[type, frozenset[str]] = {}
+
+
+def _field_set(cls: type) -> frozenset[str]:
+    got = _FIELD_SETS.get(cls)
+    if got is None:
+        got = _FIELD_SETS[cls] = frozenset(_field_names(cls) or ())
+    return got
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    # scalars first: most values are; the field names are looked up once per class (records are
+    # serialised by the million in a large run, and dataclasses.fields builds a tuple each call)
+    if value is None or isinstance(value, (str, int, float)):
+        return value
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
+    names = _field_names(type(value)) if not isinstance(value, type) else None
+    if names is not None:
+        return {n: _plain(getattr(value, n)) for n in names}
     return value
 
 
@@ -208,7 +234,7 @@ class Claim(_Record):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Claim":
         kw: dict[str, Any] = {}
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _field_set(cls)
         for k, v in d.items():
             if k == "claim":
                 k = "index"
@@ -406,7 +432,7 @@ class Incident(_Record):
         d["report_ids"] = tuple(d.get("report_ids", ()))
         d["attribution"] = tuple(d.get("attribution", ()))
         d["effects"] = Effects(**(d.get("effects") or {}))
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = _field_set(cls)
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
