@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’ʼ`´‘ʹ′"), None)
 _LATIN_TO_CYR = str.maketrans("aceiopxyABCEHIKMOPTXY", "асеіорхуАВСЕНІКМОРТХУ")
@@ -242,8 +242,11 @@ def _parse(analyzer: Any, word: str) -> list[Any]:
         return []
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    """A word with its character offsets, normal form and match keys. A named tuple, not a
+    frozen dataclass: a report makes hundreds, and a frozen dataclass sets each field through
+    ``object.__setattr__`` (a tenth of extraction went on making tokens)."""
+
     text: str
     start: int
     end: int
