@@ -46,6 +46,22 @@ def test_bands_are_those_of_datasketch_lsh_at_the_threshold():
     assert (lsh.b, lsh.r) == (dedup.BANDS, dedup.ROWS)
 
 
+def test_band_keys_are_those_of_datasketch_minhash_fed_value_by_value():
+    import hashlib
+
+    from datasketch import MinHash
+
+    texts = [x for seed in range(3) for x in _family(seed)] + ["Жителі Бурштина: " + _words(5, 90)]
+    for text, keys in zip(texts, dedup.band_keys(texts)):
+        m = MinHash(num_perm=dedup.NUM_PERM, seed=1, hashfunc=lambda v: v)
+        for v in sorted(set(dedup._shingle_hashes(text).tolist())):
+            m.update(v)
+        hv = m.hashvalues.astype("<u8")
+        assert keys == [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * dedup.ROWS:(b + 1) * dedup.ROWS].tobytes(),
+                                                       digest_size=8).digest(), "big", signed=True)
+                        for b in range(dedup.BANDS)]
+
+
 def test_verifier_accepts_copies_and_refuses_other_stories():
     byline, s, s_t, tail_t, other = _family(1)
     assert dedup.similar(byline, s)  # ratio

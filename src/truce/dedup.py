@@ -83,7 +83,7 @@ _MULT, _MIX = 1_000_003, 0x9E3779B97F4A7C15
 
 
 def _shingle_hashes(text: str) -> "np.ndarray":
-    """The distinct 32-bit hashes of the normalised text's 5-gram shingles, made at once with
+    """The 32-bit hashes of the normalised text's 5-gram shingles, made at once with
     numpy (a polynomial over the code points, mixed): what hashing each shingle in Python cost
     was most of the dedup stage (1.8 ms of a 1,600-character report)."""
     import numpy as np
@@ -97,7 +97,7 @@ def _shingle_hashes(text: str) -> "np.ndarray":
         h ^= h >> np.uint64(31)
         h *= np.uint64(_MIX)
         h ^= h >> np.uint64(29)
-    return np.unique(h >> np.uint64(32))
+    return h >> np.uint64(32)  # repeated shingles left in: a minimum is the same with them
 
 
 def _identity(x: Any) -> Any:
@@ -105,13 +105,22 @@ def _identity(x: Any) -> Any:
 
 
 class _Text:
-    """A report's text as the verifier reads it: normalised, capped, its shingles made once."""
+    """A report's text as the verifier reads it: normalised (when first compared) and capped,
+    its shingles made once."""
 
-    __slots__ = ("norm", "_set")
+    __slots__ = ("_text", "_norm", "_set")
 
     def __init__(self, text: str):
-        self.norm = _norm(text)[:VERIFY_CHARS]
+        self._text = text
+        self._norm: str | None = None  # most new reports have no candidate to be compared with
         self._set: set[str] | None = None
+
+    @property
+    def norm(self) -> str:
+        if self._norm is None:
+            self._norm = _norm(self._text)[:VERIFY_CHARS]
+            self._text = ""
+        return self._norm
 
     @property
     def shingles(self) -> set[str]:
@@ -159,7 +168,10 @@ def band_keys(texts: Sequence[str]) -> list[list[int]]:
     proto = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_identity)  # its permutations, made once
     for k in todo:
         h = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_identity, permutations=proto.permutations, scheme=proto.scheme)
-        h.update_batch(_shingle_hashes(texts[k]).tolist())
+        # the whole array as the batch's one value: datasketch turns its batch into one array of
+        # hashes and permutes that, and each value's own Python call was a quarter of the stage;
+        # test_dedup checks the signature equals datasketch's value by value
+        h.update_batch([_shingle_hashes(texts[k])])
         hv = h.hashvalues.astype("<u8")
         out[k] = [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * ROWS:(b + 1) * ROWS].tobytes(),
                                                  digest_size=8).digest(), "big", signed=True)
