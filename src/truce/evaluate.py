@@ -316,21 +316,37 @@ def _resolve_days(rows: list[StatusObservation]) -> list[StatusObservation]:
         if best == 0:  # the recorded history is a sequence: its last entry of the day is where the day ends
             top = [max(top, key=lambda r: int(r.claim_id.split(":")[1]))]
         top_phases = {PHASE.get(r.status, r.status) for r in top}
+        top_ids, top_objs = {r.claim_id for r in top}, {id(r) for r in top}
+        # who said what, by phase, made once a day: a busy day has hundreds of observations, and
+        # naming the others for each one of them was quadratic in the day's observations
+        said: dict[str, set[str]] = {}
+        for x in obs:
+            said.setdefault(PHASE.get(x.status, x.status), set()).add(who(x))
+        top_said: dict[str, set[str]] = {}
+        for x in top:
+            top_said.setdefault(PHASE.get(x.status, x.status), set()).add(who(x))
+        against: dict[tuple[str, bool], str] = {}  # (phase, among the top only) → the others, joined
+
+        def others(phase: str, among_top: bool) -> str:
+            got = against.get((phase, among_top))
+            if got is None:
+                names = set().union(*(v for k, v in (top_said if among_top else said).items() if k != phase))
+                got = against[(phase, among_top)] = "; ".join(sorted(names))
+            return got
+
+        holder = next(x for x in top if PHASE.get(x.status, x.status) in top_phases) if len(top_phases) == 1 else None
+        top_all = "; ".join(sorted(set().union(*top_said.values())))
         for r in obs:
             phase = PHASE.get(r.status, r.status)
-            if len(top_phases) == 1:
-                holder = next(x for x in top if PHASE.get(x.status, x.status) in top_phases)
+            if holder is not None:
                 if phase in top_phases:
-                    others = sorted({who(x) for x in obs if PHASE.get(x.status, x.status) != phase})
-                    reading, note = "holds", f"holds on {day} over " + "; ".join(others)
+                    reading, note = "holds", f"holds on {day} over " + others(phase, False)
                 else:
                     reading, note = "yields", f"yields to {who(holder)} on {day}"
-            elif phase in top_phases and r in top:
-                rivals = sorted({who(x) for x in top if PHASE.get(x.status, x.status) != phase})
+            elif phase in top_phases and r.claim_id in top_ids and (id(r) in top_objs or r in top):
                 reading, note = "disagreement", (f"sources of equal standing disagree on {day}: {who(r)} against "
-                                                 + "; ".join(rivals))
+                                                 + others(phase, True))
             else:
-                reading, note = "yields", (f"yields to sources of higher standing, who disagree on {day}: "
-                                           + "; ".join(sorted({who(x) for x in top})))
+                reading, note = "yields", f"yields to sources of higher standing, who disagree on {day}: " + top_all
             out[r.claim_id] = dataclasses.replace(r, reading=reading, reading_note=note)
     return [out.get(r.claim_id, r) for r in rows]
