@@ -466,7 +466,7 @@ class FusionStore:
             for x, d in items:
                 seq, h = entries.get((x.incident_id, x.agreement_id), (None, None))
                 rows.append(dict(incident_id=x.incident_id, agreement_id=x.agreement_id, verdict=x.verdict, digest=d,
-                                 data=canonical_json(x.to_dict()), evaluated_at=stamp, ledger_seq=seq, ledger_hash=h))
+                                 data=x.canonical(), evaluated_at=stamp, ledger_seq=seq, ledger_hash=h))
             self._upsert(conn, f, rows, ["incident_id", "agreement_id"])
 
     def ledger_latest_about(self, subjects: Sequence[str], kinds: Sequence[str]) -> dict[str, LedgerRow]:

@@ -74,18 +74,30 @@ def _field_set(cls: type) -> frozenset[str]:
     return got
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
-    # scalars first: most values are; the field names are looked up once per class (records are
-    # serialised by the million in a large run, and dataclasses.fields builds a tuple each call)
-    if value is None or isinstance(value, (str, int, float)):
+    # dispatch on the exact type, scalars inline: records are serialised by the million in a
+    # large run (a finding is some fifty values), and a call per scalar was most of the cost
+    t = type(value)
+    if t in _SCALARS:
         return value
+    if t is list or t is tuple:
+        return [v if type(v) in _SCALARS else _plain(v) for v in value]
+    if t is dict:
+        return {k: v if type(v) in _SCALARS else _plain(v) for k, v in value.items()}
+    names = _field_names(t)
+    if names is not None:
+        out = {}
+        for n in names:
+            v = getattr(value, n)
+            out[n] = v if type(v) in _SCALARS else _plain(v)
+        return out
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
-    names = _field_names(type(value)) if not isinstance(value, type) else None
-    if names is not None:
-        return {n: _plain(getattr(value, n)) for n in names}
     return value
 
 
@@ -480,13 +492,18 @@ class Finding(_Record):
     evidence: tuple[FindingEvidence, ...] = ()
     engine: str = ""
 
-    def digest_payload(self) -> dict[str, Any]:
-        """What a ledger entry records: everything but processing time."""
-        return self.to_dict()
+    def canonical(self) -> str:
+        """The finding's canonical JSON, what the findings table stores and the digest hashes;
+        made once per finding (a run digests, stores and records each one)."""
+        text: str | None = self.__dict__.get("_canonical")  # not a field: eq, hash and to_dict ignore it
+        if text is None:
+            text = canonical_json(self.to_dict())
+            object.__setattr__(self, "_canonical", text)
+        return text
 
     def digest(self) -> str:
         """SHA-256 of the finding's canonical JSON: what the ledger chains."""
-        return hashlib.sha256(canonical_json(self.to_dict()).encode()).hexdigest()
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Finding":
