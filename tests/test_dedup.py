@@ -75,6 +75,24 @@ def test_verifier_accepts_copies_and_refuses_other_stories():
     assert not dedup.similar(s + " " + _words(78, 120), s)
 
 
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.integers(0, 40), st.integers(1, 60), st.integers(0, 3))
+def test_hash_prefilter_never_refuses_what_the_shingle_sets_accept(seed, cut, extra, repeat):
+    """The numpy pre-test (missing hashes) only rules out pairs the exact shingle-set test refuses."""
+    s = _words(seed, 60) * (1 + repeat)  # repeated text: fewer distinct shingles than positions
+    t = s[cut:] + " " + _words(seed + 1, extra)
+    a, b = dedup._Text(s), dedup._Text(t)
+    short, long_ = sorted((a, b), key=lambda x: len(x.norm))
+    exact = len(short.shingles & long_.shingles) >= dedup.CONTAINMENT * len(short.shingles)
+    assert dedup._may_contain(short, long_) or not exact
+
+
+def test_hash_prefilter_rules_out_other_stories():
+    a, b = dedup._Text(_words(1, 150)), dedup._Text(_words(2, 150))
+    assert not dedup._may_contain(a, b)
+    assert dedup._may_contain(a, dedup._Text(_words(1, 150) + " " + _words(3, 10)))
+
+
 def test_verifier_reads_at_most_the_cap():
     s = _words(3, 4000)
     assert len(s) > dedup.VERIFY_CHARS
