@@ -380,8 +380,9 @@ def _chop(text: str, a: int, b: int, para: int) -> list[Sentence]:
 
 # --- phrase matching -------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """A phrase found in a token list (a named tuple, like :class:`Token`: made by the thousand)."""
+
     start: int  # first token index
     end: int  # one past the last token index
     payload: Any
@@ -416,7 +417,7 @@ class PhraseMatcher:
         self.capitalised = capitalised
         self.lang = lang
         self._index: dict[str, list[_Entry]] = {}
-        self._merged: dict[frozenset[str], list[_Entry]] = {}  # candidates per multi-key token, filled lazily
+        self._merged: dict[frozenset[str], list[_Entry]] = {}  # candidates per token's keys, filled lazily
         self._seen: dict[tuple[tuple[frozenset[str], ...], Any], _Entry] = {}
         self.size = 0
 
@@ -457,22 +458,26 @@ class PhraseMatcher:
         """Every match (overlapping allowed)."""
         out: list[Match] = []
         n = len(tokens)
-        index = self._index
         merged = self._merged
-        for i, tok in enumerate(tokens):
-            keys = tok.keys
-            if len(keys) == 1:
-                (k,) = keys
-                entries = index.get(k, _NO_ENTRIES)
-            else:
-                found = merged.get(keys)
-                if found is None:
-                    found = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+        # candidates per token in one C-level pass (most tokens have none), then the tokens that do
+        found = list(map(merged.get, [t.keys for t in tokens]))
+        if None in found:
+            index = self._index
+            for i, got in enumerate(found):
+                if got is None:
+                    keys = tokens[i].keys
+                    if len(keys) == 1:
+                        (k,) = keys
+                        got = index.get(k, _NO_ENTRIES)
+                    else:
+                        got = list({id(e): e for k in keys for e in index.get(k, ())}.values())
                     if len(merged) < 200_000:
-                        merged[keys] = found
-                entries = found
+                        merged[keys] = got
+                    found[i] = got
+        for i, entries in enumerate(found):
             if not entries:
                 continue
+            tok = tokens[i]
             for seq, payload, phrase, needs_cap, anchor in entries:
                 L = len(seq)
                 if L == 1:

@@ -318,7 +318,9 @@ def _sentence(services: Services, lex: Lexicon, i: int, s: Sentence, toks: Seque
             cues[c] = [m for m in ms if not (m.end - m.start == 1 and m.start > 0 and toks[m.start].text[:1].isupper()
                                              and not toks[m.start].text.isupper()
                                              and text[toks[m.start].start - 2:toks[m.start].start].strip() not in _OPENERS)]
-    for name in _GAPPED:  # phrases with gaps ("none of … had been hit", "a wave of … strikes")
+    gapped = lex.any_pattern(_GAPPED)
+    for name in _GAPPED if gapped is None or gapped.search(s.text) else ():
+        # phrases with gaps ("none of … had been hit", "a wave of … strikes")
         if name in lex.patterns:
             extra = _pattern_matches(lex.patterns[name], s, toks, name)
             if extra:

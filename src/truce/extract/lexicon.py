@@ -50,9 +50,28 @@ class Lexicon:
     dates: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
+    _any: dict[tuple[str, ...], re.Pattern[str] | None] = field(repr=False, default_factory=dict)
+
     def scan(self, tokens: Sequence[Token]) -> dict[str, list[Match]]:
         """Group name (``cue:attack``, ``facility_types``, ``neg:status``…) → matches."""
         return self.multi.scan(tokens)
+
+    def any_pattern(self, names: Sequence[str]) -> re.Pattern[str] | None:
+        """One expression that finds something wherever any pattern of ``names`` would (an
+        alternation matches at a place when any of its alternatives does): most sentences match
+        none, and one search costs less than one per pattern. None when the patterns cannot be
+        joined (different flags, a group name used twice, a back-reference)."""
+        key = tuple(names)
+        if key not in self._any:
+            pats = [p for n in names for p in self.patterns.get(n, ())]
+            joined: re.Pattern[str] | None = None
+            if pats and len({p.flags for p in pats}) == 1 and not any(re.search(r"\\\d|\(\?P=", p.pattern) for p in pats):
+                try:
+                    joined = re.compile("|".join(f"(?:{p.pattern})" for p in pats), pats[0].flags)
+                except re.error:
+                    joined = None
+            self._any[key] = joined
+        return self._any[key]
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
