@@ -60,3 +60,24 @@ def test_acronyms_match_only_acronyms():
 
 def test_normalise_text_is_stable():
     assert normalise_text("a\r\n\r\n\r\n\r\nb  c ") == "a\n\nb c"
+
+
+def test_joined_gapped_patterns_find_a_sentence_wherever_one_pattern_does(ctx):
+    """The one search that lets a sentence skip its gapped patterns finds what any of them finds."""
+    import json
+    from pathlib import Path
+
+    from truce.extract.analysis import _GAPPED
+
+    hits = 0
+    for lang, lex in ctx.services.lexicons.items():
+        joined = lex.any_pattern(_GAPPED)
+        assert joined is not None
+        pats = [p for n in _GAPPED for p in lex.patterns.get(n, ())]
+        texts = [json.loads(p.read_text(encoding="utf-8"))["text"] for p in Path(__file__).parent.glob("gold*/**/*.json")]
+        for text in texts:
+            for s in split_sentences(text):
+                one = any(p.search(s.text) for p in pats)
+                hits += one
+                assert bool(joined.search(s.text)) == one, (lang, s.text)
+    assert hits > 0
