@@ -75,6 +75,30 @@ def test_a_database_from_before_the_extraction_queue_queues_its_unread_reports(d
     assert db.reports_to_extract("rules/1") == [_report(1).id, _report(3).id]
 
 
+def test_claims_of_one_kind_are_read_in_date_order_by_index(db):
+    import sqlalchemy as sa
+
+    with db.atomic() as conn:  # as the database was before migration 080
+        conn.execute(sa.text("DROP INDEX ix_claims_kind_date"))
+        conn.execute(sa.text("DELETE FROM schema_migrations WHERE name = '080_claims_by_kind'"))
+    assert db.migrate() == ["080_claims_by_kind"]
+    names = {ix["name"]: ix["column_names"] for ix in sa.inspect(db.engine).get_indexes("claims")}
+    assert names["ix_claims_kind_date"] == ["kind", "date", "id"]
+    db.add_reports([_report(1)])
+    db.replace_claims(_report(1).id, "rules/1", [
+        Claim(report_id=_report(1).id, index=i, kind=k, date=d)
+        for i, (k, d) in enumerate([("negotiation", "2025-03-02"), ("strike", "2025-03-01"),
+                                    ("negotiation", "2025-03-01"), ("negotiation", None), ("negotiation", "2025-03-02")])])
+    pages = [[c.index for c in page] for page in db.negotiation_days(page=1)]
+    assert pages == [[2], [0, 4], [3]]  # whole days, then the undated
+    if db.engine.dialect.name == "sqlite":
+        with db.atomic(write=False) as conn:
+            plan = " ".join(str(r[-1]) for r in conn.execute(sa.text(
+                "EXPLAIN QUERY PLAN SELECT id FROM claims WHERE kind = 'negotiation' AND date > '2025-01-01' "
+                "ORDER BY date, id LIMIT 10")))
+        assert "ix_claims_kind_date" in plan and "TEMP B-TREE" not in plan
+
+
 def test_incidents_and_findings_replace_and_report_changes(db):
     inc = Incident(id="inc-1", kind="facility", date="2024-04-11", date_precision="day", country="UA",
                    region_code="UA-32", region="Kyiv Oblast", facility_id="ua-trypillia-tpp", facility_name="Trypillia TPP",

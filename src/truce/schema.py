@@ -64,6 +64,9 @@ claims = sa.Table(
     sa.Column("facility_type", sa.String(40)),
     sa.Column("extractor", sa.String(100), nullable=False),
     sa.Column("data", sa.Text, nullable=False),
+    # one kind's claims in date order (the status stage pages through negotiation claims by day;
+    # by the date index alone each page read every later claim of every kind)
+    sa.Index("ix_claims_kind_date", "kind", "date", "id"),
 )
 incidents = sa.Table(
     "incidents", metadata,
@@ -360,6 +363,11 @@ def _m070_extract_queue(conn: Connection) -> None:
                          "extractions e ON e.report_id = r.id WHERE e.report_id IS NULL"))
 
 
+def _m080_claims_by_kind(conn: Connection) -> None:
+    """Claims of one kind in date order: the status stage's pages of negotiation claims."""
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_claims_kind_date ON claims (kind, date, id)"))
+
+
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_facilities_extra", _m002_facilities_extra),
@@ -371,6 +379,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("050_watch", _m050_watch),
     ("060_fusion_blocks", _m060_fusion_blocks),
     ("070_extract_queue", _m070_extract_queue),
+    ("080_claims_by_kind", _m080_claims_by_kind),
 )
 
 # Limits every backend enforces before the database sees a value (PostgreSQL rejects what
