@@ -83,17 +83,22 @@ _MULT, _MIX = 1_000_003, 0x9E3779B97F4A7C15
 
 
 def _shingle_hashes(text: str) -> "np.ndarray":
-    """The 32-bit hashes of the normalised text's shingles, one per position (see _norm_hashes)."""
+    """The 32-bit hashes MinHash permutes: one per position of the normalised text's shingles."""
+    return _hashes32(_norm(text))
+
+
+def _hashes32(norm: str) -> "np.ndarray":
     import numpy as np
 
-    return _position_hashes(_norm(text)) >> np.uint64(32)  # repeated shingles left in: a minimum is the same with them
+    return _position_hashes(norm) >> np.uint64(32)  # repeated shingles left in: a minimum is the same with them
 
 
 def _norm_hashes(norm: str) -> "np.ndarray":
     """The distinct 64-bit hashes of a normalised text's shingles, sorted."""
     import numpy as np
 
-    return np.unique(_position_hashes(norm))
+    h = np.sort(_position_hashes(norm))  # sort and drop repeats: np.unique hashed, at twice the cost
+    return h[np.concatenate(([True], h[1:] != h[:-1]))]
 
 
 def _position_hashes(norm: str) -> "np.ndarray":
@@ -119,22 +124,32 @@ def _identity(x: Any) -> Any:
 
 
 class _Text:
-    """A report's text as the verifier reads it: normalised (when first compared) and capped,
+    """A report's text as the verifier reads it: normalised (when first needed) and capped,
     its shingles made once."""
 
-    __slots__ = ("_text", "_norm", "_set", "_hashes")
+    __slots__ = ("length", "_text", "_full", "_norm", "_set", "_hashes")
 
     def __init__(self, text: str):
+        self.length = len(text)
         self._text = text
-        self._norm: str | None = None  # most new reports have no candidate to be compared with
+        self._full: str | None = None  # most new reports have no candidate to be compared with
+        self._norm: str | None = None
         self._set: set[str] | None = None
         self._hashes: "np.ndarray | None" = None
 
     @property
-    def norm(self) -> str:
-        if self._norm is None:
-            self._norm = _norm(self._text)[:VERIFY_CHARS]
+    def full(self) -> str:
+        """The whole text normalised (what its MinHash signature is made of)."""
+        if self._full is None:
+            self._full = _norm(self._text)
             self._text = ""
+        return self._full
+
+    @property
+    def norm(self) -> str:
+        """The normalised text as far as the verifier reads it."""
+        if self._norm is None:
+            self._norm = self.full[:VERIFY_CHARS]
         return self._norm
 
     @property
@@ -164,8 +179,9 @@ def _may_contain(short: _Text, long_: _Text) -> bool:
     for rounding) rules it out whatever the hashes collide on."""
     import numpy as np
 
-    hs = short.hashes
-    missing = len(hs) - int(np.count_nonzero(np.isin(hs, long_.hashes, assume_unique=True)))
+    hs, hl = short.hashes, long_.hashes
+    at = np.minimum(np.searchsorted(hl, hs), len(hl) - 1)  # both sorted: where each would be in the other
+    missing = len(hs) - int(np.count_nonzero(hl[at] == hs))
     positions = max(1, len(short.norm) - SHINGLE + 1)
     return missing <= (1 - CONTAINMENT) * positions + 1
 
@@ -198,19 +214,20 @@ def preload() -> None:
     import rapidfuzz  # noqa: F401
 
 
-def band_keys(texts: Sequence[str]) -> list[list[int]]:
+def band_keys(texts: Sequence[str | _Text]) -> list[list[int]]:
     """Each text's LSH band keys (signed 64-bit integers; none for a text under ``MIN_CHARS``)."""
     from datasketch import MinHash
 
     out: list[list[int]] = [[] for _ in texts]
-    todo = [k for k, t in enumerate(texts) if len(t) >= MIN_CHARS]
+    todo = [k for k, t in enumerate(texts) if (t.length if isinstance(t, _Text) else len(t)) >= MIN_CHARS]
     proto = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_identity)  # its permutations, made once
     for k in todo:
         h = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_identity, permutations=proto.permutations, scheme=proto.scheme)
         # the whole array as the batch's one value: datasketch turns its batch into one array of
         # hashes and permutes that, and each value's own Python call was a quarter of the stage;
         # test_dedup checks the signature equals datasketch's value by value
-        h.update_batch([_shingle_hashes(texts[k])])
+        t = texts[k]
+        h.update_batch([_hashes32(t.full if isinstance(t, _Text) else _norm(t))])
         hv = h.hashvalues.astype("<u8")
         out[k] = [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * ROWS:(b + 1) * ROWS].tobytes(),
                                                  digest_size=8).digest(), "big", signed=True)
@@ -312,13 +329,13 @@ def _update_batch(db: Database, ids: Sequence[str], s: DedupSummary) -> None:
     with db.atomic():
         new = db.report_texts(ids)  # id → (text, published)
         order = sorted(new)
-        keys = dict(zip(order, band_keys([new[i][0] for i in order])))
+        texts: dict[str, _Text] = {rid: _Text(text) for rid, (text, _) in new.items()}
+        keys = dict(zip(order, band_keys([texts[i] for i in order])))
         stored = db.band_members(sorted({k for ks in keys.values() for k in ks}))  # key → stored report ids
         old_group = db.syndication_groups_of(sorted({rid for rids in stored.values() for rid in rids}))
         groups = _Groups()
         for rid, gid in old_group.items():  # a stored report stands for its stored group
             groups.union(rid, gid)
-        texts: dict[str, _Text] = {rid: _Text(text) for rid, (text, _) in new.items()}
         cache: dict[str, _Text] = {}  # stored candidates' texts
         batch_buckets: dict[int, list[str]] = {}
         for rid in order:
