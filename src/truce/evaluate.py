@@ -16,10 +16,9 @@ contested, indeterminate.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
-from truce.records import (Claim, Finding, FindingEvidence, Incident, Reading, StatusObservation, TraceStep,
-                           canonical_json)
+from truce.records import Claim, Finding, FindingEvidence, Incident, Reading, StatusObservation, TraceStep
 from truce.reference.terms import Agreement
 
 ENGINE_VERSION = "terms/0.1.0"
@@ -49,17 +48,41 @@ def _resolved(a: Agreement, commitment: dict[str, Any], reading: dict[str, str])
     return c
 
 
+class _Prepared(NamedTuple):
+    """What evaluating against an agreement needs of it alone, made once per agreement."""
+
+    statuses: list[dict[str, Any]]
+    readings: list[tuple[dict[str, str], tuple[tuple[str, str], ...], list[dict[str, Any]]]]  # (reading, key, commitments)
+
+
+_PREPARED: dict[int, tuple[Agreement, str, _Prepared]] = {}
+
+
+def _prepared(a: Agreement) -> _Prepared:
+    # an evaluation run asks the same few agreements about every incident: their readings,
+    # resolved commitments and sorted status history were most of its cost when made each time
+    got = _PREPARED.get(id(a))
+    if got is None or got[0] is not a or got[1] != a.digest:
+        if len(_PREPARED) > 64:
+            _PREPARED.clear()
+        got = (a, a.digest, _Prepared(a.statuses(), [(rd, tuple(rd.items()), [_resolved(a, c, rd) for c in a.commitments])
+                                                     for rd in _readings(a)]))
+        _PREPARED[id(a)] = got
+    return got[2]
+
+
 def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence[Claim],
-           affiliations: dict[str, str | None], occupied: bool) -> tuple[str, list[TraceStep], str | None]:
-    """One reading of one commitment → (verdict, trace, fact it hinges on)."""
+           affiliations: dict[str, str | None], occupied: bool,
+           statuses: list[dict[str, Any]]) -> tuple[str, list[TraceStep], str | None]:
+    """One reading of one commitment → (verdict, trace, fact it hinges on); ``statuses``: the
+    agreement's status history in date order."""
     steps: list[TraceStep] = []
     cid = c["id"]
 
     def step(cond: str, fact: str, result: str, note: str = "") -> None:
         steps.append(TraceStep(clause=f"{a.id}/{cid}", condition=cond, fact=fact, result=result, note=note))
 
-    statuses = a.statuses()
-    if not a.ever_in_force():
+    if not any(s["status"] == "in_force" for s in statuses):  # Agreement.ever_in_force
         trail = " → ".join(f"{s['status']} ({s['date']})" for s in statuses) or "no status recorded"
         step("the agreement entered into force", f"status history: {trail}", "fail",
              "talks that never produced a commitment in force bind no one")
@@ -173,24 +196,21 @@ def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
     gazetteer's occupied regions)."""
     affiliations = affiliations or {}
     readings: list[Reading] = []
-    traces: dict[str, list[TraceStep]] = {}
+    traces: dict[tuple[tuple[str, str], ...], list[TraceStep]] = {}
     verdicts: list[str] = []
     hinge: str | None = None
-    for rd in _readings(a):
-        per_commit = []
-        for c in a.commitments:
-            v, steps, h = _check(incident, a, _resolved(a, c, rd), claims, affiliations, occupied)
-            per_commit.append((v, steps, h))
+    prep = _prepared(a)
+    for rd, key, commitments in prep.readings:
+        per_commit = [_check(incident, a, c, claims, affiliations, occupied, prep.statuses) for c in commitments]
         # an incident violates the agreement if any commitment says so; else the most informative result
         order = ("consistent_with_violation", "alleged", "contested", "indeterminate", "not_covered")
         v, steps, h = min(per_commit, key=lambda x: order.index(x[0]))
-        key = canonical_json(rd)
         traces[key] = steps
-        readings.append(Reading(alternatives=rd, verdict=v, note=h or ""))
+        readings.append(Reading(alternatives=dict(rd), verdict=v, note=h or ""))
         verdicts.append(v)
         hinge = hinge or h
     distinct = sorted(set(verdicts))
-    base = traces[canonical_json(readings[0].alternatives)]
+    base = traces[prep.readings[0][1]]
     if len(distinct) == 1:
         verdict = distinct[0]
         hinges = hinge if verdict == "indeterminate" else None
