@@ -180,7 +180,7 @@ def placeless_counter(c: Claim, registry: Registry, reports: dict[str, ReportMet
     """A counter-claim fusion reads that names no place (no block): it joins nothing, and says why."""
     if c.kind not in FUSE_KINDS or not is_counter(c) or (c.kind == "accusation" and not (c.facility_id or c.region_code)):
         return None
-    _, why = _denied_cluster(c, (), registry, reports)
+    _, why = _denied_cluster(c, _ByDay(()), registry, reports)
     ext = reports[c.report_id].external_id if c.report_id in reports else c.report_id
     return Unattached(c.id, ext, why)
 
@@ -282,8 +282,9 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
         for date, cs in _cluster_dates(by_country[country], reports):
             clusters.append(_Cluster("country", (country,), date, [
                 (c, f"country-level claim ({country})" + (f" dated {c.date}" if date else ", undated")) for c in cs]))
+    by_day = _ByDay(clusters)
     for c in sorted(set(counters), key=lambda c: c.id):
-        target, why = _denied_cluster(c, clusters, registry, reports)
+        target, why = _denied_cluster(c, by_day, registry, reports)
         if target is not None:
             target.claims.append((c, why))
         elif unattached is not None:
@@ -294,7 +295,23 @@ def fuse(claims: Iterable[Claim], reports: dict[str, ReportMeta], registry: Regi
     return incidents
 
 
-def _denied_cluster(c: Claim, clusters: Sequence[_Cluster], registry: Registry,
+class _ByDay:
+    """Clusters by their centre day, for the counter-claims: a counter-claim looks at the few
+    days around its own, not at every cluster of its block (quadratic in a busy block)."""
+
+    def __init__(self, clusters: Sequence[_Cluster]):
+        self._days: dict[dt.date, list[tuple[int, _Cluster]]] = defaultdict(list)
+        for pos, cl in enumerate(clusters):
+            if cl.date is not None:
+                self._days[dt.date.fromisoformat(cl.date)].append((pos, cl))
+
+    def around(self, days: Iterable[dt.date]) -> list[_Cluster]:
+        """The clusters centred on these days, in the order they were made."""
+        found = [x for d in set(days) for x in self._days.get(d, ())]
+        return [cl for _, cl in sorted(found, key=lambda x: x[0])]
+
+
+def _denied_cluster(c: Claim, by_day: _ByDay, registry: Registry,
                     reports: dict[str, ReportMeta]) -> tuple[_Cluster | None, str]:
     """The incident a counter-claim denies: the same facility, else the same region (a facility
     there, or the same asset family), else a country-level incident; within a day of the denied
@@ -318,7 +335,10 @@ def _denied_cluster(c: Claim, clusters: Sequence[_Cluster], registry: Registry,
     region = fac.region_code if fac else c.region_code
     target = c.facility_id or region or c.country or "no place"
     cands: list[tuple[int, int, _Cluster]] = []  # (rank, distance, cluster)
-    for cl in clusters:
+    one = dt.timedelta(days=1)
+    window = ([day + k * one for k in range(-WINDOW_DAYS, WINDOW_DAYS + 1)] if day is not None
+              else [pub - k * one for k in range(4)] if pub is not None else [])
+    for cl in by_day.around(window):  # every cluster near() can accept, and only those
         gap = near(cl)
         if gap is None:
             continue
