@@ -75,6 +75,28 @@ def _field_set(cls: type) -> frozenset[str]:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_INITS: dict[type, tuple[dict[str, Any], dict[str, Any], frozenset[str]]] = {}
+
+
+def _build(cls: type, kw: dict[str, Any]) -> Any:
+    """``cls(**kw)`` for a frozen dataclass without ``__post_init__``, made by filling the
+    instance's ``__dict__`` (a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``: most of the cost of reading a claim of some fifty fields). Anything
+    the constructor would refuse (a field missing, an unknown one) goes through it, to fail alike."""
+    got = _INITS.get(cls)
+    if got is None:
+        fs = dataclasses.fields(cls)
+        got = _INITS[cls] = ({f.name: f.default for f in fs if f.default is not dataclasses.MISSING},
+                             {f.name: f.default_factory for f in fs if f.default_factory is not dataclasses.MISSING},
+                             frozenset(f.name for f in fs if f.default is dataclasses.MISSING
+                                       and f.default_factory is dataclasses.MISSING))
+    defaults, factories, required = got
+    if not required <= kw.keys() or not kw.keys() <= _field_set(cls):
+        return cls(**kw)
+    obj: Any = object.__new__(cls)
+    obj.__dict__.update({n: kw[n] if n in kw else defaults[n] if n in defaults else factories[n]()
+                         for n in _field_names(cls) or ()})  # in field order, as __init__ leaves it
+    return obj
 
 
 def _plain(value: Any) -> Any:
@@ -245,8 +267,19 @@ class Claim(_Record):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Claim":
-        kw: dict[str, Any] = {}
         names = _field_set(cls)
+        if "claim" not in d and d.get("kind") != "denial":  # the stored form: no key renamed
+            kw: dict[str, Any] = {k: v for k, v in d.items() if k in names}
+            if "effects" in kw:
+                kw["effects"] = Effects(**(kw["effects"] or {}))
+            if "evidence" in kw:
+                kw["evidence"] = tuple(Evidence(**e) for e in (kw["evidence"] or ()))
+            for k in ("parties", "conditions", "cited"):
+                if k in kw:
+                    kw[k] = tuple(kw[k] or ())
+            claim: Claim = _build(cls, kw)
+            return claim
+        kw = {}
         for k, v in d.items():
             if k == "claim":
                 k = "index"
