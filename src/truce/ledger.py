@@ -44,13 +44,25 @@ def entry_hash(seq: int, kind: str, subject: str, payload_text: str, author: str
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+_SPLICE = "\x00finding\x00"  # stands for a finding's own canonical JSON while the rest is written
+
+
+def _payload_text(payload: dict[str, Any]) -> str:
+    """A payload's canonical JSON; a Finding in it (``finding_entries``) is written as its own
+    canonical JSON, made once per finding, instead of being turned into a dict and encoded again."""
+    f = payload.get("finding")
+    if not isinstance(f, Finding):
+        return canonical_json(payload)
+    return canonical_json({**payload, "finding": _SPLICE}).replace(canonical_json(_SPLICE), f.canonical(), 1)
+
+
 def prepare(tail: tuple[int, str] | None, items: Sequence[Item], author: str, created_at: str) -> list[LedgerRow]:
     """Rows for ``items`` = (kind, subject, payload), chained after ``tail``."""
     seq, prev = tail if tail else (0, GENESIS)
     rows = []
     for kind, subject, payload in items:
         seq += 1
-        text = canonical_json(payload)
+        text = _payload_text(payload)
         h = entry_hash(seq, kind, subject, text, author, created_at, prev)
         rows.append(LedgerRow(seq=seq, kind=kind, subject=subject, payload=text, author=author,
                               created_at=created_at, prev_hash=prev, hash=h))
@@ -352,7 +364,7 @@ def finding_entries(findings: Sequence[tuple[Finding, str]], previous: dict[tupl
         key = (f.incident_id, f.agreement_id)
         if previous.get(key) == digest:
             continue
-        payload = {"finding": f.to_dict(), "digest": digest,
+        payload = {"finding": f, "digest": digest,  # written as the finding's canonical JSON (prepare)
                    "previous_verdict": verdict_of.get(key), "change": "new" if key not in previous else "updated"}
         items.append(("finding", f"{f.agreement_id}/{f.incident_id}", payload))
     return items
@@ -385,7 +397,7 @@ def _append(db: Database, current: dict[tuple[str, str], tuple[Finding, LedgerRo
     entries = {k: (row.seq, row.hash) for k, (_, row) in current.items()}
     for row, (kind, _, payload) in zip(appended, items):
         if kind == "finding":
-            entries[(payload["finding"]["incident_id"], payload["finding"]["agreement_id"])] = (row.seq, row.hash)
+            entries[(payload["finding"].incident_id, payload["finding"].agreement_id)] = (row.seq, row.hash)
     return appended, entries
 
 
@@ -418,7 +430,7 @@ def record_changes(db: Database, results: Sequence[tuple[Finding, str]], removed
         items += retired_entries(removed_keys, absorbed)
         appended, entries = _append(db, current, items, author)
         stored = db.finding_digests_of(sorted({f.incident_id for f, _ in results} | gone))
-        logged = {(p["finding"]["incident_id"], p["finding"]["agreement_id"]) for k, _, p in items if k == "finding"}
+        logged = {(p["finding"].incident_id, p["finding"].agreement_id) for k, _, p in items if k == "finding"}
         write = [(f, d) for f, d in results
                  if stored.get((f.incident_id, f.agreement_id)) != d or (f.incident_id, f.agreement_id) in logged]
         drop = sorted(k for k in stored if k[0] in gone)
