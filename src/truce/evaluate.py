@@ -51,7 +51,8 @@ def _resolved(a: Agreement, commitment: dict[str, Any], reading: dict[str, str])
 class _Prepared(NamedTuple):
     """What evaluating against an agreement needs of it alone, made once per agreement."""
 
-    statuses: list[dict[str, Any]]
+    in_force: str | None  # "in force from …", or None if the status history never has it in force
+    trail: str  # the status history, for an agreement never in force
     readings: list[tuple[dict[str, str], tuple[tuple[str, str], ...], list[dict[str, Any]]]]  # (reading, key, commitments)
 
 
@@ -65,30 +66,30 @@ def _prepared(a: Agreement) -> _Prepared:
     if got is None or got[0] is not a or got[1] != a.digest:
         if len(_PREPARED) > 64:
             _PREPARED.clear()
-        got = (a, a.digest, _Prepared(a.statuses(), [(rd, tuple(rd.items()), [_resolved(a, c, rd) for c in a.commitments])
-                                                     for rd in _readings(a)]))
+        statuses = a.statuses()
+        on = [s["date"] for s in statuses if s["status"] == "in_force"]
+        trail = " → ".join(f"{s['status']} ({s['date']})" for s in statuses) or "no status recorded"
+        readings = [(rd, tuple(rd.items()), [_resolved(a, c, rd) for c in a.commitments]) for rd in _readings(a)]
+        got = (a, a.digest, _Prepared("in force from " + ", ".join(on) if on else None, trail, readings))
         _PREPARED[id(a)] = got
     return got[2]
 
 
 def _check(incident: Incident, a: Agreement, c: dict[str, Any], claims: Sequence[Claim],
            affiliations: dict[str, str | None], occupied: bool,
-           statuses: list[dict[str, Any]]) -> tuple[str, list[TraceStep], str | None]:
-    """One reading of one commitment → (verdict, trace, fact it hinges on); ``statuses``: the
-    agreement's status history in date order."""
+           prep: _Prepared) -> tuple[str, list[TraceStep], str | None]:
+    """One reading of one commitment → (verdict, trace, fact it hinges on)."""
     steps: list[TraceStep] = []
     cid = c["id"]
 
     def step(cond: str, fact: str, result: str, note: str = "") -> None:
         steps.append(TraceStep(clause=f"{a.id}/{cid}", condition=cond, fact=fact, result=result, note=note))
 
-    if not any(s["status"] == "in_force" for s in statuses):  # Agreement.ever_in_force
-        trail = " → ".join(f"{s['status']} ({s['date']})" for s in statuses) or "no status recorded"
-        step("the agreement entered into force", f"status history: {trail}", "fail",
+    if prep.in_force is None:
+        step("the agreement entered into force", f"status history: {prep.trail}", "fail",
              "talks that never produced a commitment in force bind no one")
         return "not_covered", steps, None
-    step("the agreement entered into force",
-         "in force from " + ", ".join(s["date"] for s in statuses if s["status"] == "in_force"), "pass")
+    step("the agreement entered into force", prep.in_force, "pass")
 
     start, end = c["window"].get("start"), c["window"].get("end")
     if incident.date is None:
@@ -201,7 +202,7 @@ def evaluate(incident: Incident, a: Agreement, claims: Sequence[Claim] = (),
     hinge: str | None = None
     prep = _prepared(a)
     for rd, key, commitments in prep.readings:
-        per_commit = [_check(incident, a, c, claims, affiliations, occupied, prep.statuses) for c in commitments]
+        per_commit = [_check(incident, a, c, claims, affiliations, occupied, prep) for c in commitments]
         # an incident violates the agreement if any commitment says so; else the most informative result
         order = ("consistent_with_violation", "alleged", "contested", "indeterminate", "not_covered")
         v, steps, h = min(per_commit, key=lambda x: order.index(x[0]))
