@@ -337,6 +337,9 @@ def _update_batch(db: Database, ids: Sequence[str], s: DedupSummary) -> None:
         for rid, gid in old_group.items():  # a stored report stands for its stored group
             groups.union(rid, gid)
         cache: dict[str, _Text] = {}  # stored candidates' texts
+        wanted = sorted({c for rid in order for k in keys[rid] for c in stored.get(k, ())} - texts.keys())
+        if len(wanted) <= CACHE:  # the batch's stored candidates read at once, not a statement per report
+            cache.update((c, _Text(text)) for c, (text, _) in db.report_texts(wanted).items())
         batch_buckets: dict[int, list[str]] = {}
         for rid in order:
             cands = sorted({c for k in keys[rid] for c in (*stored.get(k, ()), *batch_buckets.get(k, ()))})
