@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Sequence
 
 import sqlalchemy as sa
 
@@ -38,6 +38,22 @@ def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i:i + n]
 
+
+
+class PlacedClaim(NamedTuple):
+    """A stored claim's id, report, kind and place columns (what decides its fusion block), with
+    its JSON undecoded until :meth:`claim`."""
+
+    id: str
+    report_id: str
+    kind: str
+    facility_id: str | None
+    region_code: str | None
+    country: str | None
+    data: str
+
+    def claim(self) -> Claim:
+        return Claim.from_dict(json.loads(self.data))
 
 class FusionStore:
     """Incremental fusion's queries and writes (mixed into ``Database``)."""
@@ -147,6 +163,18 @@ class FusionStore:
                                              .group_by(t.report_inputs.c.report_id)):
                     if rid in out:
                         out[rid]["external_id"] = eid
+        return out
+
+    def placed_claims_of_reports(self, ids: Sequence[str]) -> list[PlacedClaim]:
+        """The claims of these reports as their place columns, each claim's JSON read only when
+        asked: what filing claims into blocks needs (a claim decoded costs more than the rest)."""
+        c = _s.claims
+        out: list[PlacedClaim] = []
+        with self.atomic(write=False) as conn:
+            for chunk in _chunks(list(ids)):
+                q = sa.select(c.c.id, c.c.report_id, c.c.kind, c.c.facility_id, c.c.region_code, c.c.country,
+                              c.c.data).where(c.c.report_id.in_(chunk)).order_by(c.c.report_id, c.c.idx)
+                out += [PlacedClaim(*r) for r in conn.execute(q)]
         return out
 
     def claims_of_reports(self, ids: Sequence[str]) -> list[Claim]:

@@ -38,7 +38,7 @@ import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 from truce.grade import ReportMeta, grade, is_counter, roles
 from truce.records import Claim, ClaimLink, Effects, Incident
@@ -152,7 +152,23 @@ def _incident_id(kind: str, key: tuple[str, ...], date: str | None) -> str:
     return f"inc-{h}"
 
 
-def block_of(c: Claim, registry: Registry) -> str | None:
+class Placed(Protocol):
+    """What decides a claim's block: a :class:`Claim`, or a stored claim's columns."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def facility_id(self) -> str | None: ...
+
+    @property
+    def region_code(self) -> str | None: ...
+
+    @property
+    def country(self) -> str | None: ...
+
+
+def block_of(c: Placed, registry: Registry) -> str | None:
     """The block a claim is fused in (None: fusion does not read it). ``region:<code>`` for a
     claim naming a registry facility (the facility's region), a region, or — a counter-claim —
     either; ``country:<code>`` for a country-level claim and a facility the registry places in

@@ -35,6 +35,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from truce import dedup, evaluate, fuse, ledger, physical
 from truce.context import Context
 from truce.db import Database
+from truce.db_fusion import PlacedClaim
 from truce.grade import ReportMeta
 from truce.parallel import (BudgetExceeded, Extracted, ExtractionPool, Item, extract_one, extract_reports,
                             time_budget)
@@ -329,21 +330,24 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
         for start in range(0, len(ids), PLAN_REPORTS):
             part = ids[start:start + PLAN_REPORTS]
             placed: dict[str, list[tuple[str, str]]] = {rid: [] for rid in part}
-            for c in db.claims_of_reports(part):
+            # a claim's block comes from its columns; its JSON is decoded only where it is kept
+            # (a watcher's collected claims) or may be a counter-claim that names no place
+            rows: Sequence[Claim | PlacedClaim] = db.claims_of_reports(part) if collect else db.placed_claims_of_reports(part)
+            for c in rows:
                 b = fuse.block_of(c, ctx.registry)
                 if b is not None:
                     placed[c.report_id].append((c.id, b))
                     if collect and c.report_id in old and c.report_id not in regraded:
                         plan.mixed.add(b)
                     elif collect:
-                        plan.added.setdefault(b, []).append(c)
+                        plan.added.setdefault(b, []).append(_whole(c))
                         kept += 1
                         if kept > COLLECT_CLAIMS:  # a large batch: every block in full
                             collect = plan.provisional = False
                             plan.added.clear()
-                elif c.kind in fuse.FUSE_KINDS and c.stance == "denies":
+                elif c.kind in fuse.FUSE_KINDS and (whole := _whole(c)).stance == "denies":
                     s.counter_claims += 1
-                    u = fuse.placeless_counter(c, ctx.registry, report_meta(db, [c.report_id]))
+                    u = fuse.placeless_counter(whole, ctx.registry, report_meta(db, [c.report_id]))
                     if u is not None:
                         s.unattached.append(f"{u.report_id} claim {u.claim_id.rsplit(':', 1)[1]}: {u.reason}")
             snapshot = list(db.report_snapshot(part).values())
@@ -362,6 +366,10 @@ def plan_fusion(db: Database, ctx: Context, s: RunSummary, *, collect: bool = Fa
     plan.blocks = len(queued)
     s.seconds["plan"] = time.perf_counter() - t
     return plan
+
+
+def _whole(c: Claim | PlacedClaim) -> Claim:
+    return c if isinstance(c, Claim) else c.claim()
 
 
 def findings_incomplete(db: Database, ctx: Context) -> bool:
