@@ -99,6 +99,28 @@ def test_claims_of_one_kind_are_read_in_date_order_by_index(db):
         assert "ix_claims_kind_date" in plan and "TEMP B-TREE" not in plan
 
 
+def test_a_report_snapshot_reads_claims_by_report_not_by_kind(tmp_path):
+    """SQLite without statistics chose the (kind, date) index for "this chunk's negotiation
+    claims" and read every negotiation claim per chunk (quadratic in a first run)."""
+    import sqlalchemy as sa
+
+    seen: list[tuple[str, object]] = []
+    with Database(str(tmp_path / "x.db"), tracer=lambda stmt, params: seen.append((stmt, params))) as d:
+        d.add_reports([_report(1), _report(2)])
+        d.replace_claims(_report(1).id, "rules/1", [Claim(report_id=_report(1).id, index=i, kind=k, date="2025-03-01")
+                                                    for i, k in enumerate(["negotiation", "strike", "negotiation"])])
+        d.replace_claims(_report(2).id, "rules/1", [])
+        seen.clear()
+        snap = d.report_snapshot([_report(i).id for i in range(1, 501)])  # a whole chunk of ids, as a run asks
+        assert snap[_report(1).id]["negotiation"] == 2 and snap[_report(2).id]["negotiation"] == 0
+        on_claims = [(s, p) for s, p in seen if "FROM claims" in s]
+        assert on_claims
+        with d.atomic(write=False) as conn:
+            for stmt, params in on_claims:
+                plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params))
+                assert "ix_claims_report_id" in plan, plan
+
+
 def test_incidents_and_findings_replace_and_report_changes(db):
     inc = Incident(id="inc-1", kind="facility", date="2024-04-11", date_precision="day", country="UA",
                    region_code="UA-32", region="Kyiv Oblast", facility_id="ua-trypillia-tpp", facility_name="Trypillia TPP",

@@ -127,10 +127,12 @@ class FusionStore:
                                              .group_by(t.report_inputs.c.report_id)):
                     if rid in out:
                         out[rid]["external_id"] = eid
-                for rid, n in conn.execute(sa.select(t.claims.c.report_id, sa.func.count())
-                                           .where(sa.and_(t.claims.c.report_id.in_(chunk), t.claims.c.kind == "negotiation"))
+                # counted by report (the report index), not filtered by kind: SQLite without
+                # statistics read every negotiation claim through the (kind, date) index instead
+                for rid, n in conn.execute(sa.select(t.claims.c.report_id, sa.func.count(sa.case((t.claims.c.kind == "negotiation", 1))))
+                                           .where(t.claims.c.report_id.in_(chunk))
                                            .group_by(t.claims.c.report_id)):
-                    if rid in out:
+                    if rid in out and n:
                         out[rid]["negotiation"] = int(n)
         return out
 
