@@ -245,7 +245,7 @@ def _parse(analyzer: Any, word: str) -> list[Any]:
 class Token(NamedTuple):
     """A word with its character offsets, normal form and match keys. A named tuple, not a
     frozen dataclass: a report makes hundreds, and a frozen dataclass sets each field through
-    ``object.__setattr__`` (a tenth of extraction went on making tokens)."""
+    ``object.__setattr__`` (a twentieth of extraction went on making tokens)."""
 
     text: str
     start: int
