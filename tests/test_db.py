@@ -102,8 +102,6 @@ def test_claims_of_one_kind_are_read_in_date_order_by_index(db):
 def test_a_report_snapshot_reads_claims_by_report_not_by_kind(tmp_path):
     """SQLite without statistics chose the (kind, date) index for "this chunk's negotiation
     claims" and read every negotiation claim per chunk (quadratic in a first run)."""
-    import sqlalchemy as sa
-
     seen: list[tuple[str, object]] = []
     with Database(str(tmp_path / "x.db"), tracer=lambda stmt, params: seen.append((stmt, params))) as d:
         d.add_reports([_report(1), _report(2)])
