@@ -180,13 +180,7 @@ class FusionStore:
         return out
 
     def claims_of_reports(self, ids: Sequence[str]) -> list[Claim]:
-        c = _s.claims
-        out: list[Claim] = []
-        with self.atomic(write=False) as conn:
-            for chunk in _chunks(list(ids)):
-                q = sa.select(c.c.data).where(c.c.report_id.in_(chunk)).order_by(c.c.report_id, c.c.idx)
-                out += [Claim.from_dict(json.loads(r[0])) for r in conn.execute(q)]
-        return out
+        return [p.claim() for p in self.placed_claims_of_reports(ids)]
 
     # --- the plan: claims into blocks, blocks queued ---------------------------------------
 

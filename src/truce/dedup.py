@@ -227,7 +227,7 @@ def band_keys(texts: Sequence[str | _Text]) -> list[list[int]]:
         # hashes and permutes that, and each value's own Python call was a quarter of the stage;
         # test_dedup checks the signature equals datasketch's value by value
         t = texts[k]
-        h.update_batch([_hashes32(t.full if isinstance(t, _Text) else _norm(t))])
+        h.update_batch([_hashes32(t.full) if isinstance(t, _Text) else _shingle_hashes(t)])
         hv = h.hashvalues.astype("<u8")
         out[k] = [int.from_bytes(hashlib.blake2b(bytes([b]) + hv[b * ROWS:(b + 1) * ROWS].tobytes(),
                                                  digest_size=8).digest(), "big", signed=True)
