@@ -1,4 +1,8 @@
-from truce.text import KeyMaker, Morphology, PhraseMatcher, normalise, normalise_text, split_sentences, stem, translit_key
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from truce.text import (_ABBREV, _ABBREV_WIDTH, KeyMaker, Morphology, PhraseMatcher, normalise, normalise_text,
+                        split_sentences, stem, translit_key)
 
 KM = KeyMaker(Morphology())
 
@@ -81,3 +85,47 @@ def test_joined_gapped_patterns_find_a_sentence_wherever_one_pattern_does(ctx):
                 hits += one
                 assert bool(joined.search(s.text)) == one, (lang, s.text)
     assert hits > 0
+
+
+def _every_match(m: PhraseMatcher, toks: list) -> list:
+    """What find_all must return, by definition: at each token in turn, every phrase it anchors
+    (in the order the matcher files them) whose other words and capital requirement fit."""
+    out = []
+    for i, tok in enumerate(toks):
+        for seq, payload, phrase, needs_cap, anchor in m._entries(tok.keys):
+            s, n = i - anchor, len(seq)
+            if len(seq) == 1:
+                short_acronym = m.capitalised and 2 <= len(tok.text) <= 4 and tok.text.isupper() and not phrase.isupper()
+                if not needs_cap or (tok.text[:1].isupper() and not short_acronym):
+                    out.append((i, i + 1, payload, phrase))
+            elif s >= 0 and s + n <= len(toks) and not (needs_cap and not toks[s].text[:1].isupper()) and all(
+                    not seq[j].isdisjoint(toks[s + j].keys) for j in range(n)):
+                out.append((s, s + n, payload, phrase))
+    return out
+
+
+_WORDS = ["the", "night", "Ночь", "plant", "Plants", "ТЕС", "NPP", "oil", "Oil", "depot", "на", "in", "of",
+          "Київ", "Києві", "refinery", "ППО", "station", "substation", "Ryazan"]
+
+
+@given(phrases=st.lists(st.tuples(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4), st.integers(0, 3)),
+                        min_size=1, max_size=25),
+       text=st.lists(st.sampled_from(_WORDS), max_size=30), capitalised=st.booleans())
+@settings(max_examples=300, deadline=None)
+@example(phrases=[(["plant"], 0), (["the", "plant", "station"], 1), (["plant", "station"], 2)],
+         text=["the", "plant", "station"], capitalised=False)
+def test_find_all_is_every_phrase_that_fits_in_token_and_filing_order(phrases, text, capitalised):
+    m = PhraseMatcher(KM, capitalised=capitalised)
+    for words, payload in phrases:
+        m.add(" ".join(words), payload)
+    toks = KM.tokenize(" ".join(text), "uk")
+    assert [tuple(x) for x in m.find_all(toks)] == _every_match(m, toks)
+    assert [tuple(x) for x in m.find_all(toks)] == _every_match(m, toks)  # again, from the filled plans
+
+
+def test_abbreviation_search_sees_a_tail_long_enough():
+    import re._parser
+
+    assert re._parser.parse(_ABBREV.pattern, _ABBREV.flags).getwidth()[1] <= _ABBREV_WIDTH
+    assert [s.text for s in split_sentences("Удар по м. Бурштин. Пожежу загашено.")] == [
+        "Удар по м. Бурштин.", "Пожежу загашено."]

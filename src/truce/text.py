@@ -268,7 +268,7 @@ class KeyMaker:
     def __init__(self, morphology: Morphology | None):
         self.morph = morphology
         self._cache: dict[tuple[str, str], frozenset[str]] = {}
-        self._tok_cache: dict[tuple[str, str], tuple[str, frozenset[str]]] = {}
+        self._tok_cache: dict[str, dict[str, tuple[str, frozenset[str]]]] = {}  # per language: word → (norm, keys)
 
     def keys(self, norm: str, lang: str = "any", raw: str | None = None) -> frozenset[str]:
         """Match keys of a word. An all-capitals word (an acronym: ТЕС, НПЗ, CHP)
@@ -295,24 +295,33 @@ class KeyMaker:
         return out
 
     def tokenize(self, text: str, lang: str = "any", offset: int = 0) -> list[Token]:
-        toks = []
-        cache = self._tok_cache
+        toks: list[Token] = []
+        append = toks.append
+        cache = self._tok_cache.get(lang)
+        if cache is None:
+            cache = self._tok_cache[lang] = {}
         for m in _TOKEN_RE.finditer(text):
-            raw = m.group(0)
-            got = cache.get((raw, lang))
+            raw = m.group()
+            got = cache.get(raw)
             if got is None:
                 norm = normalise(raw)
                 got = (norm, self.keys(norm, lang, raw))
-                if len(cache) < 2_000_000:
-                    cache[(raw, lang)] = got
-            toks.append(Token(raw, m.start() + offset, m.end() + offset, got[0], got[1]))
+                if len(cache) < 1_000_000:
+                    cache[raw] = got
+            a, b = m.span()
+            # tuple.__new__ straight: a Token(...) call adds a Python frame per word
+            append(_new_tuple(Token, (raw, a + offset, b + offset, got[0], got[1])))
         return toks
+
+
+_new_tuple = tuple.__new__
 
 
 # --- sentences ---------------------------------------------------------------
 
 _SENT_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[\"«“(]?[A-ZА-ЯЁІЇЄҐ0-9])|\n+")
 _ABBREV = re.compile(r"(?:\b(?:ул|м|обл|р|г|с|смт|вул|им|ім|тыс|тис|млн|млрд|км|пп|т\.е|т\.д|Mr|Mrs|Dr|St|No|Gen|Lt|Col|Jan|Feb|Mar|Apr|Aug|Sept|Sep|Oct|Nov|Dec|U\.S|U\.N|e\.g|i\.e|ст|див|см|напр)\.)$", re.IGNORECASE)
+_ABBREV_WIDTH = 5  # its longest match ("Sept.", "напр."): only a sentence's tail need be searched
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,7 +346,8 @@ def split_sentences(text: str) -> list[Sentence]:
     for start, end, newline in pieces:
         s0 = carry_start if carry_start is not None else start
         chunk = text[s0:end]
-        if not newline and _ABBREV.search(chunk.rstrip()) and end < len(text):
+        tail = chunk.rstrip()
+        if not newline and _ABBREV.search(tail, max(0, len(tail) - _ABBREV_WIDTH)) and end < len(text):
             carry_start = s0
             continue
         carry_start = None
@@ -401,6 +411,10 @@ _FUNCTION_WORDS = frozenset(
 # an indexed phrase: (keys per token, payload, phrase, needs a capital, index of the anchor token)
 _Entry = tuple[tuple[frozenset[str], ...], Any, str, bool, int]
 _NO_ENTRIES: list[_Entry] = []  # shared, never filled
+# what one token's keys may match: its one-word phrases (order, payload, phrase, needs a capital)
+# and, per offset of the word beside the anchor, its longer phrases filed by that word's keys
+_Plan = tuple[list[tuple[int, Any, str, bool]], tuple[tuple[int, dict[str, list[tuple]]], ...]]
+_NO_PLAN: _Plan = ([], ())  # shared, never filled
 
 
 class PhraseMatcher:
@@ -417,7 +431,7 @@ class PhraseMatcher:
         self.capitalised = capitalised
         self.lang = lang
         self._index: dict[str, list[_Entry]] = {}
-        self._merged: dict[frozenset[str], list[_Entry]] = {}  # candidates per token's keys, filled lazily
+        self._merged: dict[frozenset[str], _Plan] = {}  # a plan per token's keys, filled lazily
         self._seen: dict[tuple[tuple[frozenset[str], ...], Any], _Entry] = {}
         self.size = 0
 
@@ -455,46 +469,87 @@ class PhraseMatcher:
             self.add(p, payload)
 
     def find_all(self, tokens: Sequence[Token]) -> list[Match]:
-        """Every match (overlapping allowed)."""
+        """Every match (overlapping allowed), in token order and, at one token, in the order
+        the phrases were added."""
         out: list[Match] = []
         n = len(tokens)
         merged = self._merged
         # candidates per token in one C-level pass (most tokens have none), then the tokens that do
         found = list(map(merged.get, [t.keys for t in tokens]))
         if None in found:
-            index = self._index
             for i, got in enumerate(found):
                 if got is None:
                     keys = tokens[i].keys
-                    if len(keys) == 1:
-                        (k,) = keys
-                        got = index.get(k, _NO_ENTRIES)
-                    else:
-                        got = list({id(e): e for k in keys for e in index.get(k, ())}.values())
+                    got = self._plan(keys)
                     if len(merged) < 200_000:
                         merged[keys] = got
                     found[i] = got
-        for i, entries in enumerate(found):
-            if not entries:
+        capitalised = self.capitalised
+        for i, plan in enumerate(found):
+            if plan is None or plan is _NO_PLAN:  # (None only to the type checker: every token has a plan now)
                 continue
+            singles, by_offset = plan
             tok = tokens[i]
-            for seq, payload, phrase, needs_cap, anchor in entries:
-                L = len(seq)
-                if L == 1:
-                    # a short acronym in text ("ЗМІ", "ППО") is no capitalised name ("Зміїв")
-                    if not needs_cap or (tok.text[:1].isupper() and not (
-                            self.capitalised and 2 <= len(tok.text) <= 4 and tok.text.isupper() and not phrase.isupper())):
+            hits: list[tuple[int, Match]] = []
+            for order, payload, phrase, needs_cap in singles:
+                # a short acronym in text ("ЗМІ", "ППО") is no capitalised name ("Зміїв")
+                if not needs_cap or (tok.text[:1].isupper() and not (
+                        capitalised and 2 <= len(tok.text) <= 4 and tok.text.isupper() and not phrase.isupper())):
+                    if by_offset:
+                        hits.append((order, Match(i, i + 1, payload, phrase)))
+                    else:
                         out.append(Match(i, i + 1, payload, phrase))
-                    continue
-                s = i - anchor
-                if s < 0 or s + L > n or (needs_cap and not tokens[s].text[:1].isupper()):
-                    continue
-                for j in range(L):
-                    if j != anchor and seq[j].isdisjoint(tokens[s + j].keys):
-                        break
-                else:
-                    out.append(Match(s, s + L, payload, phrase))
+            if by_offset:
+                # a phrase of several words is tried only where the word beside its anchor fits
+                cands: dict[int, tuple] = {}
+                for d, index in by_offset:
+                    j = i + d
+                    if 0 <= j < n:
+                        for k in tokens[j].keys:
+                            for c in index.get(k, ()):
+                                cands[c[0]] = c
+                multi = []
+                for order, s, L, needs_cap, payload, phrase, rest in cands.values():
+                    s += i
+                    if s < 0 or s + L > n or (needs_cap and not tokens[s].text[:1].isupper()):
+                        continue
+                    for off, want in rest:
+                        if want.isdisjoint(tokens[i + off].keys):
+                            break
+                    else:
+                        multi.append((order, Match(s, s + L, payload, phrase)))
+                if multi:
+                    hits = sorted([*hits, *multi]) if hits or len(multi) > 1 else multi
+                out += [m for _, m in hits]
         return out
+
+    def _entries(self, keys: frozenset[str]) -> list[_Entry]:
+        """The phrases a token with these keys may anchor, in the order they were added per key."""
+        if len(keys) == 1:
+            (k,) = keys
+            return self._index.get(k, _NO_ENTRIES)
+        return list({id(e): e for k in keys for e in self._index.get(k, ())}.values())
+
+    def _plan(self, keys: frozenset[str]) -> _Plan:
+        """What a token with these keys may start or anchor: its one-word phrases, and its longer
+        phrases filed by the keys the word beside the anchor must have."""
+        entries = self._entries(keys)
+        if not entries:
+            return _NO_PLAN
+        singles = []
+        by_offset: dict[int, dict[str, list[tuple]]] = {}
+        for order, (seq, payload, phrase, needs_cap, anchor) in enumerate(entries):
+            L = len(seq)
+            if L == 1:
+                singles.append((order, payload, phrase, needs_cap))
+                continue
+            d = 1 if anchor + 1 < L else -1
+            rest = tuple((j - anchor, seq[j]) for j in range(L) if j != anchor and j != anchor + d)
+            compiled = (order, -anchor, L, needs_cap, payload, phrase, rest)
+            index = by_offset.setdefault(d, {})
+            for k in seq[anchor + d]:
+                index.setdefault(k, []).append(compiled)
+        return singles, tuple(by_offset.items())
 
     def find(self, tokens: Sequence[Token]) -> list[Match]:
         """Longest non-overlapping matches; every payload of the winning span is kept."""
@@ -516,7 +571,7 @@ class MultiMatcher:
         by: dict[str, list[Match]] = {}
         for m in self._m.find_all(tokens):
             g, v = m.payload
-            by.setdefault(g, []).append(Match(m.start, m.end, v, m.phrase))
+            by.setdefault(g, []).append(_new_tuple(Match, (m[0], m[1], v, m[3])))
         return {g: _longest(ms) for g, ms in by.items()}
 
 

@@ -167,6 +167,12 @@ class DateFinder:
              else r"(?:протягом|впродовж|за|в течение|на протяжении)\s+(?:(?:останніх|последних)\s+)?(?P<n>" + N + r")\s+(?:діб|доби|днів|суток|дней|ночей|ночей)"),
             ("weekday", rf"(?:\b(?:on|last|this|early\s+on|late\s+on)\s+|(?:^|\s)(?:у|в|во|минулого|минулої|в минулий|в прошлый|в прошлую)\s+)(?P<w>{W})\b"),
         ]
+        # words without one of which a kind of pattern cannot match: checked on the whole text first
+        night = ("night",) if lang == "en" else ("ніч", "ноч")
+        self._needs: dict[str, tuple[str, ...]] = {
+            "night_range": night, "night_date": night, "night_weekday": night, "weekday_night": night,
+            "ago": tuple(w.lower() for w in words.get("ago") or ["ago"]),
+            "over_days": ("days", "nights") if lang == "en" else ("діб", "доби", "днів", "суток", "дней", "ночей")}
         self._rel_key: dict[str, str] = {}
         for key in ("day_before_yesterday", "yesterday", "today", "night", "this_week", "last_week"):
             for w in words.get(key) or []:
@@ -193,6 +199,9 @@ class DateFinder:
             if kind in _NEEDS_MONTH and not has_month:
                 continue
             if kind in _NEEDS_WEEKDAY and not has_weekday:
+                continue
+            needs = self._needs.get(kind)
+            if needs is not None and not any(w in low for w in needs):
                 continue
             for m in rx.finditer(text):
                 if not free(m.start(), m.end()):
