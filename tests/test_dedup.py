@@ -4,6 +4,7 @@ database (any batching gives the groups of one full pass)."""
 from __future__ import annotations
 
 import random
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -214,3 +215,9 @@ def test_read_commands_show_the_stored_groups(demo, tmp_path):
     again = next(i for i in incidents_json(db) if i["id"] == inc["id"])
     assert {x["report_id"]: x["syndicated_with"] for x in again["reports"]}[ext[b]] == ext[a]
     assert len(coverage(db)["syndicated"]) == 3
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=200) | st.text(alphabet=" \t\n\u00a0\u2028\x1c_-.,'’é́İßǅ" "aZ5яЇ", max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_norm_is_punctuation_as_space_then_spaces_collapsed(text):
+    assert dedup._norm(text) == re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.casefold())).strip()

@@ -72,7 +72,12 @@ class SyndicationGroup:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.casefold())).strip()
+    """Case-folded words joined by single spaces (punctuation counts as space): the text's word
+    runs found in one pass, which is what replacing punctuation and collapsing spaces leaves."""
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _shingle_set(norm: str) -> set[str]:
