@@ -576,6 +576,8 @@ class MultiMatcher:
 
 
 def _longest(allm: list[Match]) -> list[Match]:
+    if len(allm) < 2:
+        return allm  # most lists a sentence finds hold one match (the caller's own, fresh list)
     allm.sort(key=lambda m: (m.start, -(m.end - m.start)))
     out: list[Match] = []
     taken_until = -1
