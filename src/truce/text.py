@@ -306,7 +306,7 @@ class KeyMaker:
             if got is None:
                 norm = normalise(raw)
                 got = (norm, self.keys(norm, lang, raw))
-                if len(cache) < 1_000_000:
+                if len(cache) < 500_000:  # per language: the four (en, uk, ru, any) as many as one cache before
                     cache[raw] = got
             a, b = m.span()
             # tuple.__new__ straight: a Token(...) call adds a Python frame per word
