@@ -129,3 +129,29 @@ def test_abbreviation_search_sees_a_tail_long_enough():
     assert re._parser.parse(_ABBREV.pattern, _ABBREV.flags).getwidth()[1] <= _ABBREV_WIDTH
     assert [s.text for s in split_sentences("Удар по м. Бурштин. Пожежу загашено.")] == [
         "Удар по м. Бурштин.", "Пожежу загашено."]
+
+
+def test_lemmas_made_at_start_up_are_stored_and_read_back(tmp_path):
+    path = tmp_path / "lemmas.json"
+    a = Morphology()
+    made = a.lemmas("станції", "uk")
+    a.save(path)
+    a.lemmas("підстанцію", "uk")  # after save: a report's words are not recorded (nor written)
+    a.save(path)
+    b = Morphology()
+    b.load(path)
+    b._an = {}  # nothing may be parsed now: the stored lemmas answer
+    assert b.lemmas("станції", "uk") == made and "станція" in made
+    assert '"uk підстанцію"' not in path.read_text(encoding="utf-8")
+
+
+def test_a_foreign_or_broken_lemma_file_is_ignored(tmp_path):
+    path = tmp_path / "lemmas.json"
+    for text in ("{not json", '{"format": "truce-lemmas/1", "signature": "other", "lemmas": {"uk станції": ["x"]}}'):
+        path.write_text(text, encoding="utf-8")
+        m = Morphology()
+        m.load(path)
+        assert "x" not in m.lemmas("станції", "uk") and "станція" in m.lemmas("станції", "uk")
+    empty = Morphology()
+    empty.save(tmp_path / "none.json")  # nothing made: nothing written
+    assert not (tmp_path / "none.json").exists()

