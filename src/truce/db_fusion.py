@@ -39,7 +39,6 @@ def _chunks(seq: Sequence[Any], n: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield seq[i:i + n]
 
 
-
 class PlacedClaim(NamedTuple):
     """A stored claim's id, report, kind and place columns (what decides its fusion block), with
     its JSON undecoded until :meth:`claim`."""
@@ -54,6 +53,7 @@ class PlacedClaim(NamedTuple):
 
     def claim(self) -> Claim:
         return Claim.from_dict(json.loads(self.data))
+
 
 class FusionStore:
     """Incremental fusion's queries and writes (mixed into ``Database``)."""

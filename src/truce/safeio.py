@@ -9,6 +9,7 @@ Base layer: imports nothing from truce.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import tempfile
@@ -95,6 +96,26 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
     """Write a whole file atomically (see :class:`AtomicFile`)."""
     with AtomicFile(path, "wb" if isinstance(data, bytes) else "w") as fh:
         fh.write(data)
+
+
+def read_cache(path: str | os.PathLike[str]) -> Any:
+    """A cache file's JSON; None when it is missing or unreadable (the caller rebuilds it)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def write_cache(path: str | os.PathLike[str], obj: Any) -> bool:
+    """Write a cache file's JSON atomically, making its directory; False when it cannot be written
+    (a read-only cache only costs rebuild time)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

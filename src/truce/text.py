@@ -11,7 +11,6 @@ counterpart in the text.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
+
+from truce.safeio import read_cache, write_cache
 
 _APOSTROPHES = dict.fromkeys(map(ord, "'’ʼ`´‘ʹ′"), None)
 _LATIN_TO_CYR = str.maketrans("aceiopxyABCEHIKMOPTXY", "асеіорхуАВСЕНІКМОРТХУ")
@@ -202,11 +203,11 @@ class Morphology:
     def load(self, path: Path) -> None:
         """Read lemmas stored by :meth:`save` (a missing, unreadable or foreign file is ignored:
         the lemmas are made again)."""
+        data = read_cache(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("format") == "truce-lemmas/1" and data.get("signature") == self.signature():
                 self._stored = {str(k): [str(x) for x in v] for k, v in data["lemmas"].items()}
-        except (OSError, ValueError, AttributeError, TypeError, KeyError, RecursionError):
+        except (AttributeError, TypeError, KeyError):
             self._stored = {}
 
     def save(self, path: Path) -> None:
@@ -216,16 +217,9 @@ class Morphology:
         made, self._made = self._made, None
         if not made:
             return
-        from truce.safeio import write_atomic
-
         lemmas = dict(islice({**self._stored, **made}.items(), _LEMMA_FILE_MAX))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, json.dumps({"format": "truce-lemmas/1", "signature": self.signature(),
-                                           "lemmas": lemmas}, ensure_ascii=False, separators=(",", ":")))
-        except OSError:
-            return  # a read-only cache only costs the lemmas' time
-        self._stored = lemmas
+        if write_cache(path, {"format": "truce-lemmas/1", "signature": self.signature(), "lemmas": lemmas}):
+            self._stored = lemmas
 
     _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "ADVB", "NPRO", "PRED", "INTJ", "COMP", "NUMR",
                                "INFN", "VERB", "GRND", "PRTS", "PRTF"})

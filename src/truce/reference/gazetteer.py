@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import math
 import os
 import re
@@ -33,6 +32,7 @@ from typing import Any, Iterable, Sequence
 
 from truce.errors import GeoparseError
 from truce.records import Facility, Place
+from truce.safeio import read_cache, write_cache
 from truce.text import KeyMaker, Match, PhraseMatcher, Token, normalise
 
 GAZETTEER_VERSION = "3"
@@ -221,7 +221,7 @@ class Gazetteer:
         if index is not None:
             return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
         g = cls(places, keymaker, rows, adjective_aliases=adjectives)
-        _save(path, _dump_index(g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
+        write_cache(path, _dump_index(g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
         return g
 
     def _build_points(self) -> None:
@@ -516,7 +516,7 @@ def _geonames_places(rows: Sequence[dict[str, str]], *, cache: bool) -> list[Pla
                          names=tuple(dict.fromkeys(names))))
     out.sort(key=lambda p: p.id)
     if cache:
-        _save(path, _places_json(out))
+        write_cache(path, _places_json(out))
     return out
 
 
@@ -683,7 +683,7 @@ def katottg_places(rows: Sequence[dict[str, str]], geonames: Sequence[Place], *,
                              population=-1, kind="settlement", names=(n,)))
     out.sort(key=lambda p: p.id)
     if cache:
-        _save(path, _places_json(out))
+        write_cache(path, _places_json(out))
     return out
 
 
@@ -697,7 +697,7 @@ def _dist_version(name: str) -> str:
 
 
 def _load_places(path: Path) -> list[Place] | None:
-    data = _load_json(path)
+    data = read_cache(path)
     try:
         return [Place(id=str(i), name=str(n), country=str(c), region_code=None if r is None else str(r),
                       lat=float(la), lon=float(lo), population=int(pop), kind=str(k), names=tuple(str(x) for x in names))
@@ -736,7 +736,7 @@ def _dump_index(index: dict[str, list[Any]], size: int, by_key: dict[str, list[s
 
 
 def _load_index(path: Path) -> tuple[dict[str, list[Any]], int, dict[str, list[str]], dict[str, list[Any]], int] | None:
-    data = _load_json(path)
+    data = read_cache(path)
     try:
         if data.get("format") != "truce-gazetteer-index/2":
             return None
@@ -745,24 +745,6 @@ def _load_index(path: Path) -> tuple[dict[str, list[Any]], int, dict[str, list[s
                 int(data["villages_size"]))
     except (AttributeError, TypeError, ValueError, KeyError, IndexError):
         return None
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
-def _save(path: Path, obj: Any) -> None:
-    try:
-        from truce.safeio import write_atomic
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
-    except OSError:
-        pass  # a read-only cache only costs rebuild time
 
 
 def _keep_name(name: str) -> bool:
