@@ -1,6 +1,8 @@
 import datetime as dt
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from truce.extract.dates import PubDate, parse_published
 
@@ -82,3 +84,61 @@ def test_parse_published(value, expected, precision):
     p = parse_published(value)
     assert (p.date.isoformat() if p.date else None) == expected
     assert p.precision == precision
+
+
+# --- the folded text: case-sensitive patterns on lower-cased text match as case-insensitive ones do ---
+
+def _pattern_letters(finders) -> set[str]:
+    from truce.extract.dates import _NOT_LETTERS
+
+    out: set[str] = set()
+    for f in finders.values():
+        for _, rx, _twin in f._patterns:
+            out |= {c for c in _NOT_LETTERS.sub("", rx.pattern) if c.isalpha()}
+    return out
+
+
+def test_folding_matches_each_pattern_letter_where_ignoring_case_does(finders):
+    import re
+
+    from truce.extract.dates import _FOLD
+
+    letters = _pattern_letters(finders)
+    assert {"j", "y", "ж", "я", "і"} <= letters  # the month and weekday words made it in
+    # and every Latin and Cyrillic letter a lexicon might add
+    letters |= {chr(c) for c in range(ord("a"), ord("z") + 1)} | {chr(c) for c in range(0x430, 0x460)} | {"ґ"}
+    every = "".join(map(chr, range(0x110000)))
+    # a character whose lower-case form is longer makes the finder read the text as given
+    kept = [len(c.lower()) == 1 for c in every]
+    folded = "".join(c.lower().translate(_FOLD) if k else "\0" for c, k in zip(every, kept))
+    for p in sorted(letters):
+        ignoring = {m.start() for m in re.finditer(re.escape(p), every, re.IGNORECASE) if kept[m.start()]}
+        assert {m.start() for m in re.finditer(re.escape(p), folded)} == ignoring, p
+    for cls in (r"\w", r"\d", r"\s"):  # \b, \W, \S and look-behinds follow from these
+        here = {m.start() for m in re.finditer(cls, every) if kept[m.start()]}
+        assert {m.start() for m in re.finditer(cls, folded) if kept[m.start()]} == here, cls
+
+
+_WORDS = ["the", "night", "of", "on", "overnight", "into", "days", "ago", "over", "last", "in", "March", "APRIL",
+          "Sept", "September", "february", "Monday", "SATURDAY", "Tuesday", "yesterday", "today", "this", "week",
+          "ніч", "проти", "на", "з", "березня", "КВІТНЯ", "середу", "вчора", "тому", "днів", "ночь", "с", "марта",
+          "Среду", "вчера", "назад", "дней", "1", "10", "11", "2024", "2024-04-11", "11.04.2024", "3", "three",
+          "ſeptember", "frıday", "İ", "Kelvin", "ᲀ", "ſ", "ı"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lang=st.sampled_from(["en", "uk", "ru"]),
+       parts=st.lists(st.tuples(st.sampled_from(_WORDS), st.sampled_from([" ", "  ", ", ", ". ", "-", "\n", " (", "’"])),
+                      max_size=14))
+@example(lang="en", parts=[("on", " "), ("ſeptember", " "), ("3", " ")])
+@example(lang="en", parts=[("İ", " "), ("April", " "), ("3", "")])
+def test_finding_dates_on_folded_text_finds_what_ignoring_case_finds(finders, lang, parts):
+    import copy
+
+    text = "".join(w + sep for w, sep in parts)
+    f = finders[lang]
+    plain = copy.copy(f)  # the same finder, its patterns always run ignoring case on the text as given
+    plain._patterns = [(k, rx, None) for k, rx, _ in f._patterns]
+    plain._rel = (f._rel[0], None) if f._rel is not None else None
+    for pub in (PUB, PubDate(None, "unknown")):
+        assert f.find(text, pub) == plain.find(text, pub)
