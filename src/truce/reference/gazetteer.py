@@ -25,6 +25,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -157,7 +158,9 @@ class Gazetteer:
 
     def __init__(self, places: Iterable[Place], keymaker: KeyMaker,
                  region_rows: Sequence[dict[str, str]] = (), *,
-                 adjective_aliases: Iterable[tuple[str, str]] = (), _index: Any = None):
+                 adjective_aliases: Iterable[tuple[str, str]] = (), index_path: Path | None = None):
+        """``index_path``: where the phrase indexes are kept (see :meth:`load`); read, or built and
+        written there, on the first lookup, so commands that read no text never pay for them."""
         self.km = keymaker
         self.places: dict[str, Place] = {p.id: p for p in places}
         self.regions: dict[str, Place] = {p.id: p for p in self.places.values() if p.kind == "region"}
@@ -166,7 +169,7 @@ class Gazetteer:
         # a strike there hits is disputed, and an attacker cannot be inferred from the side of the front
         self.occupied_regions = frozenset(r["code"] for r in region_rows if r.get("control") == "occupied")
         self.partly_occupied_regions = frozenset(r["code"] for r in region_rows if r.get("control") == "partly_occupied")
-        self.matcher = PhraseMatcher(keymaker, capitalised=True)
+        self._matcher = PhraseMatcher(keymaker, capitalised=True)
         self._adjective: set[tuple[str, str]] = set(adjective_aliases)
         self._stop_keys = frozenset(k for w in _STOP_NAMES for k in keymaker.keys(w))
         self._own_cache: dict[str, frozenset[str]] = {}
@@ -177,22 +180,56 @@ class Gazetteer:
             p.id: frozenset(k for n in p.names if " " not in n.strip() and normalise(n) not in adj_words
                             for t in keymaker.tokenize(n) for k in t.keys)
             for p in self.places.values() if p.kind == "region"}
-        self._by_key: dict[str, list[str]] = {}
+        self._names: dict[str, list[str]] = {}  # normalised name → place ids
         # codifier villages have a matcher of their own, run only on sentences with a village word
         # (they are read only after one): 23,000 names must not slow every sentence's place search
-        self.villages = PhraseMatcher(keymaker, capitalised=True)
-        if _index is not None:
-            (self.matcher._index, self.matcher.size, self._by_key, self.villages._index,
-             self.villages.size) = _index
-        else:
-            for p in self.places.values():
-                into = self.villages if _codifier_village(p) else self.matcher
-                for n in p.names or (p.name,):
-                    into.add(n, p.id)
-                    self._by_key.setdefault(normalise(n), []).append(p.id)
-            self.matcher._seen.clear()  # only needed while adding
-            self.villages._seen.clear()
+        self._villages = PhraseMatcher(keymaker, capitalised=True)
+        self._index_path = index_path
+        self._index_lock = threading.Lock()  # the web server's threads may look up at once
+        if index_path is None:
+            self._build_index()
         self._build_points()
+
+    @property
+    def matcher(self) -> PhraseMatcher:
+        self._ready()
+        return self._matcher
+
+    @property
+    def villages(self) -> PhraseMatcher:
+        self._ready()
+        return self._villages
+
+    @property
+    def _by_key(self) -> dict[str, list[str]]:
+        self._ready()
+        return self._names
+
+    def _ready(self) -> None:
+        if self._index_path is None:
+            return
+        with self._index_lock:
+            path = self._index_path
+            if path is None:  # another thread read it meanwhile
+                return
+            index = _load_index(path)
+            if index is None:
+                self._build_index()
+                write_cache(path, _dump_index(self._matcher._index, self._matcher.size, self._names,
+                                              self._villages._index, self._villages.size))
+            else:
+                self._matcher._index, self._matcher.size, self._names, self._villages._index, self._villages.size = index
+            self._index_path = None
+
+    def _build_index(self) -> None:
+        """The phrase indexes from the places' names (seconds: a lemma per name)."""
+        for p in self.places.values():
+            into = self._villages if _codifier_village(p) else self._matcher
+            for n in p.names or (p.name,):
+                into.add(n, p.id)
+                self._names.setdefault(normalise(n), []).append(p.id)
+        self._matcher._seen.clear()  # only needed while adding
+        self._villages._seen.clear()
 
     # --- construction ------------------------------------------------------------
 
@@ -216,13 +253,8 @@ class Gazetteer:
         from truce.text import keys_signature
 
         digest = hashlib.sha256(repr((places, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
-        path = cache_dir() / f"gazetteer-index-{digest}.json"
-        index = _load_index(path)
-        if index is not None:
-            return cls(places, keymaker, rows, adjective_aliases=adjectives, _index=index)
-        g = cls(places, keymaker, rows, adjective_aliases=adjectives)
-        write_cache(path, _dump_index(g.matcher._index, g.matcher.size, g._by_key, g.villages._index, g.villages.size))
-        return g
+        return cls(places, keymaker, rows, adjective_aliases=adjectives,
+                   index_path=cache_dir() / f"gazetteer-index-{digest}.json")
 
     def _build_points(self) -> None:
         import numpy as np
