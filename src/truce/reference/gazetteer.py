@@ -33,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 from truce.errors import GeoparseError
 from truce.records import Facility, Place
+from truce.memory import collector_paused
 from truce.safeio import read_cache, write_cache
 from truce.text import KeyMaker, Match, PhraseMatcher, Token, normalise
 
@@ -212,13 +213,15 @@ class Gazetteer:
             path = self._index_path
             if path is None:  # another thread read it meanwhile
                 return
-            index = _load_index(path)
-            if index is None:
-                self._build_index()
-                write_cache(path, _dump_index(self._matcher._index, self._matcher.size, self._names,
-                                              self._villages._index, self._villages.size))
-            else:
-                self._matcher._index, self._matcher.size, self._names, self._villages._index, self._villages.size = index
+            with collector_paused():  # see truce.memory: 0.4 against 1.6-2.0 CPU-s to read
+                index = _load_index(path)
+                if index is None:
+                    self._build_index()
+                    write_cache(path, _dump_index(self._matcher._index, self._matcher.size, self._names,
+                                                  self._villages._index, self._villages.size))
+                else:
+                    (self._matcher._index, self._matcher.size, self._names, self._villages._index,
+                     self._villages.size) = index
             self._index_path = None
 
     def _build_index(self) -> None:
