@@ -51,6 +51,7 @@ from truce.ingest.acled import acled_header, decode_csv, read_acled_text
 from truce.ingest.files import CSV_SUFFIXES, JSONL_SUFFIXES, Limits, open_regular, read_reports_jsonl
 from truce.ingest.firms import looks_like_firms
 from truce.ingest.warc import HTML_TYPES, is_warc, read_warc_stream
+from truce.memory import batch_collection
 from truce.pipeline import RunSummary, extract_one, run_pipeline
 from truce.records import Claim, Facility, Report
 
@@ -347,6 +348,12 @@ def process_partition(part: Partition, settings: Settings, write_url: str | None
     """The task a worker runs: read the partition, extract what the current extractor has not
     read (``known``: report ids it has; asked of the database when workers write), and store
     it (``write_url``) or return it."""
+    with batch_collection():
+        return _process_partition(part, settings, write_url, facilities, known)
+
+
+def _process_partition(part: Partition, settings: Settings, write_url: str | None,
+                       facilities: Sequence[Facility] | None, known: frozenset[str] | None) -> PartitionResult:
     t, c = time.perf_counter(), time.process_time()
     state = worker_state(settings, write_url, facilities)
     ctx, db = state.ctx, state.db

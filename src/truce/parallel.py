@@ -41,6 +41,7 @@ from truce.context import Context, load_context
 from truce.errors import ExtractionError, PipelineError
 from truce.extract import finalize
 from truce.extract.acled import AcledExtractor
+from truce.memory import for_batch_work
 from truce.records import ACLED_CONTENT_TYPE, Claim, Facility, Report
 
 Progress = Callable[[str, int, int], None]
@@ -148,6 +149,7 @@ def _init_worker(settings: Settings, facilities: tuple[Facility, ...]) -> None:
     global _worker_ctx
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _keep_off_stdout()
+    for_batch_work()
     _worker_ctx = load_context(settings, facilities=list(facilities))
     _ = _worker_ctx.extractor  # built now, not in the first task
 

@@ -37,6 +37,7 @@ from truce.context import Context
 from truce.db import Database
 from truce.db_fusion import PlacedClaim
 from truce.grade import ReportMeta
+from truce.memory import batch_collection
 from truce.parallel import (BudgetExceeded, Extracted, ExtractionPool, Item, extract_one, extract_reports,
                             time_budget)
 from truce.records import (ACLED_CONTENT_TYPE, VERDICTS, Claim, Finding, Incident, StatusObservation,
@@ -94,7 +95,7 @@ def run_pipeline(db: Database, ctx: Context, *, progress: Progress | None = None
     run with no new report settles them in full. ``None`` (``truce run``): every queued
     block is re-decided in full. ``summary=False`` skips the whole-database counts."""
     author = author or ctx.settings.who
-    with db.run_lock(author, wait=wait):
+    with db.run_lock(author, wait=wait), batch_collection():
         if pool is not None:
             return _run(db, ctx, progress, author, pool, on_extracted, stop, defer_over, summary)
         with ExtractionPool(ctx, workers) as own:

@@ -36,9 +36,9 @@ def _complying(si: SentenceInfo) -> set[str]:
 
 def _parties_in(si: SentenceInfo) -> list[tuple[int, str]]:
     """Parties named as actors; "Russian" in "Russian energy infrastructure" names a target's country."""
-    starts = {t.tok_start for t in si.type_terms}
-    found = [(si.tokens[m.start].start, m.payload) for m in si.neg.get("parties", ())
-             if not any(m.end <= st <= m.end + 1 for st in starts)]
+    # a type term starting right after the party, or one token on: "Russian energy infrastructure"
+    near = {k for t in si.type_terms for k in (t.tok_start, t.tok_start - 1)}
+    found = [(si.tokens[m.start].start, m.payload) for m in si.neg.get("parties", ()) if m.end not in near]
     found += si.attackers
     return sorted(set(found))
 
