@@ -385,13 +385,19 @@ class FusionStore:
     def agreement_status_data(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """(agreement id, claim id) → the stored status row's JSON, for those of ``keys`` stored."""
         a = _s.agreement_status
+        by_agreement: dict[str, set[str]] = {}
+        for aid, cid in keys:
+            by_agreement.setdefault(aid, set()).add(cid)
         out: dict[tuple[str, str], str] = {}
         with self.atomic(write=False) as conn:
-            for chunk in _chunks(sorted({k[1] for k in keys})):
-                out.update({(r[0], r[1]): r[2] for r in conn.execute(
-                    sa.select(a.c.agreement_id, a.c.claim_id, a.c.data).where(a.c.claim_id.in_(chunk)))})
-        wanted = set(keys)
-        return {k: v for k, v in out.items() if k in wanted}
+            # per agreement: the primary key (agreement, claim) finds the rows; claim ids alone
+            # scanned the whole table for every chunk (half of the status stage at 100,000 reports)
+            for aid, cids in sorted(by_agreement.items()):
+                for chunk in _chunks(sorted(cids)):
+                    out.update({(r[0], r[1]): r[2] for r in conn.execute(
+                        sa.select(a.c.agreement_id, a.c.claim_id, a.c.data).where(
+                            a.c.agreement_id == aid, a.c.claim_id.in_(chunk)))})
+        return out
 
     def write_agreement_status(self, rows: Sequence[StatusObservation], drop: Sequence[tuple[str, str]] = ()) -> None:
         """Store ``rows`` (replacing the stored rows of their keys) and delete the rows of ``drop``."""
