@@ -41,7 +41,7 @@ from truce.context import Context, load_context
 from truce.errors import ExtractionError, PipelineError
 from truce.extract import finalize
 from truce.extract.acled import AcledExtractor
-from truce.memory import for_batch_work
+from truce.memory import batch_collection, for_batch_work
 from truce.records import ACLED_CONTENT_TYPE, Claim, Facility, Report
 
 Progress = Callable[[str, int, int], None]
@@ -263,14 +263,16 @@ class ExtractionPool:
             return x
 
         if self.workers <= 1:
-            for item in it:
-                yield from (tick(x) for x in extract_batch([item], self.ctx))
+            with batch_collection():  # reading here: this process does the batch work
+                for item in it:
+                    yield from (tick(x) for x in extract_batch([item], self.ctx))
             return
         threshold = max(1, 2 * self.batch * self.workers if self.started else self.min_parallel)
         head = list(islice(it, threshold))
         if len(head) < threshold:
-            for item in head:
-                yield from (tick(x) for x in extract_batch([item], self.ctx))
+            with batch_collection():
+                for item in head:
+                    yield from (tick(x) for x in extract_batch([item], self.ctx))
             return
         self.start()
         assert self._executor is not None
