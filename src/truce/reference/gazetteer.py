@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from truce.errors import GeoparseError
-from truce.records import Facility, Place
 from truce.memory import collector_paused
+from truce.records import Facility, Place
 from truce.safeio import read_cache, write_cache
 from truce.text import KeyMaker, Match, PhraseMatcher, Token, normalise
 
