@@ -123,15 +123,17 @@ _WORDS = ["the", "night", "of", "on", "overnight", "into", "days", "ago", "over"
           "Sept", "September", "february", "Monday", "SATURDAY", "Tuesday", "yesterday", "today", "this", "week",
           "ніч", "проти", "на", "з", "березня", "КВІТНЯ", "середу", "вчора", "тому", "днів", "ночь", "с", "марта",
           "Среду", "вчера", "назад", "дней", "1", "10", "11", "2024", "2024-04-11", "11.04.2024", "3", "three",
-          "ſeptember", "frıday", "İ", "Kelvin", "ᲀ", "ſ", "ı"]
+          "ſeptember", "frıday", "İ", "Kelvin", "ᲀ", "ſ", "ı", "x", "_", "5th", "19", "20", "2020", "1.2", "04"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(lang=st.sampled_from(["en", "uk", "ru"]),
-       parts=st.lists(st.tuples(st.sampled_from(_WORDS), st.sampled_from([" ", "  ", ", ", ". ", "-", "\n", " (", "’"])),
-                      max_size=14))
+       parts=st.lists(st.tuples(st.sampled_from(_WORDS),
+                                st.sampled_from([" ", "  ", ", ", ". ", "-", "\n", " (", "’", "", "."])), max_size=14))
 @example(lang="en", parts=[("on", " "), ("ſeptember", " "), ("3", " ")])
 @example(lang="en", parts=[("İ", " "), ("April", " "), ("3", "")])
+@example(lang="ru", parts=[("x", ""), ("11.04.2024", " "), ("1.2", "."), ("04", "."), ("2020", " ")])
+@example(lang="en", parts=[("x", ""), ("3", " "), ("March", " "), ("_", ""), ("2020-01-02", "")])
 def test_finding_dates_on_folded_text_finds_what_ignoring_case_finds(finders, lang, parts):
     import copy
 
