@@ -118,3 +118,6 @@ def test_a_context_load_leaves_the_phrase_index_for_its_first_lookup():
     assert ctx.gazetteer._index_path is not None  # a command that reads no text never pays for it
     assert ctx.gazetteer.region_code_for_name("Lviv Oblast") == "UA-46"
     assert ctx.gazetteer._index_path is None
+    again = load_context()
+    again.gazetteer.preload()  # a watcher or an extraction worker reads them up front
+    assert again.gazetteer._index_path is None

@@ -152,6 +152,7 @@ def _init_worker(settings: Settings, facilities: tuple[Facility, ...]) -> None:
     for_batch_work()
     _worker_ctx = load_context(settings, facilities=list(facilities))
     _ = _worker_ctx.extractor  # built now, not in the first task
+    _worker_ctx.gazetteer.preload()
 
 
 def _keep_off_stdout() -> None:

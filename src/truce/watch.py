@@ -177,6 +177,7 @@ class Watcher:
                 old[sig] = signal.signal(sig, self.stop)
         if not self.opts.once:
             dedup.preload()
+            self.ctx.gazetteer.preload()
         self.events({"event": "start", "at": _iso(), "watcher": self.id, "folders": [str(f) for f in self.opts.folders],
                      "feeds": len(self.opts.feeds), "workers": self.pool.workers})
         try:

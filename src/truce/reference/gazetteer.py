@@ -206,6 +206,10 @@ class Gazetteer:
         self._ready()
         return self._names
 
+    def preload(self) -> None:
+        """Read the phrase indexes now: a watcher's or worker's first report need not wait for them."""
+        self._ready()
+
     def _ready(self) -> None:
         if self._index_path is None:
             return
