@@ -135,9 +135,10 @@ def find_targets(svc: Services, doc: Document, si: SentenceInfo, region_hint: se
     place_spans = [(p.tok_start, p.tok_end) for p in si.places if not p.is_region]
     # a host town counts only where it is a place mention the sentence kept
     # ("Moscow's war" is a government, not the Kapotnya refinery's host)
+    # (looked up only where a type term may use it and a place was kept)
     hosted = [(a, b, fl) for a, b, fl in svc.registry.hosted_at(si.tokens)
               if not any(ra <= a and b <= rb for ra, rb in region_spans)
-              and any(pa < b and a < pb for pa, pb in place_spans)]
+              and any(pa < b and a < pb for pa, pb in place_spans)] if si.type_terms and place_spans else []
     other_infra = bool(si.cues.get("non_energy_infra"))
     specific = any(not _vague(t) for t in si.type_terms) or bool(si.facility_names)
     local = [(m.start, m.end) for m in si.cues.get("local_asset", ())]
