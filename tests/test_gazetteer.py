@@ -97,17 +97,17 @@ def test_phrase_index_is_read_on_first_lookup_and_rebuilt_when_damaged(services,
     places = [Place("x", "Testograd", "UA", "UA-46", 49.8, 24.0, 1000, names=("Testograd", "Тестоград"))]
     text = "у Тестограді"
     toks = services.km.tokenize(text)
-    path = tmp_path / "index.json"
-    g = Gazetteer(places, services.km, index_path=path)
+    g = Gazetteer(places, services.km, index_dir=tmp_path)
+    path = g.index_file(tmp_path)
     assert not path.exists()  # nothing built or read before a lookup
     assert [m.places[0].id for m in g.find(toks, text)] == ["x"]
     assert json.loads(path.read_text(encoding="utf-8"))["format"] == "truce-gazetteer-index/2"  # built, kept
-    again = Gazetteer(places, services.km, index_path=path)
+    again = Gazetteer(places, services.km, index_dir=tmp_path)
     with ThreadPoolExecutor(4) as pool:  # threads looking up at once all see the whole index
         got = list(pool.map(lambda _: [m.places[0].id for m in again.find(toks, text)], range(8)))
     assert got == [["x"]] * 8 and again.lookup("Testograd") == places
     path.write_text("{damaged", encoding="utf-8")
-    assert Gazetteer(places, services.km, index_path=path).region_code_for_name("Testograd") is None
+    assert Gazetteer(places, services.km, index_dir=tmp_path).region_code_for_name("Testograd") is None
     assert json.loads(path.read_text(encoding="utf-8"))["format"] == "truce-gazetteer-index/2"  # rebuilt
 
 
@@ -115,9 +115,9 @@ def test_a_context_load_leaves_the_phrase_index_for_its_first_lookup():
     from truce.context import load_context
 
     ctx = load_context()
-    assert ctx.gazetteer._index_path is not None  # a command that reads no text never pays for it
+    assert ctx.gazetteer._index_dir is not None  # a command that reads no text never pays for it
     assert ctx.gazetteer.region_code_for_name("Lviv Oblast") == "UA-46"
-    assert ctx.gazetteer._index_path is None
+    assert ctx.gazetteer._index_dir is None
     again = load_context()
     again.gazetteer.preload()  # a watcher or an extraction worker reads them up front
-    assert again.gazetteer._index_path is None
+    assert again.gazetteer._index_dir is None

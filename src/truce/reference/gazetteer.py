@@ -159,10 +159,12 @@ class Gazetteer:
 
     def __init__(self, places: Iterable[Place], keymaker: KeyMaker,
                  region_rows: Sequence[dict[str, str]] = (), *,
-                 adjective_aliases: Iterable[tuple[str, str]] = (), index_path: Path | None = None):
-        """``index_path``: where the phrase indexes are kept (see :meth:`load`); read, or built and
+                 adjective_aliases: Iterable[tuple[str, str]] = (), index_dir: Path | None = None):
+        """``index_dir``: where the phrase indexes are kept (see :meth:`load`); read, or built and
         written there, on the first lookup, so commands that read no text never pay for them."""
         self.km = keymaker
+        places = list(places)
+        self._place_list = places  # what the index file's name is a digest of
         self.places: dict[str, Place] = {p.id: p for p in places}
         self.regions: dict[str, Place] = {p.id: p for p in self.places.values() if p.kind == "region"}
         self._region_rows = {r["code"]: r for r in region_rows}
@@ -185,9 +187,9 @@ class Gazetteer:
         # codifier villages have a matcher of their own, run only on sentences with a village word
         # (they are read only after one): 23,000 names must not slow every sentence's place search
         self._villages = PhraseMatcher(keymaker, capitalised=True)
-        self._index_path = index_path
+        self._index_dir = index_dir
         self._index_lock = threading.Lock()  # the web server's threads may look up at once
-        if index_path is None:
+        if index_dir is None:
             self._build_index()
         self._build_points()
 
@@ -211,12 +213,12 @@ class Gazetteer:
         self._ready()
 
     def _ready(self) -> None:
-        if self._index_path is None:
+        if self._index_dir is None:
             return
         with self._index_lock:
-            path = self._index_path
-            if path is None:  # another thread read it meanwhile
+            if self._index_dir is None:  # another thread read it meanwhile
                 return
+            path = self.index_file(self._index_dir)
             with collector_paused():  # see truce.memory: 0.4 against 1.6-2.0 CPU-s to read
                 index = _load_index(path)
                 if index is None:
@@ -226,7 +228,15 @@ class Gazetteer:
                 else:
                     (self._matcher._index, self._matcher.size, self._names, self._villages._index,
                      self._villages.size) = index
-            self._index_path = None
+            self._index_dir = None
+
+    def index_file(self, directory: Path) -> Path:
+        """The phrase indexes' file in ``directory``, named by a digest of every place, the
+        gazetteer's version and the key signature (a tenth of a second: made only when read)."""
+        from truce.text import keys_signature
+
+        digest = hashlib.sha256(repr((self._place_list, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
+        return directory / f"gazetteer-index-{digest}.json"
 
     def _build_index(self) -> None:
         """The phrase indexes from the places' names (seconds: a lemma per name)."""
@@ -257,11 +267,7 @@ class Gazetteer:
         if not cache or keymaker.morph is None:
             return cls(places, keymaker, rows, adjective_aliases=adjectives)
         # the phrase index costs seconds to build (a lemma per name): keep it on disk
-        from truce.text import keys_signature
-
-        digest = hashlib.sha256(repr((places, GAZETTEER_VERSION, keys_signature())).encode()).hexdigest()[:16]
-        return cls(places, keymaker, rows, adjective_aliases=adjectives,
-                   index_path=cache_dir() / f"gazetteer-index-{digest}.json")
+        return cls(places, keymaker, rows, adjective_aliases=adjectives, index_dir=cache_dir())
 
     def _build_points(self) -> None:
         import numpy as np
