@@ -14,7 +14,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 _MOSCOW = dt.timezone(dt.timedelta(hours=3))
 
@@ -208,7 +208,7 @@ class DateFinder:
             needs = self._needs.get(kind)
             if needs is not None and not any(w in low for w in needs):
                 continue
-            for m in (twin.finditer(folded) if twin is not None and folded is not None else rx.finditer(text)):
+            for m in _scan(rx, twin, text, folded):
                 if not free(m.start(), m.end()):
                     continue
                 if kind == "date_pair":
@@ -223,8 +223,7 @@ class DateFinder:
                     taken.append((m.start(), m.end()))
         if self._rel is not None:
             days = [(x.start, x.end) for x in found if x.precision == "day"]
-            rx, twin = self._rel
-            for m in (twin.finditer(folded) if twin is not None and folded is not None else rx.finditer(text)):
+            for m in _scan(*self._rel, text, folded):
                 if not free(m.start(), m.end()):
                     continue
                 key = self._rel_key.get(_squash(text[m.start():m.end()]))
@@ -402,6 +401,13 @@ def _digit_first(pattern: str) -> str:
     for opening, replacement in _DIGIT_OPENINGS:
         pattern = opening.sub(replacement, pattern, count=1)
     return pattern
+
+
+def _scan(rx: re.Pattern[str], twin: re.Pattern[str] | None, text: str,
+          folded: str | None) -> Iterator[re.Match[str]]:
+    """The matches of a pattern: its twin's on the folded text where both exist, else its own
+    (ignoring case) on the text as given; offsets are the same either way."""
+    return twin.finditer(folded) if twin is not None and folded is not None else rx.finditer(text)
 
 
 def _groups(m: re.Match[str], text: str) -> dict[str, Any]:
