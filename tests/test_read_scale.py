@@ -82,6 +82,26 @@ def test_paged_findings_are_the_whole_list_byte_for_byte(demo, tmp_path, page, n
     assert re.search(rf"{incidents[first['incident_id']].date or '-'} +{first['incident_id']}", table)
 
 
+def test_a_page_read_with_its_stamps_needs_no_second_lookup(demo, monkeypatch):
+    """A page of incidents brings each one's updated_at, the same as looking them up; the stream
+    shapes a page without that lookup."""
+    database = Database(str(demo[0]))
+    try:
+        stamps: dict[str, str] = {}
+        data = database.incident_page_data({}, limit=7, stamps=stamps)
+        assert len(data) == 7 and list(stamps) == [d["id"] for d in data]
+        assert stamps == database.incident_stamps([d["id"] for d in data])
+        whole = list(stream.iter_incidents(database))
+
+        def refused(ids):
+            raise AssertionError("incident_stamps read again")
+
+        monkeypatch.setattr(database, "incident_stamps", refused)
+        assert list(stream.iter_incidents(database, page=5)) == whole
+    finally:
+        database.close()
+
+
 def test_an_empty_selection_is_an_empty_list(demo, tmp_path):
     db = str(demo[0])
     assert _run("incidents", "--db", db, "--format", "json", "--from", "1990-01-01", "--to", "1990-01-02").output == "[]\n"

@@ -93,17 +93,23 @@ class ReadQueries:
                                                                        descending=descending, published_only=published_only)]
 
     def incident_page_data(self, where: dict[str, Any], *, after: tuple[str, str] | None = None, limit: int = 50,
-                           descending: bool = False, published_only: bool = False) -> list[dict[str, Any]]:
-        """:meth:`incident_page` as stored: each incident's ``to_dict()``, not decoded into records."""
+                           descending: bool = False, published_only: bool = False,
+                           stamps: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """:meth:`incident_page` as stored: each incident's ``to_dict()``, not decoded into records;
+        ``stamps``, when given, gets each incident's id → updated_at from the same rows."""
         key = DAY_KEY
-        q = sa.select(incidents.c.data).where(*self._incident_where(where, published_only))
+        q = sa.select(incidents.c.data, incidents.c.id, incidents.c.updated_at).where(
+            *self._incident_where(where, published_only))
         if after is not None:
             d, i = after
             q = q.where(sa.or_(key < d, sa.and_(key == d, incidents.c.id < i)) if descending else
                         sa.or_(key > d, sa.and_(key == d, incidents.c.id > i)))
         q = q.order_by(key.desc(), incidents.c.id.desc()) if descending else q.order_by(key, incidents.c.id)
         with self.atomic(write=False) as conn:
-            return [json.loads(r[0]) for r in conn.execute(q.limit(limit))]
+            rows = conn.execute(q.limit(limit)).all()
+        if stamps is not None:
+            stamps.update((r[1], r[2]) for r in rows)
+        return [json.loads(r[0]) for r in rows]
 
     def incident_count(self, where: dict[str, Any] | None = None, published_only: bool = False) -> int:
         q = sa.select(sa.func.count()).select_from(incidents).where(*self._incident_where(where or {}, published_only))

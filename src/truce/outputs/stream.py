@@ -34,10 +34,11 @@ def iter_incidents(database: Database, filters: Filters | None = None, *,
     with database.atomic(write=False):
         after: tuple[str, str] | None = None
         while True:
-            data = database.incident_page_data(w, after=after, limit=page)
+            stamps: dict[str, str] = {}  # read with the page: no second lookup of its incidents
+            data = database.incident_page_data(w, after=after, limit=page, stamps=stamps)
             if not data:
                 return
-            yield from incident_page_json(database, [record_order(d) for d in data])
+            yield from incident_page_json(database, [record_order(d) for d in data], updated=stamps)
             if len(data) < page:
                 return
             after = (data[-1]["date"] or "9999", data[-1]["id"])
