@@ -41,6 +41,20 @@ def test_incidents_are_the_command_lines_shape(web):
     assert {f["agreement_id"] for f in one["findings"]} == set(cli_rows[0]["verdicts"])
 
 
+def test_an_incident_list_reads_its_stamps_with_the_page(web, monkeypatch):
+    client, tokens, path = web
+    with Database(str(path)) as db:
+        cli_rows = incidents_json(db)
+
+    def refused(self, ids):
+        raise AssertionError("incident_stamps read again")
+
+    monkeypatch.setattr(Database, "incident_stamps", refused)
+    r = client.get("/api/v1/incidents?limit=7", headers=bearer(tokens, "olena"))
+    assert r.status_code == 200 and r.json()["items"] == cli_rows[:7]
+    assert all(item["updated_at"] for item in r.json()["items"])
+
+
 def test_filters_select_what_the_command_line_selects(web):
     client, tokens, path = web
     f = Filters(countries=("RU",), grades=("confirmed", "fair"))
