@@ -55,7 +55,7 @@ def batch_collection() -> Iterator[None]:
     with _lock:
         if _depth == 0:
             _saved = gc.get_threshold()
-            gc.set_threshold(*(max(a, b) for a, b in zip(_saved, BATCH_THRESHOLDS)))
+            _raise(_saved)
         _depth += 1
     try:
         yield
@@ -68,4 +68,9 @@ def batch_collection() -> Iterator[None]:
 
 def for_batch_work() -> None:
     """A process that only does batch work (an extraction worker): its thresholds raised for good."""
-    gc.set_threshold(*(max(a, b) for a, b in zip(gc.get_threshold(), BATCH_THRESHOLDS)))
+    _raise(gc.get_threshold())
+
+
+def _raise(current: tuple[int, int, int]) -> None:
+    """Thresholds at least :data:`BATCH_THRESHOLDS`: a caller's higher ones are kept."""
+    gc.set_threshold(*(max(a, b) for a, b in zip(current, BATCH_THRESHOLDS)))
